@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/keyward/keyward/scanner"
+)
+
+const scanUsage = `Usage: keyward scan [flags] [PATH...]
+       keyward scan -                      (standard input)
+       keyward scan --staged               (what is about to be committed)
+       keyward scan --commit-msg FILE      (a commit message)
+       keyward scan --range A..B           (commits about to be pushed or merged)
+       keyward scan --history              (every branch, tag and unique blob)
+
+Scans for AWS access key IDs, secret access keys and session tokens, seeing
+through URL encoding, JSON escapes, base64, UTF-16 and binary files. PATH
+defaults to the current directory; directories are walked without following
+symlinks, skipping .git and what .gitignore excludes (--no-ignore scans all).
+
+Secrets are redacted in every output unless --show-secrets is given; key IDs
+are shown in full, since AWS treats them as identifiers and responders need
+them.
+
+Examples:
+  keyward scan                          scan the current directory
+  keyward scan testdata/sample          scan the bundled sample
+  cat creds.txt | keyward scan -        scan standard input
+  keyward scan --format sarif --report keyward.sarif
+  keyward scan --range origin/main...HEAD   the CI gate on a pull request
+  keyward scan --history --format json  sweep a repository's whole past
+
+Exit codes:
+  0  nothing found
+  1  findings
+  2  usage or runtime error, or some input could not be read and nothing
+     was found (the scan is incomplete, so it is not "clean")
+`
+
+// scanOptions are the flags of 'keyward scan'.
+type scanOptions struct {
+	format       string
+	report       string
+	reportFormat string
+	showSecrets  bool
+	redact       bool
+	noIgnore     bool
+	maxFileSize  sizeFlag
+	staged       bool
+	commitMsg    string
+	rangeSpec    string
+	history      bool
+	allObjects   bool
+	verify       bool
+}
+
+func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
+	o.maxFileSize = scanner.DefaultMaxFileSize
+	fs.StringVarP(&o.format, "format", "f", "text", "output format: text, json or sarif")
+	fs.StringVar(&o.report, "report", "", "also write a report to `FILE` (mode 0600)")
+	fs.StringVar(&o.reportFormat, "report-format", "", "report format: json or sarif (default: from the file extension, else json)")
+	fs.BoolVar(&o.redact, "redact", true, "redact secrets in all output")
+	fs.BoolVar(&o.showSecrets, "show-secrets", false, "print secrets in full (same as --redact=false)")
+	fs.BoolVar(&o.noIgnore, "no-ignore", false, "scan files that .gitignore excludes")
+	fs.Var(&o.maxFileSize, "max-file-size", "skip files and blobs larger than `SIZE` (e.g. 500K, 100M, 1G)")
+	fs.BoolVar(&o.staged, "staged", false, "scan what is staged for commit (lines added against HEAD)")
+	fs.StringVar(&o.commitMsg, "commit-msg", "", "scan the commit message in `FILE`")
+	fs.StringVar(&o.rangeSpec, "range", "", "scan the commits in `RANGE` (A..B, A...B, a commit, 0000…..B)")
+	fs.BoolVar(&o.history, "history", false, "scan every ref's history, each unique blob once")
+	fs.BoolVar(&o.allObjects, "all-objects", false, "with --history, also scan objects no ref reaches")
+	fs.BoolVar(&o.verify, "verify", false, "check found keys against AWS STS (never in hooks; see 'keyward verify')")
+}
+
+// source picks the one source the flags name.
+func (o *scanOptions) source(args []string) (string, error) {
+	var named []string
+	for _, s := range []struct {
+		on   bool
+		name string
+	}{
+		{o.staged, "--staged"}, {o.commitMsg != "", "--commit-msg"},
+		{o.rangeSpec != "", "--range"}, {o.history, "--history"},
+	} {
+		if s.on {
+			named = append(named, s.name)
+		}
+	}
+	if len(named) > 1 {
+		return "", usagef("choose one source per scan", "%s cannot be combined", strings.Join(named, " and "))
+	}
+	if len(named) == 1 && len(args) > 0 {
+		return "", usagef("paths are for scanning files; git sources scan the repository in the current directory",
+			"%s takes no PATH arguments", named[0])
+	}
+	if o.allObjects && !o.history {
+		return "", usagef("use --history --all-objects", "--all-objects needs --history")
+	}
+	if len(named) == 1 {
+		return named[0], nil
+	}
+	if len(args) == 1 && args[0] == "-" {
+		return "-", nil
+	}
+	for _, a := range args {
+		if a == "-" {
+			return "", usagef("scan standard input on its own: keyward scan -", "'-' cannot be mixed with paths")
+		}
+	}
+	return "paths", nil
+}
+
+func runScan(ctx context.Context, e *env, args []string) error {
+	var o scanOptions
+	fs := newFlagSet("scan")
+	o.addFlags(fs)
+	if err := parseFlags(fs, scanUsage, e, args); err != nil {
+		return err
+	}
+	if o.showSecrets {
+		o.redact = false
+	}
+	out, err := newRenderer(o.format)
+	if err != nil {
+		return err
+	}
+	var rep renderer
+	if o.report != "" {
+		if rep, err = reportRenderer(o.report, o.reportFormat); err != nil {
+			return err
+		}
+	}
+	src, err := o.source(fs.Args())
+	if err != nil {
+		return err
+	}
+
+	eng := scanner.New(scanner.Options{MaxFileSize: int64(o.maxFileSize), NoIgnore: o.noIgnore})
+	start := time.Now()
+	res, err := o.scan(ctx, e, eng, src, fs.Args())
+	if err != nil {
+		return err
+	}
+	rr := &runResult{Result: res, Duration: time.Since(start), Redact: o.redact, Source: src}
+	if o.verify {
+		return errors.New("scan --verify: not wired yet") // TEMPORARY until cmd_verify.go lands
+	}
+	if rep != nil {
+		if err := writeReport(o.report, rep, rr); err != nil {
+			return err
+		}
+	}
+	if err := out.render(e.stdout, rr, styleFor(e, e.stdout)); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	summarize(e, rr, o.format)
+	switch {
+	case len(res.Findings) > 0:
+		return errFindings
+	case len(res.Errors) > 0:
+		return errSilent
+	}
+	return nil
+}
+
+// scan reads the chosen source.
+func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src string, args []string) (*scanner.Result, error) {
+	switch src {
+	case "-":
+		return eng.ScanReader(ctx, e.stdin, scanner.Provenance{Path: "-"})
+	case "--staged":
+		return eng.ScanStaged(ctx, ".")
+	case "--commit-msg":
+		f, err := os.Open(o.commitMsg)
+		if err != nil {
+			return nil, fmt.Errorf("read commit message: %w", err)
+		}
+		defer f.Close()
+		return eng.ScanReader(ctx, f, scanner.Provenance{Path: o.commitMsg, Message: true})
+	case "--range":
+		return eng.ScanRange(ctx, ".", o.rangeSpec)
+	case "--history":
+		p := newProgress(e)
+		res, err := eng.ScanHistory(ctx, ".", scanner.HistoryOptions{AllObjects: o.allObjects, Progress: p.update})
+		p.done()
+		return res, err
+	}
+	if len(args) == 0 {
+		args = []string{"."}
+	}
+	return eng.ScanPaths(ctx, args)
+}
+
+// summarize writes warnings and the one-line summary to stderr, so stdout
+// stays machine-readable in every format.
+func summarize(e *env, rr *runResult, format string) {
+	res := rr.Result
+	for _, w := range res.Warnings {
+		warnf(e.stderr, "%s", w)
+	}
+	for _, fe := range res.Errors {
+		warnf(e.stderr, "cannot read %s: %v", quotePath(fe.Path), fe.Err)
+	}
+	if n := len(res.Skipped); n > 0 {
+		counts := map[scanner.SkipReason]int{}
+		for _, s := range res.Skipped {
+			counts[s.Reason]++
+			if s.Reason == scanner.SkipTooLarge {
+				warnf(e.stderr, "skipped %s: %s is over the size limit", quotePath(s.Path), humanBytes(s.Size))
+			}
+		}
+		var parts []string
+		for _, r := range []scanner.SkipReason{scanner.SkipTooLarge, scanner.SkipSymlink, scanner.SkipSpecial} {
+			if counts[r] > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", counts[r], r))
+			}
+		}
+		fmt.Fprintf(e.stderr, "keyward: skipped %d (%s)\n", n, strings.Join(parts, ", "))
+	}
+	if format != "text" {
+		return
+	}
+	n := len(res.Findings)
+	noun := "findings"
+	if n == 1 {
+		noun = "finding"
+	}
+	fmt.Fprintf(e.stderr, "keyward: %d %s in %d %s (%s scanned in %s)\n", n, noun, res.Files,
+		plural(res.Files, "file", "files"), humanBytes(res.Bytes), rr.Duration.Round(time.Millisecond))
+	if n > 0 {
+		if rr.Redact {
+			hintf(e.stderr, "secrets are redacted; --show-secrets prints them")
+		}
+		hintf(e.stderr, "remove the key and rotate it; if it already left this machine, run 'keyward respond --key-id <ID>'")
+	}
+	if len(res.Errors) > 0 && n == 0 {
+		errorf(e.stderr, "scan incomplete: %d %s could not be read", len(res.Errors), plural(int64(len(res.Errors)), "input", "inputs"))
+	}
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// quotePath makes a path safe to print: a name with a newline, control
+// bytes or invalid UTF-8 is shown quoted, like git does.
+func quotePath(p string) string {
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f || r == '\uFFFD' || r == '"' || r == '\\' {
+			return fmt.Sprintf("%q", p)
+		}
+	}
+	return p
+}
+
+// errUnknownFormat is a bad --format or --report-format value.
+var errUnknownFormat = errors.New("unknown format")

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/keyward/keyward/patterns"
+)
+
+// sarifRenderer writes SARIF 2.1.0 as GitHub code scanning accepts it:
+// rules with help text, results with relative URIs and
+// partialFingerprints, so alerts survive line moves.
+type sarifRenderer struct{}
+
+type sarifLog struct {
+	Schema  string     `json:"$schema"`
+	Version string     `json:"version"`
+	Runs    []sarifRun `json:"runs"`
+}
+
+type sarifRun struct {
+	Tool    sarifTool     `json:"tool"`
+	Results []sarifResult `json:"results"`
+}
+
+type sarifTool struct {
+	Driver sarifDriver `json:"driver"`
+}
+
+type sarifDriver struct {
+	Name           string      `json:"name"`
+	Version        string      `json:"version"`
+	InformationURI string      `json:"informationUri"`
+	Rules          []sarifRule `json:"rules"`
+}
+
+type sarifText struct {
+	Text     string `json:"text"`
+	Markdown string `json:"markdown,omitempty"`
+}
+
+type sarifRule struct {
+	ID                   string         `json:"id"`
+	Name                 string         `json:"name"`
+	ShortDescription     sarifText      `json:"shortDescription"`
+	FullDescription      sarifText      `json:"fullDescription"`
+	Help                 sarifText      `json:"help"`
+	DefaultConfiguration map[string]any `json:"defaultConfiguration"`
+	Properties           map[string]any `json:"properties"`
+}
+
+type sarifResult struct {
+	RuleID              string            `json:"ruleId"`
+	RuleIndex           int               `json:"ruleIndex"`
+	Level               string            `json:"level"`
+	Message             sarifText         `json:"message"`
+	Locations           []sarifLocation   `json:"locations"`
+	PartialFingerprints map[string]string `json:"partialFingerprints"`
+	Properties          map[string]any    `json:"properties,omitempty"`
+}
+
+type sarifLocation struct {
+	PhysicalLocation sarifPhysical `json:"physicalLocation"`
+}
+
+type sarifPhysical struct {
+	ArtifactLocation sarifArtifact `json:"artifactLocation"`
+	Region           sarifRegion   `json:"region"`
+}
+
+type sarifArtifact struct {
+	URI string `json:"uri"`
+}
+
+type sarifRegion struct {
+	StartLine   int `json:"startLine"`
+	StartColumn int `json:"startColumn"`
+	EndLine     int `json:"endLine"`
+	EndColumn   int `json:"endColumn"`
+}
+
+const ruleHelp = `A credential was found in the repository. Treat it as compromised: anyone
+who can read the repository, its forks or clones can use it.
+
+1. If the key may have left this machine (pushed, shared, in CI logs), run
+   'keyward respond --key-id <ID>' to plan AWS's exposed-credential steps,
+   then re-run with --execute.
+2. Remove it from the code and load credentials from the environment, an
+   AWS profile, SSO or a role instead.
+3. If this is a false positive, allow it (see the README's allowlist section).`
+
+func (sarifRenderer) render(w io.Writer, rr *runResult, _ style) error {
+	rules := patterns.AWS()
+	index := map[string]int{}
+	driver := sarifDriver{Name: "keyward", Version: keywardVersion(), InformationURI: "https://github.com/keyward/keyward"}
+	for i, r := range rules {
+		index[r.ID] = i
+		driver.Rules = append(driver.Rules, sarifRule{
+			ID:                   r.ID,
+			Name:                 sarifName(r.ID),
+			ShortDescription:     sarifText{Text: r.Description},
+			FullDescription:      sarifText{Text: r.Description},
+			Help:                 sarifText{Text: ruleHelp, Markdown: ruleHelp},
+			DefaultConfiguration: map[string]any{"level": "error"},
+			Properties:           map[string]any{"tags": []string{"security", "secret", "aws"}, "security-severity": "9.0", "precision": "high"},
+		})
+	}
+	run := sarifRun{Tool: sarifTool{Driver: driver}, Results: []sarifResult{}}
+	for _, f := range rr.Findings {
+		msg := f.Description
+		if f.KeyID != "" {
+			msg = "AWS access key " + f.KeyID
+			if !f.Secret.IsZero() {
+				msg += " with its secret access key"
+			}
+		}
+		if f.Commit != "" {
+			msg += " (commit " + f.Commit + ")"
+		}
+		span := f.End - f.Start
+		res := sarifResult{
+			RuleID:    f.RuleID,
+			RuleIndex: index[f.RuleID],
+			Level:     "error",
+			Message:   sarifText{Text: msg},
+			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
+				ArtifactLocation: sarifArtifact{URI: sarifURI(f.Path)},
+				Region:           sarifRegion{StartLine: f.Line, StartColumn: f.Column, EndLine: f.Line, EndColumn: f.Column + span},
+			}}},
+			PartialFingerprints: map[string]string{"keyward/v1": f.Fingerprint},
+		}
+		if f.Commit != "" {
+			res.Properties = map[string]any{"commit": f.Commit, "author": f.Author}
+		}
+		run.Results = append(run.Results, res)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(sarifLog{
+		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
+		Version: "2.1.0",
+		Runs:    []sarifRun{run},
+	})
+}
+
+// sarifURI makes a repository-relative URI: forward slashes, each segment
+// percent-encoded, so spaces and non-UTF-8 bytes survive.
+func sarifURI(p string) string {
+	p = filepath.ToSlash(strings.TrimPrefix(filepath.Clean(p), "./"))
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
+}
+
+// sarifName turns a rule ID into the PascalCase name SARIF viewers show.
+func sarifName(id string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(id, "-") {
+		if part == "" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/keyward/keyward/patterns"
+	"github.com/keyward/keyward/scanner"
+)
+
+// textRenderer writes findings for people: one block per finding, the
+// location first in the path:line:col form editors and terminals link.
+type textRenderer struct{}
+
+func (textRenderer) render(w io.Writer, rr *runResult, st style) error {
+	var b strings.Builder
+	for _, f := range rr.Findings {
+		writeTextFinding(&b, f, rr.Redact, st)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeTextFinding(b *strings.Builder, f scanner.Finding, redact bool, st style) {
+	loc := fmt.Sprintf("%s:%d:%d", quotePath(f.Path), f.Line, f.Column)
+	if f.Message {
+		loc = "commit message " + loc
+	}
+	fmt.Fprintf(b, "%s %s %s\n", st.bad.Render("LEAK"), st.head.Render(loc), st.dim.Render(f.RuleID))
+	row := func(label, value string) {
+		if value != "" {
+			fmt.Fprintf(b, "  %-9s %s\n", label, value)
+		}
+	}
+	if f.KeyID != "" {
+		detail := f.KeyKind
+		if f.AccountID != "" {
+			detail += ", account " + f.AccountID
+		}
+		row("key ID", st.key.Render(f.KeyID)+" ("+detail+")")
+	}
+	if f.Canary {
+		service, _ := patterns.CanaryAccount(f.AccountID)
+		row("canary", "yes: a "+service+" canary token; never validate it, any use alerts its owner")
+	}
+	if !f.Secret.IsZero() {
+		v := reveal(f.Secret, redact)
+		if f.SecretLine != 0 && f.SecretLine != f.Line {
+			v += fmt.Sprintf(" (line %d)", f.SecretLine)
+		}
+		row("secret", v)
+	}
+	if !f.SessionToken.IsZero() {
+		row("token", reveal(f.SessionToken, redact))
+	}
+	if f.Encoding != scanner.EncPlain {
+		row("encoding", string(f.Encoding))
+	}
+	if f.Commit != "" {
+		c := f.Commit
+		if len(c) > 12 {
+			c = c[:12]
+		}
+		who := f.Author
+		if f.Email != "" {
+			who += " <" + f.Email + ">"
+		}
+		date := ""
+		if !f.Date.IsZero() {
+			date = " on " + f.Date.UTC().Format("2006-01-02")
+		}
+		row("commit", c+" by "+who+date)
+	}
+	if len(f.PresentIn) > 0 {
+		row("still in", strings.Join(f.PresentIn, ", "))
+	}
+	b.WriteByte('\n')
+}

@@ -1,0 +1,215 @@
+package scanner
+
+import (
+	"bytes"
+
+	"github.com/keyward/keyward/patterns"
+)
+
+// findKeyIDs finds access key IDs. Every prefix starts with 'A', so one
+// IndexByte pass (vectorised in the runtime) skips everything else and the
+// shape is checked by hand around each hit: no regexp touches the bulk of
+// the input.
+func (e *Engine) findKeyIDs(data []byte) []candidate {
+	var out []candidate
+	for i := 0; ; {
+		j := bytes.IndexByte(data[i:], 'A')
+		if j < 0 {
+			return out
+		}
+		i += j
+		if i+patterns.KeyIDLen > len(data) {
+			return out
+		}
+		s := data[i : i+patterns.KeyIDLen]
+		if patterns.IsKeyIDShape(s) && boundaryBefore(data, i, isWordByte) &&
+			(i+patterns.KeyIDLen == len(data) || !isWordByte(data[i+patterns.KeyIDLen])) &&
+			!e.keyID.Allow.Allowed(s, e.keyID.MinEntropy) {
+			out = append(out, candidate{start: i, end: i + patterns.KeyIDLen, value: string(s), context: true})
+			i += patterns.KeyIDLen
+			continue
+		}
+		i++
+	}
+}
+
+// findContextSecrets finds secrets named by a keyword such as
+// aws_secret_access_key, SecretAccessKey or secret_key. The keyword is
+// found by its lower- and upper-case tails ("ecret", "ECRET"), which covers
+// every spelling AWS tools use without a case-folding pass over the input.
+func (e *Engine) findContextSecrets(data []byte) []candidate {
+	var out []candidate
+	for _, tail := range [][]byte{[]byte("ecret"), []byte("ECRET")} {
+		for i := 0; ; {
+			j := bytes.Index(data[i:], tail)
+			if j < 0 {
+				break
+			}
+			at := i + j
+			i = at + len(tail)
+			if at == 0 || (data[at-1]|0x20) != 's' {
+				continue
+			}
+			if c, ok := e.secretAfter(data, i); ok {
+				out = appendUnique(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// secretAfter returns the first secret candidate that starts within
+// contextWindow of from, on the same line.
+func (e *Engine) secretAfter(data []byte, from int) (candidate, bool) {
+	end := min(from+contextWindow, len(data))
+	if nl := bytes.IndexByte(data[from:end], '\n'); nl >= 0 {
+		end = from + nl
+	}
+	for p := from; p < end; {
+		r, ok := readRun(data, p, len(data))
+		if !ok {
+			p++
+			continue
+		}
+		if c, ok := e.secretCandidate(data, r); ok {
+			c.context = true
+			return c, true
+		}
+		p = r.end
+	}
+	return candidate{}, false
+}
+
+// findNearbySecrets finds secrets with no keyword that sit within
+// pairWindow of a key ID: CSV rows, tuples in code, two adjacent strings.
+func (e *Engine) findNearbySecrets(data []byte, keys []candidate, have []candidate) []candidate {
+	var out []candidate
+	for _, k := range keys {
+		lo, hi := max(0, k.start-pairWindow), min(len(data), k.end+pairWindow)
+		for p := lo; p < hi; {
+			r, ok := readRun(data, p, len(data))
+			if !ok {
+				p++
+				continue
+			}
+			if c, ok := e.secretCandidate(data, r); ok && !overlaps(have, c) && !overlaps(out, c) {
+				out = append(out, c)
+			}
+			p = r.end
+		}
+	}
+	return out
+}
+
+// secretCandidate checks a run as a secret access key: exactly 40
+// characters once decoded, not a placeholder, or the base64 encoding of one.
+func (e *Engine) secretCandidate(data []byte, r run) (candidate, bool) {
+	if r.decodedLen == 40 && !r.trailingEq {
+		v := r.decode(data)
+		if !e.secret.Allow.Allowed(v, e.secret.MinEntropy) {
+			return candidate{start: r.start, end: r.end, value: string(v), enc: r.enc}, true
+		}
+		return candidate{}, false
+	}
+	// A Kubernetes Secret stores the 40 bytes as 56 base64 characters.
+	if r.enc == EncPlain && r.end-r.start >= 54 && r.end-r.start <= 56 {
+		if v, end, ok := decodeBase64At(data, r.start, 56); ok && len(v) == 40 && isSecretRun(v) &&
+			!e.secret.Allow.Allowed(v, e.secret.MinEntropy) {
+			return candidate{start: r.start, end: end, value: string(v), enc: EncBase64}, true
+		}
+	}
+	return candidate{}, false
+}
+
+// findTokens finds STS session tokens named by a keyword ("token", as in
+// aws_session_token, SessionToken, aws_security_token), or long base64 runs
+// within pairWindow of a temporary key ID.
+func (e *Engine) findTokens(data []byte, keys []candidate) []candidate {
+	var out []candidate
+	for _, tail := range [][]byte{[]byte("oken"), []byte("OKEN")} {
+		for i := 0; ; {
+			j := bytes.Index(data[i:], tail)
+			if j < 0 {
+				break
+			}
+			at := i + j
+			i = at + len(tail)
+			if at == 0 || (data[at-1]|0x20) != 't' {
+				continue
+			}
+			end := min(i+contextWindow, len(data))
+			if nl := bytes.IndexByte(data[i:end], '\n'); nl >= 0 {
+				end = i + nl
+			}
+			if c, ok := e.tokenIn(data, i, end); ok {
+				c.context = true
+				out = appendUnique(out, c)
+			}
+		}
+	}
+	for _, k := range keys {
+		if patterns.KindOf(k.value) != patterns.Temporary {
+			continue
+		}
+		lo, hi := max(0, k.start-pairWindow), min(len(data), k.end+pairWindow)
+		if c, ok := e.tokenIn(data, lo, hi); ok && !overlaps(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// tokenIn returns the first session-token-shaped run starting in
+// [from, to).
+func (e *Engine) tokenIn(data []byte, from, to int) (candidate, bool) {
+	for p := from; p < to; p++ {
+		if !isSecretByte(data[p]) || !boundaryBefore(data, p, isSecretByte) {
+			continue
+		}
+		q := p
+		for q < len(data) && q-p < maxTokenLen && (isSecretByte(data[q]) || data[q] == '=') {
+			q++
+		}
+		if q-p >= minTokenLen && !e.token.Allow.Allowed(data[p:q], e.token.MinEntropy) {
+			return candidate{start: p, end: q, value: string(data[p:q])}, true
+		}
+		p = q
+	}
+	return candidate{}, false
+}
+
+func appendUnique(cs []candidate, c candidate) []candidate {
+	if overlaps(cs, c) {
+		return cs
+	}
+	return append(cs, c)
+}
+
+func overlaps(cs []candidate, c candidate) bool {
+	for _, o := range cs {
+		if c.start < o.end && o.start < c.end {
+			return true
+		}
+	}
+	return false
+}
+
+// isWordByte is what may not touch a key ID: a key inside a longer
+// identifier is not a key.
+func isWordByte(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+}
+
+// isSecretByte is the secret access key alphabet.
+func isSecretByte(c byte) bool {
+	return isWordByte(c) || c == '/' || c == '+'
+}
+
+func isSecretRun(b []byte) bool {
+	for _, c := range b {
+		if !isSecretByte(c) {
+			return false
+		}
+	}
+	return true
+}

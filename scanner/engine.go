@@ -1,0 +1,270 @@
+package scanner
+
+import (
+	"bytes"
+	"sort"
+
+	"github.com/keyward/keyward/patterns"
+)
+
+// Limits. Each is a named constant with its reason, so that a reviewer can
+// weigh it and a user can find it in the README.
+const (
+	// DefaultMaxFileSize bounds what one worker holds in memory. Larger
+	// files are reported as skipped, never dropped silently; --max-file-size
+	// raises it.
+	DefaultMaxFileSize = 100 << 20
+
+	// contextWindow is how far past a "secret" or "token" keyword the value
+	// may start: room for `"SecretAccessKey": aws.String(` and the like,
+	// without wandering into the next statement of a minified file.
+	contextWindow = 160
+
+	// pairWindow is how far apart, in bytes, a key ID and its secret may be
+	// and still be paired: a few lines of an ini profile, an .env block or a
+	// CSV row, but not the next profile of a long credentials file.
+	pairWindow = 400
+
+	// maxBase64Run bounds a base64 run decoded in search of a key, so one
+	// huge embedded blob cannot cost more than a bounded amount of work.
+	maxBase64Run = 64 << 10
+
+	// maxDecodeDepth is how many layers of encoding are peeled: one level of
+	// base64 catches Kubernetes Secrets and encoded config blobs; deeper
+	// nesting is rare and each level multiplies the work.
+	maxDecodeDepth = 1
+
+	// minTokenLen is the shortest value taken for an STS session token; real
+	// ones are several hundred characters.
+	minTokenLen = 100
+
+	// maxTokenLen bounds a session token run, for minified files that put
+	// megabytes of base64 on one line.
+	maxTokenLen = 8192
+)
+
+// Options configure an Engine. The zero value scans for the AWS rules with
+// the default limits.
+type Options struct {
+	// Rules to run; nil means patterns.AWS().
+	Rules []patterns.Rule
+	// MaxFileSize is the largest file or blob scanned; 0 means
+	// DefaultMaxFileSize.
+	MaxFileSize int64
+	// NoIgnore scans files that .gitignore would exclude.
+	NoIgnore bool
+	// Workers is how many files are scanned at once; 0 means GOMAXPROCS.
+	Workers int
+}
+
+// Engine runs rules over content. It is safe for concurrent use.
+type Engine struct {
+	opts   Options
+	keyID  *patterns.Rule
+	secret *patterns.Rule
+	token  *patterns.Rule
+	regexp []*patterns.Rule
+}
+
+// New returns an Engine for opts.
+func New(opts Options) *Engine {
+	if opts.Rules == nil {
+		opts.Rules = patterns.AWS()
+	}
+	if opts.MaxFileSize <= 0 {
+		opts.MaxFileSize = DefaultMaxFileSize
+	}
+	e := &Engine{opts: opts}
+	for i := range opts.Rules {
+		r := &opts.Rules[i]
+		switch r.Matcher {
+		case patterns.MatchKeyID:
+			e.keyID = r
+		case patterns.MatchSecret:
+			e.secret = r
+		case patterns.MatchSessionToken:
+			e.token = r
+		case patterns.MatchRegexp:
+			if r.Regexp != nil {
+				e.regexp = append(e.regexp, r)
+			}
+		}
+	}
+	return e
+}
+
+// MaxFileSize is the engine's size limit in bytes.
+func (e *Engine) MaxFileSize() int64 { return e.opts.MaxFileSize }
+
+// Scan returns the findings in data. It does no I/O and never fails: bad
+// input yields no findings, not an error.
+func (e *Engine) Scan(data []byte, prov Provenance) []Finding {
+	var fs []Finding
+	if view, order, ok := utf16View(data); ok {
+		// Lines and columns count code units, located in the view: a 0x0A
+		// byte can sit inside a non-ASCII code unit of the original.
+		enc := EncUTF16LE
+		if order.big {
+			enc = EncUTF16BE
+		}
+		fs = e.scanView(view, prov, 0)
+		locate(view, fs)
+		for i := range fs {
+			f := &fs[i]
+			f.Start, f.End = order.origin(f.Start), order.origin(f.End)
+			if f.Encoding == EncPlain {
+				f.Encoding = enc
+			}
+		}
+	} else {
+		fs = e.scanView(data, prov, 0)
+		locate(data, fs)
+	}
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Start < fs[j].Start })
+	return fs
+}
+
+// candidate is a match before pairing: a span of the content and the value
+// it decodes to.
+type candidate struct {
+	start, end int
+	value      string
+	enc        Encoding
+	context    bool // named by a context keyword rather than found by proximity
+	used       bool
+}
+
+// scanView finds everything in data, whose offsets are final except for
+// the UTF-16 mapping Scan applies afterwards.
+func (e *Engine) scanView(data []byte, prov Provenance, depth int) []Finding {
+	var keys, secrets, tokens []candidate
+	var decoded []Finding
+	if e.keyID != nil {
+		keys = e.findKeyIDs(data)
+	}
+	if depth < maxDecodeDepth {
+		// Base64 values that are exactly a key ID join the key list, so a
+		// Kubernetes Secret's ID pairs with its secret like plain text does.
+		var b64keys []candidate
+		b64keys, decoded = e.findBase64(data, prov, depth)
+		keys = append(keys, b64keys...)
+	}
+	if e.secret != nil {
+		secrets = e.findContextSecrets(data)
+		secrets = append(secrets, e.findNearbySecrets(data, keys, secrets)...)
+	}
+	if e.token != nil {
+		tokens = e.findTokens(data, keys)
+	}
+	fs := e.pair(data, prov, keys, secrets, tokens)
+	fs = append(fs, decoded...)
+	for _, r := range e.regexp {
+		fs = append(fs, e.findRegexp(r, data, prov)...)
+	}
+	return fs
+}
+
+// pair joins each key ID with the nearest unused secret (and, for
+// temporary keys, token) within pairWindow, because the responder can only
+// validate a pair; what stays unpaired is reported alone if a context
+// keyword named it.
+func (e *Engine) pair(data []byte, prov Provenance, keys, secrets, tokens []candidate) []Finding {
+	var fs []Finding
+	for _, k := range keys {
+		f := Finding{
+			RuleID:      e.keyID.ID,
+			Description: e.keyID.Description,
+			Provenance:  prov,
+			Start:       k.start,
+			End:         k.end,
+			KeyID:       k.value,
+			Encoding:    k.enc,
+		}
+		f.KeyKind = string(patterns.KindOf(k.value))
+		if acct, ok := patterns.AccountID(k.value); ok {
+			f.AccountID = acct
+			_, f.Canary = patterns.CanaryAccount(acct)
+		}
+		if s := nearest(secrets, k); s != nil {
+			s.used = true
+			f.Secret = NewSecret(s.value)
+			f.SecretLine = lineOf(data, s.start)
+		}
+		if f.KeyKind == string(patterns.Temporary) {
+			if t := nearest(tokens, k); t != nil {
+				t.used = true
+				f.SessionToken = NewSecret(t.value)
+			}
+		}
+		f.Fingerprint = fingerprint(f.RuleID, prov.Path, f.KeyID)
+		fs = append(fs, f)
+	}
+	for _, s := range secrets {
+		if s.used || !s.context {
+			continue
+		}
+		f := Finding{
+			RuleID: e.secret.ID, Description: e.secret.Description, Provenance: prov,
+			Start: s.start, End: s.end, Secret: NewSecret(s.value), Encoding: s.enc,
+		}
+		f.SecretLine = lineOf(data, s.start)
+		f.Fingerprint = fingerprint(f.RuleID, prov.Path, s.value)
+		fs = append(fs, f)
+	}
+	for _, t := range tokens {
+		if t.used || !t.context {
+			continue
+		}
+		f := Finding{
+			RuleID: e.token.ID, Description: e.token.Description, Provenance: prov,
+			Start: t.start, End: t.end, SessionToken: NewSecret(t.value), Encoding: t.enc,
+		}
+		f.Fingerprint = fingerprint(f.RuleID, prov.Path, t.value)
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+// nearest returns the unused candidate closest to k within pairWindow,
+// preferring one after the key (ini and env files name the ID first).
+func nearest(cs []candidate, k candidate) *candidate {
+	var best *candidate
+	bestDist := pairWindow + 1
+	for i := range cs {
+		c := &cs[i]
+		if c.used {
+			continue
+		}
+		d := c.start - k.end
+		if c.start < k.start {
+			d = k.start - c.end + 1 // a secret before its ID loses ties
+		}
+		if d >= 0 && d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// locate fills Line and Column from Start. Offsets of newlines are found
+// once per content, and only when there is something to locate.
+func locate(data []byte, fs []Finding) {
+	if len(fs) == 0 {
+		return
+	}
+	for i := range fs {
+		f := &fs[i]
+		f.Line = lineOf(data, f.Start)
+		f.Column = f.Start - (bytes.LastIndexByte(data[:f.Start], '\n') + 1) + 1
+		if f.SecretLine == 0 && !f.Secret.IsZero() {
+			f.SecretLine = f.Line
+		}
+	}
+}
+
+func lineOf(data []byte, off int) int {
+	if off > len(data) {
+		off = len(data)
+	}
+	return bytes.Count(data[:off], []byte{'\n'}) + 1
+}

@@ -1,0 +1,323 @@
+package scanner
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
+)
+
+// Result is what a scan of a source produced.
+type Result struct {
+	Findings []Finding
+	// Skipped lists content not scanned, with the reason.
+	Skipped []Skip
+	// Errors lists content that could not be read; the scan went on.
+	Errors []FileError
+	// Warnings are conditions the user should know about that did not stop
+	// the scan (a shallow clone, a partial history).
+	Warnings []string
+	// Files and Bytes count what was scanned.
+	Files int64
+	Bytes int64
+}
+
+// FileError is a file or object that could not be read.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e FileError) Error() string { return e.Path + ": " + e.Err.Error() }
+
+// Sort orders findings by path and position, so output is stable across
+// runs whatever order the workers finished in.
+func (r *Result) Sort() {
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		a, b := r.Findings[i], r.Findings[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		if a.Start != b.Start {
+			return a.Start < b.Start
+		}
+		return a.RuleID < b.RuleID
+	})
+	sort.Slice(r.Skipped, func(i, j int) bool { return r.Skipped[i].Path < r.Skipped[j].Path })
+	sort.Slice(r.Errors, func(i, j int) bool { return r.Errors[i].Path < r.Errors[j].Path })
+}
+
+// ErrTooLarge is returned when a single input (standard input, a commit
+// message) exceeds the engine's size limit.
+var ErrTooLarge = errors.New("input larger than the size limit")
+
+// ScanReader scans everything r yields as one piece of content.
+func (e *Engine) ScanReader(ctx context.Context, r io.Reader, prov Provenance) (*Result, error) {
+	data, err := io.ReadAll(io.LimitReader(r, e.opts.MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", prov.Path, err)
+	}
+	if int64(len(data)) > e.opts.MaxFileSize {
+		return nil, fmt.Errorf("read %s: %w (%d bytes; raise --max-file-size)", prov.Path, ErrTooLarge, e.opts.MaxFileSize)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res := &Result{Files: 1, Bytes: int64(len(data))}
+	res.Findings = e.Scan(data, prov)
+	return res, nil
+}
+
+// ScanPaths scans files and directories. Directories are walked without
+// following symlinks (so a symlink loop cannot hang the walk), skipping
+// .git and, unless Options.NoIgnore, what .gitignore excludes. Files are
+// scanned in parallel; memory is bounded by Workers x MaxFileSize.
+func (e *Engine) ScanPaths(ctx context.Context, paths []string) (*Result, error) {
+	res := &Result{}
+	var mu sync.Mutex
+	jobs := make(chan string)
+	workers := e.opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	var wg sync.WaitGroup
+	var files, nbytes atomic.Int64
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for path := range jobs {
+				fs, n, skip, err := e.scanFile(path)
+				mu.Lock()
+				switch {
+				case err != nil:
+					res.Errors = append(res.Errors, FileError{Path: path, Err: err})
+				case skip != nil:
+					res.Skipped = append(res.Skipped, *skip)
+				default:
+					files.Add(1)
+					nbytes.Add(n)
+					res.Findings = append(res.Findings, fs...)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	walkErr := e.walk(ctx, paths, jobs, func(s Skip) {
+		mu.Lock()
+		res.Skipped = append(res.Skipped, s)
+		mu.Unlock()
+	}, func(fe FileError) {
+		mu.Lock()
+		res.Errors = append(res.Errors, fe)
+		mu.Unlock()
+	})
+	close(jobs)
+	wg.Wait()
+	if walkErr != nil {
+		return nil, walkErr
+	}
+	res.Files, res.Bytes = files.Load(), nbytes.Load()
+	res.Sort()
+	return res, nil
+}
+
+// scanFile reads and scans one regular file.
+func (e *Engine) scanFile(path string) ([]Finding, int64, *Skip, error) {
+	// Stat before opening: opening a FIFO named on the command line would
+	// block until something writes to it.
+	if info, err := os.Stat(path); err != nil {
+		return nil, 0, nil, unwrapPathError(err)
+	} else if !info.Mode().IsRegular() {
+		return nil, 0, &Skip{Path: path, Reason: SkipSpecial}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, 0, nil, unwrapPathError(err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, 0, &Skip{Path: path, Reason: SkipSpecial}, nil
+	}
+	if info.Size() > e.opts.MaxFileSize {
+		return nil, 0, &Skip{Path: path, Reason: SkipTooLarge, Size: info.Size()}, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(f, e.opts.MaxFileSize+1))
+	if err != nil {
+		return nil, 0, nil, unwrapPathError(err)
+	}
+	if int64(len(data)) > e.opts.MaxFileSize { // grew while we read it
+		return nil, 0, &Skip{Path: path, Reason: SkipTooLarge, Size: int64(len(data))}, nil
+	}
+	return e.Scan(data, Provenance{Path: path}), int64(len(data)), nil, nil
+}
+
+// unwrapPathError drops the operation and path from an *fs.PathError: the
+// caller reports the path itself.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// walk sends every file under paths to jobs.
+func (e *Engine) walk(ctx context.Context, paths []string, jobs chan<- string, skip func(Skip), fail func(FileError)) error {
+	for _, root := range paths {
+		info, err := os.Stat(root) // arguments are followed, like every tool does
+		if err != nil {
+			fail(FileError{Path: root, Err: unwrapPathError(err)})
+			continue
+		}
+		if !info.IsDir() {
+			select {
+			case jobs <- root:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		ig := newIgnorer(root, !e.opts.NoIgnore)
+		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				fail(FileError{Path: path, Err: unwrapPathError(err)})
+				if d != nil && d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if d.IsDir() {
+				if d.Name() == ".git" && path != root {
+					return fs.SkipDir
+				}
+				if path != root && ig.ignored(path, true) {
+					return fs.SkipDir
+				}
+				ig.enter(path)
+				return nil
+			}
+			if ig.ignored(path, false) {
+				return nil
+			}
+			switch {
+			case d.Type()&fs.ModeSymlink != 0:
+				skip(Skip{Path: path, Reason: SkipSymlink})
+				return nil
+			case !d.Type().IsRegular():
+				skip(Skip{Path: path, Reason: SkipSpecial})
+				return nil
+			}
+			select {
+			case jobs <- path:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ignorer applies .gitignore files met during a walk. It reads each
+// directory's .gitignore as the walk enters it, so the tree is read once,
+// and matches paths relative to the walk's root as git would relative to
+// the work tree.
+type ignorer struct {
+	on    bool
+	root  string
+	stack []ignoreFrame
+}
+
+type ignoreFrame struct {
+	dir      string
+	patterns []gitignore.Pattern
+}
+
+func newIgnorer(root string, on bool) *ignorer {
+	ig := &ignorer{on: on, root: root}
+	if on {
+		// .git/info/exclude applies to the whole tree, like the root's
+		// .gitignore.
+		ig.stack = append(ig.stack, ignoreFrame{dir: root, patterns: readIgnore(filepath.Join(root, ".git", "info", "exclude"), nil)})
+	}
+	return ig
+}
+
+func (ig *ignorer) rel(path string) []string {
+	r, err := filepath.Rel(ig.root, path)
+	if err != nil || r == "." {
+		return nil
+	}
+	return strings.Split(filepath.ToSlash(r), "/")
+}
+
+func (ig *ignorer) enter(dir string) {
+	if !ig.on {
+		return
+	}
+	for len(ig.stack) > 1 && !within(dir, ig.stack[len(ig.stack)-1].dir) {
+		ig.stack = ig.stack[:len(ig.stack)-1]
+	}
+	ps := readIgnore(filepath.Join(dir, ".gitignore"), ig.rel(dir))
+	ig.stack = append(ig.stack, ignoreFrame{dir: dir, patterns: ps})
+}
+
+func (ig *ignorer) ignored(path string, isDir bool) bool {
+	if !ig.on {
+		return false
+	}
+	dir := filepath.Dir(path)
+	var ps []gitignore.Pattern
+	for _, f := range ig.stack {
+		if within(dir, f.dir) {
+			ps = append(ps, f.patterns...)
+		}
+	}
+	return len(ps) > 0 && gitignore.NewMatcher(ps).Match(ig.rel(path), isDir)
+}
+
+func within(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, dir+string(filepath.Separator))
+}
+
+// readIgnore parses one ignore file; a missing or unreadable one has no
+// patterns (git itself treats an unreadable .gitignore the same way).
+func readIgnore(path string, domain []string) []gitignore.Pattern {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var ps []gitignore.Pattern
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
+			continue
+		}
+		ps = append(ps, gitignore.ParsePattern(line, domain))
+	}
+	return ps
+}
