@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/keyward/keyward/patterns"
 )
@@ -34,28 +35,37 @@ func (e *Engine) findKeyIDs(data []byte) []candidate {
 }
 
 // findContextSecrets finds secrets named by a keyword such as
-// aws_secret_access_key, SecretAccessKey or secret_key. The keyword is
-// found by its lower- and upper-case tails ("ecret", "ECRET"), which covers
-// every spelling AWS tools use without a case-folding pass over the input.
+// aws_secret_access_key, SecretAccessKey or secret_key.
 func (e *Engine) findContextSecrets(data []byte) []candidate {
 	var out []candidate
-	for _, tail := range [][]byte{[]byte("ecret"), []byte("ECRET")} {
+	forKeyword(data, "se", "cret", func(after int) {
+		if c, ok := e.secretAfter(data, after); ok {
+			out = appendUnique(out, c)
+		}
+	})
+	return out
+}
+
+// forKeyword calls fn with the end of each case-insensitive occurrence of
+// head+tail in data. The search runs on the tail in lower and upper case
+// ("cret"/"CRET", "ken"/"KEN"), whose first letters are far rarer in text
+// and code than the keywords' own first letters, so the vectorised search
+// stops less often; the head is then compared in any case.
+func forKeyword(data []byte, head, tail string, fn func(after int)) {
+	for _, t := range []string{tail, strings.ToUpper(tail)} {
+		needle := []byte(t)
 		for i := 0; ; {
-			j := bytes.Index(data[i:], tail)
+			j := bytes.Index(data[i:], needle)
 			if j < 0 {
 				break
 			}
 			at := i + j
-			i = at + len(tail)
-			if at == 0 || (data[at-1]|0x20) != 's' {
-				continue
-			}
-			if c, ok := e.secretAfter(data, i); ok {
-				out = appendUnique(out, c)
+			i = at + len(needle)
+			if at >= len(head) && bytes.EqualFold(data[at-len(head):at], []byte(head)) {
+				fn(i)
 			}
 		}
 	}
-	return out
 }
 
 // secretAfter returns the first secret candidate that starts within
@@ -126,27 +136,16 @@ func (e *Engine) secretCandidate(data []byte, r run) (candidate, bool) {
 // within pairWindow of a temporary key ID.
 func (e *Engine) findTokens(data []byte, keys []candidate) []candidate {
 	var out []candidate
-	for _, tail := range [][]byte{[]byte("oken"), []byte("OKEN")} {
-		for i := 0; ; {
-			j := bytes.Index(data[i:], tail)
-			if j < 0 {
-				break
-			}
-			at := i + j
-			i = at + len(tail)
-			if at == 0 || (data[at-1]|0x20) != 't' {
-				continue
-			}
-			end := min(i+contextWindow, len(data))
-			if nl := bytes.IndexByte(data[i:end], '\n'); nl >= 0 {
-				end = i + nl
-			}
-			if c, ok := e.tokenIn(data, i, end); ok {
-				c.context = true
-				out = appendUnique(out, c)
-			}
+	forKeyword(data, "to", "ken", func(after int) {
+		end := min(after+contextWindow, len(data))
+		if nl := bytes.IndexByte(data[after:end], '\n'); nl >= 0 {
+			end = after + nl
 		}
-	}
+		if c, ok := e.tokenIn(data, after, end); ok {
+			c.context = true
+			out = appendUnique(out, c)
+		}
+	})
 	for _, k := range keys {
 		if patterns.KindOf(k.value) != patterns.Temporary {
 			continue
@@ -163,7 +162,7 @@ func (e *Engine) findTokens(data []byte, keys []candidate) []candidate {
 // [from, to).
 func (e *Engine) tokenIn(data []byte, from, to int) (candidate, bool) {
 	for p := from; p < to; p++ {
-		if !isSecretByte(data[p]) || !boundaryBefore(data, p, isSecretByte) {
+		if !isSecretByte(data[p]) || escapeLetter(data, p) || !boundaryBefore(data, p, isSecretByte) {
 			continue
 		}
 		q := p

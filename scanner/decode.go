@@ -59,6 +59,9 @@ func readRun(data []byte, p, limit int) (run, bool) {
 	if _, n, _ := escapeAt(data, p); n == 0 && !isSecretByte(data[p]) {
 		return run{}, false
 	}
+	if escapeLetter(data, p) {
+		return run{}, false
+	}
 	if !boundaryBefore(data, p, isSecretByte) {
 		return run{}, false
 	}
@@ -107,6 +110,16 @@ func (r run) decode(data []byte) []byte {
 		q++
 	}
 	return out
+}
+
+// escapeLetter reports whether data[p] is the letter of a "\n", "\r" or
+// "\t" escape. No run starts there: otherwise a secret written right after
+// an escaped newline, as in a JSON log line, would be read as "n" plus its
+// 40 characters and missed, and the scan would never look at its real
+// start, where boundaryBefore lets a run begin.
+func escapeLetter(data []byte, p int) bool {
+	return p >= 1 && data[p-1] == '\\' && (data[p] == 'n' || data[p] == 'r' || data[p] == 't') &&
+		(p < 2 || data[p-2] != '\\')
 }
 
 // boundaryBefore reports whether a token may start at i: the byte before it
@@ -216,7 +229,7 @@ func (e *Engine) findBase64(data []byte, prov Provenance, depth int) ([]candidat
 			for _, f := range e.scanView(decoded, prov, depth+1) {
 				f.Start, f.End = at, end
 				f.Encoding = EncBase64
-				f.SecretLine = 0 // relocated by Scan at the encoded run
+				f.secretStart = at // located by Scan at the encoded run
 				fs = append(fs, f)
 			}
 			i = end

@@ -185,13 +185,13 @@ func (e *Engine) pair(data []byte, prov Provenance, keys, secrets, tokens []cand
 			f.AccountID = acct
 			_, f.Canary = patterns.CanaryAccount(acct)
 		}
-		if s := nearest(secrets, k); s != nil {
+		if s := nearest(data, secrets, k); s != nil {
 			s.used = true
 			f.Secret = NewSecret(s.value)
-			f.SecretLine = lineOf(data, s.start)
+			f.secretStart = s.start
 		}
 		if f.KeyKind == string(patterns.Temporary) {
-			if t := nearest(tokens, k); t != nil {
+			if t := nearest(data, tokens, k); t != nil {
 				t.used = true
 				f.SessionToken = NewSecret(t.value)
 			}
@@ -207,7 +207,7 @@ func (e *Engine) pair(data []byte, prov Provenance, keys, secrets, tokens []cand
 			RuleID: e.secret.ID, Description: e.secret.Description, Provenance: prov,
 			Start: s.start, End: s.end, Secret: NewSecret(s.value), Encoding: s.enc,
 		}
-		f.SecretLine = lineOf(data, s.start)
+		f.secretStart = s.start
 		f.Fingerprint = fingerprint(f.RuleID, prov.Path, s.value)
 		fs = append(fs, f)
 	}
@@ -226,8 +226,12 @@ func (e *Engine) pair(data []byte, prov Provenance, keys, secrets, tokens []cand
 }
 
 // nearest returns the unused candidate closest to k within pairWindow,
-// preferring one after the key (ini and env files name the ID first).
-func nearest(cs []candidate, k candidate) *candidate {
+// preferring one after the key (ini and env files name the ID first). A
+// candidate in another ini section is never taken: a profile that holds
+// only a key ID (its secret comes from credential_process or SSO) must not
+// borrow the next profile's secret, which would also leave that profile's
+// own key unpaired.
+func nearest(data []byte, cs []candidate, k candidate) *candidate {
 	var best *candidate
 	bestDist := pairWindow + 1
 	for i := range cs {
@@ -239,26 +243,80 @@ func nearest(cs []candidate, k candidate) *candidate {
 		if c.start < k.start {
 			d = k.start - c.end + 1 // a secret before its ID loses ties
 		}
-		if d >= 0 && d < bestDist {
+		if d >= 0 && d < bestDist && !crossesSection(data, min(k.start, c.start), max(k.end, c.end)) {
 			best, bestDist = c, d
 		}
 	}
 	return best
 }
 
-// locate fills Line and Column from Start. Offsets of newlines are found
-// once per content, and only when there is something to locate.
+// crossesSection reports whether a line of data[from:to] is an ini or TOML
+// section header such as "[profile prod]": a line that is nothing but a
+// bracketed name, so JSON and YAML arrays ("[", `["a", "b"]`) are not
+// taken for one.
+func crossesSection(data []byte, from, to int) bool {
+	for p := from; p < to; {
+		nl := bytes.IndexByte(data[p:to], '\n')
+		if nl < 0 {
+			return false
+		}
+		p += nl + 1
+		line := data[p:]
+		if e := bytes.IndexByte(line, '\n'); e >= 0 {
+			line = line[:e]
+		}
+		if isSectionHeader(bytes.TrimSpace(line)) {
+			return true
+		}
+	}
+	return false
+}
+
+func isSectionHeader(line []byte) bool {
+	if len(line) < 3 || line[0] != '[' || line[len(line)-1] != ']' {
+		return false
+	}
+	for _, c := range line[1 : len(line)-1] {
+		if !(isWordByte(c) || c == ' ' || c == '-' || c == '_' || c == '.' || c == ':' || c == '@' || c == '/') {
+			return false
+		}
+	}
+	return true
+}
+
+// locate fills Line, Column and SecretLine from offsets in one pass over
+// the content's newlines, in offset order: counting from the start for each
+// finding would make a file with many findings quadratic.
 func locate(data []byte, fs []Finding) {
 	if len(fs) == 0 {
 		return
 	}
+	type mark struct {
+		off int
+		set func(line, col int)
+	}
+	marks := make([]mark, 0, 2*len(fs))
 	for i := range fs {
 		f := &fs[i]
-		f.Line = lineOf(data, f.Start)
-		f.Column = f.Start - (bytes.LastIndexByte(data[:f.Start], '\n') + 1) + 1
-		if f.SecretLine == 0 && !f.Secret.IsZero() {
-			f.SecretLine = f.Line
+		marks = append(marks, mark{f.Start, func(l, c int) { f.Line, f.Column = l, c }})
+		if !f.Secret.IsZero() && f.secretStart >= 0 && f.SecretLine == 0 {
+			marks = append(marks, mark{f.secretStart, func(l, _ int) { f.SecretLine = l }})
 		}
+	}
+	sort.Slice(marks, func(i, j int) bool { return marks[i].off < marks[j].off })
+	line, lineStart, pos := 1, 0, 0
+	for _, m := range marks {
+		off := min(m.off, len(data))
+		for pos < off {
+			nl := bytes.IndexByte(data[pos:off], '\n')
+			if nl < 0 {
+				break
+			}
+			line++
+			pos += nl + 1
+			lineStart = pos
+		}
+		m.set(line, off-lineStart+1)
 	}
 }
 

@@ -127,6 +127,10 @@ type Finding struct {
 	// baselines and allowlists survive edits that move it.
 	Fingerprint string
 
+	// secretStart is the secret's offset, kept until locate turns it into
+	// SecretLine.
+	secretStart int
+
 	// PresentIn lists the branches whose tip still holds this credential at
 	// this path (history sweeps only); empty means it was removed since.
 	PresentIn []string

@@ -45,6 +45,9 @@ func commands() map[string]command {
 		"verify":   {summary: "check whether leaked AWS keys are live, through STS only", run: runVerify},
 		"respond":  {summary: "plan or carry out AWS's runbook for a leaked key", run: runRespond},
 		"emulator": {summary: "run a local AWS emulator for trying the responder", hidden: true, run: runEmulator},
+		"rules":    {summary: "list every rule with its ID and description", run: runRules},
+		"config":   {summary: "check a .keyward.toml configuration file", run: runConfig},
+		"baseline": {summary: "create, update or prune a baseline of accepted findings", run: runBaseline},
 		"version":  {summary: "print keyward's version", run: runVersion},
 		"help":     {summary: "show help for a command", run: runHelp},
 	}

@@ -1,0 +1,106 @@
+package scanner
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/keyward/keyward/patterns/patternstest"
+)
+
+// benchSize is the corpus each benchmark scans: large enough that setup and
+// cache effects vanish, small enough to build in a second.
+const benchSize = 32 << 20
+
+var (
+	corpusOnce            sync.Once
+	corpusCode, corpusHot []byte
+)
+
+// benchCorpus returns real Go source from GOROOT (what a repository mostly
+// holds) and the same text with a key pair planted every 256 KiB.
+func benchCorpus(b *testing.B) (clean, withSecrets []byte) {
+	corpusOnce.Do(func() {
+		var buf bytes.Buffer
+		root := filepath.Join(runtime.GOROOT(), "src")
+		filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil || buf.Len() >= benchSize {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && strings.HasSuffix(path, ".go") {
+				data, err := os.ReadFile(path)
+				if err == nil {
+					buf.Write(data)
+				}
+			}
+			return nil
+		})
+		if buf.Len() < benchSize {
+			// No GOROOT sources: fall back to generated text.
+			r := rand.New(rand.NewPCG(1, 2))
+			words := strings.Fields("func return if else for range var const type struct the of and AWS Access key error nil")
+			for buf.Len() < benchSize {
+				buf.WriteString(words[r.IntN(len(words))])
+				buf.WriteByte(" \n\t("[r.IntN(4)])
+			}
+		}
+		corpusCode = buf.Bytes()[:benchSize]
+		hot := bytes.Clone(corpusCode)
+		g := patternstest.New(5)
+		for off := 128 << 10; off+200 < len(hot); off += 256 << 10 {
+			nl := bytes.IndexByte(hot[off:], '\n')
+			if nl < 0 {
+				break
+			}
+			pair := "\naws_access_key_id = " + g.KeyID("AKIA", patternstest.DefaultAccount) +
+				"\naws_secret_access_key = " + g.Secret() + "\n"
+			copy(hot[off+nl:], pair)
+		}
+		corpusHot = hot
+	})
+	return corpusCode, corpusHot
+}
+
+// BenchmarkScan measures the engine in MB/s, on one core, over source code
+// with and without secrets.
+func BenchmarkScan(b *testing.B) {
+	clean, hot := benchCorpus(b)
+	e := New(Options{})
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"code", clean}, {"code-with-secrets", hot}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			for b.Loop() {
+				e.Scan(c.data, Provenance{Path: "bench"})
+			}
+		})
+	}
+}
+
+// BenchmarkFloor is what the engine is measured against in the same run:
+// a single bytes.Index pass for "AKIA", the least any AWS scanner must do.
+func BenchmarkFloor(b *testing.B) {
+	clean, _ := benchCorpus(b)
+	b.Run("bytes.Index-AKIA", func(b *testing.B) {
+		b.SetBytes(int64(len(clean)))
+		for b.Loop() {
+			n := 0
+			for i := 0; ; {
+				j := bytes.Index(clean[i:], []byte("AKIA"))
+				if j < 0 {
+					break
+				}
+				n++
+				i += j + 4
+			}
+			_ = n
+		}
+	})
+}
