@@ -128,6 +128,8 @@ func AWS() []Rule {
 					"id = X{{AKIA}}",
 					"id = {{AKIA}}Q",
 					"id = {{AKIA}}7",
+					"id = prefix_{{AKIA}}",
+					"id = {{AKIA}}_suffix",
 					"role = AROAQZ3XJV2K5M3N7WP4R",
 				},
 			},
@@ -156,6 +158,9 @@ func AWS() []Rule {
 					`{"secretAccessKey":"{{SECRET_UNICODE}}"}`,
 					"  aws_secret_access_key: {{SECRET_B64}}\n",
 					"client = boto3.client('s3', aws_secret_access_key=\"{{SECRET}}\")",
+					"aws_secret_access_key: |\n  {{SECRET}}\n",
+					// A JSON log line: the secret right after a "\n" escape.
+					`{"msg":"aws_secret_access_key:\n{{SECRET}}"}`,
 				},
 				False: []string{
 					"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",

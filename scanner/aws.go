@@ -23,8 +23,8 @@ func (e *Engine) findKeyIDs(data []byte) []candidate {
 			return out
 		}
 		s := data[i : i+patterns.KeyIDLen]
-		if patterns.IsKeyIDShape(s) && boundaryBefore(data, i, isWordByte) &&
-			(i+patterns.KeyIDLen == len(data) || !isWordByte(data[i+patterns.KeyIDLen])) &&
+		if patterns.IsKeyIDShape(s) && boundaryBefore(data, i, isIdentByte) &&
+			(i+patterns.KeyIDLen == len(data) || !isIdentByte(data[i+patterns.KeyIDLen])) &&
 			!e.keyID.Allow.Allowed(s, e.keyID.MinEntropy) {
 			out = append(out, candidate{start: i, end: i + patterns.KeyIDLen, value: string(s), context: true})
 			i += patterns.KeyIDLen
@@ -74,6 +74,15 @@ func (e *Engine) secretAfter(data []byte, from int) (candidate, bool) {
 	end := min(from+contextWindow, len(data))
 	if nl := bytes.IndexByte(data[from:end], '\n'); nl >= 0 {
 		end = from + nl
+		// A keyword line that holds no value, such as a YAML block scalar
+		// ("aws_secret_access_key: |"), gives its value on the next line.
+		if valueless(data[from:end]) {
+			next := end + 1
+			end = min(next+contextWindow, len(data))
+			if nl := bytes.IndexByte(data[next:end], '\n'); nl >= 0 {
+				end = next + nl
+			}
+		}
 	}
 	for p := from; p < end; {
 		r, ok := readRun(data, p, len(data))
@@ -193,8 +202,23 @@ func overlaps(cs []candidate, c candidate) bool {
 	return false
 }
 
-// isWordByte is what may not touch a key ID: a key inside a longer
-// identifier is not a key.
+// valueless reports whether the rest of a keyword's line is only the rest
+// of its name and punctuation, with no value.
+func valueless(rest []byte) bool {
+	for _, c := range rest {
+		if !(isWordByte(c) || bytes.IndexByte([]byte(" \t\r_-.:='\"|>"), c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// isIdentByte is what may not touch a key ID: a key inside a longer
+// identifier (FOO_AKIA..., AKIA...X) is not a key, as a regexp's \b
+// would also say.
+func isIdentByte(c byte) bool { return isWordByte(c) || c == '_' }
+
+// isWordByte is the alphanumeric core of the key and secret alphabets.
 func isWordByte(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
 }

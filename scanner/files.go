@@ -298,8 +298,15 @@ func (ig *ignorer) ignored(path string, isDir bool) bool {
 	return len(ps) > 0 && gitignore.NewMatcher(ps).Match(ig.rel(path), isDir)
 }
 
+// within reports whether path is dir or below it. WalkDir joins (and so
+// cleans) child paths onto its root as given, so both sides are cleaned,
+// and a root of "." contains every relative path that does not climb out.
 func within(path, dir string) bool {
-	return path == dir || strings.HasPrefix(path, dir+string(filepath.Separator))
+	path, dir = filepath.Clean(path), filepath.Clean(dir)
+	if dir == "." {
+		return !filepath.IsAbs(path) && path != ".." && !strings.HasPrefix(path, ".."+string(filepath.Separator))
+	}
+	return path == dir || strings.HasPrefix(path, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator))
 }
 
 // readIgnore parses one ignore file; a missing or unreadable one has no

@@ -40,16 +40,19 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"scan":     {summary: "scan files, directories, stdin or git for AWS credentials", run: runScan},
-		"hook":     {summary: "install, uninstall or inspect keyward's git hooks", run: runHook},
-		"verify":   {summary: "check whether leaked AWS keys are live, through STS only", run: runVerify},
-		"respond":  {summary: "plan or carry out AWS's runbook for a leaked key", run: runRespond},
-		"emulator": {summary: "run a local AWS emulator for trying the responder", hidden: true, run: runEmulator},
-		"rules":    {summary: "list every rule with its ID and description", run: runRules},
-		"config":   {summary: "check a .keyward.toml configuration file", run: runConfig},
-		"baseline": {summary: "create, update or prune a baseline of accepted findings", run: runBaseline},
-		"version":  {summary: "print keyward's version", run: runVersion},
-		"help":     {summary: "show help for a command", run: runHelp},
+		"scan":       {summary: "scan files, directories, stdin or git for AWS credentials", run: runScan},
+		"hook":       {summary: "install, uninstall or inspect keyward's git hooks", run: runHook},
+		"verify":     {summary: "check whether leaked AWS keys are live, through STS only", run: runVerify},
+		"respond":    {summary: "plan or carry out AWS's runbook for a leaked key", run: runRespond},
+		"emulator":   {summary: "run a local AWS emulator for trying the responder", hidden: true, run: runEmulator},
+		"ci":         {summary: "the CI secret gate: scan the commits this pipeline is about to accept", run: runCI},
+		"rules":      {summary: "list every rule with its ID and description", run: runRules},
+		"config":     {summary: "check a .keyward.toml configuration file", run: runConfig},
+		"baseline":   {summary: "create, update or prune a baseline of accepted findings", run: runBaseline},
+		"completion": {summary: "print a shell completion script for bash, zsh or fish", run: runCompletion},
+		"__complete": {summary: "list commands or a command's flags, for completion scripts", hidden: true, run: runCompleteWords},
+		"version":    {summary: "print keyward's version", run: runVersion},
+		"help":       {summary: "show help for a command", run: runHelp},
 	}
 }
 
