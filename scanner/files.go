@@ -31,6 +31,10 @@ type Result struct {
 	// Files and Bytes count what was scanned.
 	Files int64
 	Bytes int64
+	// Suppressed are findings withheld by an inline comment, an allowlist
+	// or the baseline, each with its Finding.Suppressed reason; see
+	// allow.go. They are kept so reports can account for them.
+	Suppressed []Finding
 }
 
 // FileError is a file or object that could not be read.
@@ -39,6 +43,8 @@ type FileError struct {
 	Err  error
 }
 
+// Error implements error, naming the path first as a reader of a scan log
+// looks for it.
 func (e FileError) Error() string { return e.Path + ": " + e.Err.Error() }
 
 // Sort orders findings by path and position, so output is stable across
