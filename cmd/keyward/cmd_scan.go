@@ -59,6 +59,9 @@ type scanOptions struct {
 	history      bool
 	allObjects   bool
 	verify       bool
+	config       string
+	baseline     string
+	noBaseline   bool
 }
 
 func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
@@ -76,6 +79,9 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.history, "history", false, "scan every ref's history, each unique blob once")
 	fs.BoolVar(&o.allObjects, "all-objects", false, "with --history, also scan objects no ref reaches")
 	fs.BoolVar(&o.verify, "verify", false, "check found keys against AWS STS (never in hooks; see 'keyward verify')")
+	fs.StringVar(&o.config, "config", "", "read the project config from `FILE` (default: .keyward.toml at the repository root)")
+	fs.StringVar(&o.baseline, "baseline", "", "report only findings not in the baseline `FILE` (default: .keyward-baseline.json at the repository root, if present)")
+	fs.BoolVar(&o.noBaseline, "no-baseline", false, "ignore the baseline: report everything not otherwise allowed")
 }
 
 // source picks the one source the flags name.
@@ -126,6 +132,13 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	if o.showSecrets {
 		o.redact = false
 	}
+	sc, err := loadScanConfig(e, o.config)
+	if err != nil {
+		return err
+	}
+	if !fs.Changed("format") {
+		o.format = sc.format()
+	}
 	out, err := newRenderer(o.format)
 	if err != nil {
 		return err
@@ -141,10 +154,16 @@ func runScan(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	eng := scanner.New(scanner.Options{MaxFileSize: int64(o.maxFileSize), NoIgnore: o.noIgnore})
+	eng := scanner.New(scanner.Options{MaxFileSize: int64(o.maxFileSize), NoIgnore: o.noIgnore, Rules: sc.rules(), Filter: sc.filter()})
 	start := time.Now()
 	res, err := o.scan(ctx, e, eng, src, fs.Args())
+	if errors.Is(err, scanner.ErrNotRepository) {
+		return usagef("run it inside a git repository, or scan files with 'keyward scan PATH'", "%v", err)
+	}
 	if err != nil {
+		return err
+	}
+	if err := sc.applySuppressions(res, src, o.baseline, o.noBaseline); err != nil {
 		return err
 	}
 	rr := &runResult{Result: res, Duration: time.Since(start), Redact: o.redact, Source: src}
@@ -156,7 +175,7 @@ func runScan(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	if err := out.render(e.stdout, rr, styleFor(e, e.stdout)); err != nil {
+	if err := out.render(e.stdout, rr, sc.style(e, e.stdout)); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
 	summarize(e, rr, o.format)
@@ -233,6 +252,7 @@ func summarize(e *env, rr *runResult, format string) {
 	}
 	fmt.Fprintf(e.stderr, "keyward: %d %s in %d %s (%s scanned in %s)\n", n, noun, res.Files,
 		plural(res.Files, "file", "files"), humanBytes(res.Bytes), rr.Duration.Round(time.Millisecond))
+	summarizeSuppressed(e, rr)
 	if n > 0 {
 		if rr.Redact {
 			hintf(e.stderr, "secrets are redacted; --show-secrets prints them")

@@ -1,0 +1,498 @@
+package scanner
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// MessagePath is the Provenance.Path of a finding in a commit message
+// (Provenance.Message is true and Provenance.Commit names the commit). A
+// fixed name rather than one per commit keeps the fingerprint of a key
+// pasted into two commit messages the same, as it is for one key in two
+// versions of a file.
+const MessagePath = "commit-message"
+
+// maxClockSkew is how far a commit's date may run ahead of its parent's
+// and still have the range walk settle which commits the excluded side
+// reaches. Commits are walked newest first and the walk stops once only
+// excluded history is left and it is older than every commit in the range
+// by this much. Skew past it can only include an extra, already-pushed
+// commit in the scan, never leave one out.
+const maxClockSkew = 24 * time.Hour
+
+// ScanRange scans the commits in spec: each commit's own changes, that is
+// the lines it added compared with its first parent (every file of a root
+// commit), and its message. A merge commit is scanned for what neither
+// parent had: a line counts as added only when no parent's version of the
+// file holds it, which catches an "evil merge" that slips a secret into the
+// merge itself, a change that history scans diffing against the first
+// parent alone miss or attribute to the wrong commit.
+//
+// spec takes the forms CI systems and git hooks pass:
+//
+//	A..B    commits reachable from B and not from A
+//	A...B   the same set as merge-base(A,B)..B (what CI means by "this
+//	        branch's commits"); with every merge base excluded this is
+//	        exactly A..B, so it is computed that way
+//	C       that one commit
+//	0000000000000000000000000000000000000000..B
+//	        what pre-push passes for a new branch: the commits reachable
+//	        from B and from no remote-tracking ref (refs/remotes/*), or
+//	        all of B's history when there are none
+//
+// Each side is any revision git-style syntax go-git resolves: branches,
+// tags, remote branches (origin/main), short or full hashes, HEAD~3; an
+// empty side is HEAD. A shallow clone's boundary commits have no parents to
+// compare with: they are scanned as root commits and a warning says so.
+// Commits are scanned oldest first. A blob over the size limit is listed in
+// Result.Skipped as <commit>:<path> (the commit's first 12 hex digits, git's
+// own rev:path notation).
+func (e *Engine) ScanRange(ctx context.Context, dir, spec string) (res *Result, err error) {
+	defer guardGit("scan range", &err)
+	repo, err := e.openRepo(dir)
+	if err != nil {
+		return nil, err
+	}
+	w := &rangeWalk{repo: repo, flags: map[plumbing.Hash]uint8{}, commits: map[plumbing.Hash]*object.Commit{}}
+	if err := w.loadShallow(); err != nil {
+		return nil, err
+	}
+	commits, err := w.resolve(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	res = &Result{Warnings: w.warnings}
+	for _, c := range commits {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := e.scanCommit(ctx, w, c, res); err != nil {
+			return nil, err
+		}
+	}
+	if n := len(w.cut); n > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf(
+			"shallow clone: history is cut off at %d commit(s) in the range; they were scanned as first commits, so their findings may predate the range (git fetch --unshallow gives the full history)", n))
+	}
+	res.Sort()
+	return res, nil
+}
+
+// Walk flags, one set per commit the walk has met.
+const (
+	flagSeen uint8 = 1 << iota
+	flagQueued
+	flagPopped
+	flagExcluded
+)
+
+// rangeWalk lists the commits of a range. It is git's own approach: walk
+// newest first from both sides at once, painting what the excluded side
+// reaches, and stop as soon as only excluded history is left, so that
+// pushing a branch of three commits reads those commits and a few of
+// main's, not main's whole history. repo.Log is not used: it mishandles
+// merges, and it cannot exclude.
+type rangeWalk struct {
+	repo    *git.Repository
+	shallow map[plumbing.Hash]bool
+	cut     map[plumbing.Hash]bool // shallow commits met in the range
+	// warnings are for Result.Warnings.
+	warnings []string
+	flags    map[plumbing.Hash]uint8
+	commits  map[plumbing.Hash]*object.Commit
+	queue    commitQueue
+	// included counts queued commits not (yet) known to be excluded.
+	included int
+}
+
+// loadShallow reads .git/shallow: commits whose parents were not fetched.
+func (w *rangeWalk) loadShallow() error {
+	hs, err := w.repo.Storer.Shallow()
+	if err != nil {
+		return fmt.Errorf("read shallow list: %w", err)
+	}
+	w.shallow = map[plumbing.Hash]bool{}
+	w.cut = map[plumbing.Hash]bool{}
+	for _, h := range hs {
+		w.shallow[h] = true
+	}
+	return nil
+}
+
+// parents returns c's parents, none for a shallow boundary commit.
+func (w *rangeWalk) parents(c *object.Commit) []plumbing.Hash {
+	if w.shallow[c.Hash] {
+		return nil
+	}
+	return c.ParentHashes
+}
+
+// resolve turns spec into the commits to scan, oldest first.
+func (w *rangeWalk) resolve(ctx context.Context, spec string) ([]*object.Commit, error) {
+	fail := func(err error) error { return fmt.Errorf("resolve range %q: %w", spec, err) }
+	left, right, isRange := strings.Cut(spec, "...")
+	if !isRange {
+		left, right, isRange = strings.Cut(spec, "..")
+	}
+	if !isRange {
+		h, err := w.revision(spec)
+		if err != nil {
+			return nil, fail(err)
+		}
+		c, err := w.commit(h)
+		if err != nil {
+			return nil, fail(err)
+		}
+		return []*object.Commit{c}, nil
+	}
+	if right == "" {
+		right = "HEAD"
+	}
+	if left == "" {
+		left = "HEAD"
+	}
+	if isZeroRev(right) {
+		return nil, fail(errors.New("the right side is the zero object name (a deleted ref): nothing to scan"))
+	}
+	to, err := w.revision(right)
+	if err != nil {
+		return nil, fail(err)
+	}
+	var exclude []plumbing.Hash
+	switch {
+	case isZeroRev(left):
+		exclude, err = w.remoteTips()
+	case isFullHash(left) && !w.hasCommit(left):
+		// pre-push after someone else pushed (or a force-push): the
+		// remote's old tip was never fetched here. What the remotes are
+		// known to have is the best stand-in; it can only scan more.
+		w.warnings = append(w.warnings, fmt.Sprintf(
+			"%s is not in this repository; scanning the commits no remote-tracking ref has instead", left))
+		exclude, err = w.remoteTips()
+	default:
+		var h plumbing.Hash
+		h, err = w.revision(left)
+		exclude = []plumbing.Hash{h}
+	}
+	if err != nil {
+		return nil, fail(err)
+	}
+	cs, err := w.walk(ctx, []plumbing.Hash{to}, exclude)
+	if err != nil {
+		return nil, fail(err)
+	}
+	return cs, nil
+}
+
+// isZeroRev reports whether s is git's all-zero object name (SHA-1 or
+// SHA-256 length), which hooks pass for a ref that does not exist yet.
+func isZeroRev(s string) bool {
+	return (len(s) == 40 || len(s) == 64) && strings.Trim(s, "0") == ""
+}
+
+// isFullHash reports whether s is a full hexadecimal object name.
+func isFullHash(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasCommit reports whether the commit named by the full hash s is here.
+func (w *rangeWalk) hasCommit(s string) bool {
+	_, err := w.repo.CommitObject(plumbing.NewHash(s))
+	return err == nil
+}
+
+// revision resolves one side of a range to a commit.
+func (w *rangeWalk) revision(rev string) (plumbing.Hash, error) {
+	h, err := w.repo.ResolveRevision(plumbing.Revision(rev))
+	if err == nil {
+		return *h, nil
+	}
+	if _, herr := w.repo.Head(); errors.Is(herr, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, errors.New("the repository has no commits yet")
+	}
+	if errors.Is(err, io.EOF) {
+		return plumbing.ZeroHash, fmt.Errorf("%s: goes past the first commit", rev)
+	}
+	return plumbing.ZeroHash, fmt.Errorf("%s: %w", rev, err)
+}
+
+// remoteTips returns the commits remote-tracking refs point at: what the
+// remotes are known to have already.
+func (w *rangeWalk) remoteTips() ([]plumbing.Hash, error) {
+	refs, err := w.repo.References()
+	if err != nil {
+		return nil, fmt.Errorf("list references: %w", err)
+	}
+	defer refs.Close()
+	var tips []plumbing.Hash
+	for {
+		ref, err := refs.Next()
+		if err == io.EOF {
+			return tips, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list references: %w", err)
+		}
+		if ref.Type() != plumbing.HashReference || !ref.Name().IsRemote() {
+			continue // refs/remotes/origin/HEAD is symbolic, its target is listed too
+		}
+		if _, err := w.repo.CommitObject(ref.Hash()); err == nil {
+			tips = append(tips, ref.Hash())
+		}
+	}
+}
+
+// commit reads a commit, naming it in the error.
+func (w *rangeWalk) commit(h plumbing.Hash) (*object.Commit, error) {
+	if c, ok := w.commits[h]; ok {
+		return c, nil
+	}
+	c, err := w.repo.CommitObject(h)
+	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", h, err)
+	}
+	w.commits[h] = c
+	return c, nil
+}
+
+// walk returns the commits reachable from include and not from exclude,
+// oldest first.
+func (w *rangeWalk) walk(ctx context.Context, include, exclude []plumbing.Hash) ([]*object.Commit, error) {
+	for _, h := range exclude {
+		if err := w.push(h, true); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range include {
+		if err := w.push(h, false); err != nil {
+			return nil, err
+		}
+	}
+	var popped []*object.Commit
+	var oldest time.Time
+	for w.queue.Len() > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if w.included == 0 && (oldest.IsZero() || w.queue[0].Committer.When.Before(oldest.Add(-maxClockSkew))) {
+			break // only excluded history is left, and it is older
+		}
+		c := heap.Pop(&w.queue).(*object.Commit)
+		f := w.flags[c.Hash]&^flagQueued | flagPopped
+		w.flags[c.Hash] = f
+		excluded := f&flagExcluded != 0
+		if !excluded {
+			w.included--
+			popped = append(popped, c)
+			if oldest.IsZero() || c.Committer.When.Before(oldest) {
+				oldest = c.Committer.When
+			}
+		}
+		for _, p := range w.parents(c) {
+			switch {
+			case w.flags[p]&flagSeen == 0:
+				if err := w.push(p, excluded); err != nil {
+					return nil, err
+				}
+			case excluded:
+				w.exclude(p)
+			}
+		}
+	}
+	var out []*object.Commit
+	for i := len(popped) - 1; i >= 0; i-- {
+		if w.flags[popped[i].Hash]&flagExcluded == 0 {
+			out = append(out, popped[i])
+		}
+	}
+	return out, nil
+}
+
+// push queues commit h, excluded or not; a commit already seen is only
+// painted.
+func (w *rangeWalk) push(h plumbing.Hash, excluded bool) error {
+	if w.flags[h]&flagSeen != 0 {
+		if excluded {
+			w.exclude(h)
+		}
+		return nil
+	}
+	c, err := w.commit(h)
+	if err != nil {
+		return err
+	}
+	f := flagSeen | flagQueued
+	if excluded {
+		f |= flagExcluded
+	} else {
+		w.included++
+	}
+	w.flags[h] = f
+	heap.Push(&w.queue, c)
+	return nil
+}
+
+// exclude paints h and, where the walk already passed them (clock skew),
+// its ancestors as reachable from the excluded side.
+func (w *rangeWalk) exclude(h plumbing.Hash) {
+	stack := []plumbing.Hash{h}
+	for len(stack) > 0 {
+		h := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		f := w.flags[h]
+		if f&flagSeen == 0 || f&flagExcluded != 0 {
+			continue
+		}
+		w.flags[h] = f | flagExcluded
+		if f&flagQueued != 0 {
+			w.included--
+		}
+		if f&flagPopped != 0 {
+			stack = append(stack, w.parents(w.commits[h])...)
+		}
+	}
+}
+
+// commitQueue is a max-heap of commits by committer date, newest first;
+// ties go by hash so the order is stable. Its methods are heap.Interface.
+type commitQueue []*object.Commit
+
+func (q commitQueue) Len() int { return len(q) }
+func (q commitQueue) Less(i, j int) bool {
+	a, b := q[i].Committer.When, q[j].Committer.When
+	if !a.Equal(b) {
+		return a.After(b)
+	}
+	return q[i].Hash.String() < q[j].Hash.String()
+}
+func (q commitQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *commitQueue) Push(x any)   { *q = append(*q, x.(*object.Commit)) }
+func (q *commitQueue) Pop() any {
+	old := *q
+	c := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return c
+}
+
+// scanCommit scans one commit's message and the lines it added.
+func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, c *object.Commit, res *Result) error {
+	prov := Provenance{
+		Commit: c.Hash.String(),
+		Author: c.Author.Name,
+		Email:  c.Author.Email,
+		Date:   c.Author.When,
+	}
+	short := c.Hash.String()[:12]
+	if int64(len(c.Message)) > e.opts.MaxFileSize {
+		res.Skipped = append(res.Skipped, Skip{Path: short + ":" + MessagePath, Reason: SkipTooLarge, Size: int64(len(c.Message))})
+	} else {
+		mp := prov
+		mp.Path, mp.Message = MessagePath, true
+		res.Findings = append(res.Findings, e.Scan([]byte(c.Message), mp)...)
+	}
+
+	// The trees of the parents: the first is diffed, all are consulted.
+	if w.shallow[c.Hash] {
+		w.cut[c.Hash] = true
+	}
+	var parentTrees []plumbing.Hash
+	for _, p := range w.parents(c) {
+		pc, err := w.commit(p)
+		if err != nil {
+			return err
+		}
+		parentTrees = append(parentTrees, pc.TreeHash)
+	}
+	var first plumbing.Hash
+	if len(parentTrees) > 0 {
+		first = parentTrees[0]
+	}
+	var changes []treeChange
+	var renames renameSources
+	err := diffTrees(ctx, w.repo, first, c.TreeHash, "", func(tc treeChange) error {
+		if tc.To.IsZero() {
+			renames.deleted = append(renames.deleted, deletedFile{Path: tc.Path, Hash: tc.From, Tree: tc.Tree})
+		} else {
+			changes = append(changes, tc)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("diff commit %s: %w", c.Hash, err)
+	}
+	for _, tc := range changes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		from := []plumbing.Hash{tc.From}
+		fromParent := false
+		for _, pt := range parentTrees[min(1, len(parentTrees)):] {
+			h, err := blobAt(w.repo, pt, tc.Path)
+			if err != nil {
+				return fmt.Errorf("diff commit %s: %w", c.Hash, err)
+			}
+			fromParent = fromParent || h == tc.To
+			from = append(from, h)
+		}
+		if fromParent {
+			continue // the merge took this file from another parent as is
+		}
+		if err := e.scanAdded(ctx, w.repo, tc, from, &renames, prov, short, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanAdded scans the blob a change wrote and keeps the findings on lines
+// none of the versions from had.
+func (e *Engine) scanAdded(ctx context.Context, repo *git.Repository, tc treeChange, from []plumbing.Hash, rs *renameSources, prov Provenance, short string, res *Result) error {
+	allNew := true
+	for _, h := range from {
+		allNew = allNew && h.IsZero()
+	}
+	if allNew {
+		pure, err := rs.isPureRename(ctx, repo, tc.To)
+		if err != nil || pure {
+			return err
+		}
+	}
+	data, size, tooLarge, err := e.readBlob(repo, tc.To, short+":"+tc.Path)
+	if err != nil {
+		return err
+	}
+	if tooLarge {
+		res.Skipped = append(res.Skipped, Skip{Path: short + ":" + tc.Path, Reason: SkipTooLarge, Size: size})
+		return nil
+	}
+	res.Files++
+	res.Bytes += size
+	prov.Path = tc.Path
+	fs := e.Scan(data, prov)
+	if len(fs) == 0 {
+		return nil
+	}
+	old, err := e.oldLines(ctx, repo, from, rs, tc.Path)
+	if err != nil {
+		return err
+	}
+	res.Findings = append(res.Findings, keepAdded(data, fs, old)...)
+	return nil
+}
