@@ -43,10 +43,10 @@ const (
 	maxTokenLen = 8192
 )
 
-// Options configure an Engine. The zero value scans for the AWS rules with
+// Options configure an Engine. The zero value scans for every built-in rule with
 // the default limits.
 type Options struct {
-	// Rules to run; nil means patterns.AWS().
+	// Rules to run; nil means patterns.All().
 	Rules []patterns.Rule
 	// MaxFileSize is the largest file or blob scanned; 0 means
 	// DefaultMaxFileSize.
@@ -73,7 +73,7 @@ type Engine struct {
 // New returns an Engine for opts.
 func New(opts Options) *Engine {
 	if opts.Rules == nil {
-		opts.Rules = patterns.AWS()
+		opts.Rules = patterns.All()
 	}
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = DefaultMaxFileSize
@@ -164,9 +164,7 @@ func (e *Engine) scanView(data []byte, prov Provenance, depth int) []Finding {
 	}
 	fs := e.pair(data, prov, keys, secrets, tokens)
 	fs = append(fs, decoded...)
-	for _, r := range e.regexp {
-		fs = append(fs, e.findRegexp(r, data, prov)...)
-	}
+	fs = append(fs, e.findRegexps(data, prov)...)
 	return fs
 }
 

@@ -134,6 +134,13 @@ type Finding struct {
 	// PresentIn lists the branches whose tip still holds this credential at
 	// this path (history sweeps only); empty means it was removed since.
 	PresentIn []string
+
+	// Suppressed, when set, says why the finding is withheld (an inline
+	// keyward:allow, an allowlist, the baseline). Sources keep such findings
+	// in Result.Findings like any other, so their own filtering (added
+	// lines, history de-duplication) applies; Filter.Apply and
+	// Baseline.Apply then move them to Result.Suppressed.
+	Suppressed *Suppression
 }
 
 // secretMaterial is what a finding is about: the key ID for a key, the

@@ -1,17 +1,53 @@
 package scanner
 
 import (
-	"bytes"
-
 	"github.com/keyward/keyward/patterns"
 )
 
-// findRegexp runs a regexp rule, but only over content that holds one of
-// its keywords: the keyword search is a fraction of the regexp's cost.
-func (e *Engine) findRegexp(r *patterns.Rule, data []byte, prov Provenance) []Finding {
-	if len(r.Keywords) > 0 && !containsAnyFold(data, r.Keywords) {
-		return nil
+// findRegexps runs every regexp rule whose keywords occur in data. The
+// keyword check for all rules together is one prefilter (see liveRules),
+// a fraction of the regexps' cost and of checking each rule in turn.
+func (e *Engine) findRegexps(data []byte, prov Provenance) []Finding {
+	var buf [64]bool
+	live := buf[:0]
+	if len(e.regexp) > len(buf) {
+		live = make([]bool, len(e.regexp))
+	} else {
+		live = buf[:len(e.regexp)]
 	}
+	liveRules(data, e.regexp, live)
+	var fs []Finding
+	for i, r := range e.regexp {
+		if live[i] {
+			fs = append(fs, matchRegexp(r, data, prov)...)
+		}
+	}
+	return dropSameSpan(fs)
+}
+
+// dropSameSpan keeps the first of findings that report the same bytes:
+// a GCP service-account file's key is also a PEM private key, and one
+// credential should be one finding, under the rule listed first (the more
+// specific one; see patterns.Others).
+func dropSameSpan(fs []Finding) []Finding {
+	if len(fs) < 2 {
+		return fs
+	}
+	seen := make(map[[2]int]bool, len(fs))
+	out := fs[:0]
+	for _, f := range fs {
+		span := [2]int{f.Start, f.End}
+		if !seen[span] {
+			seen[span] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// matchRegexp runs r's regexp over data and keeps the matches that are
+// neither allowlisted nor under the rule's entropy floor.
+func matchRegexp(r *patterns.Rule, data []byte, prov Provenance) []Finding {
 	var fs []Finding
 	secretIdx := r.Regexp.SubexpIndex("secret")
 	for _, m := range r.Regexp.FindAllSubmatchIndex(data, -1) {
@@ -25,39 +61,9 @@ func (e *Engine) findRegexp(r *patterns.Rule, data []byte, prov Provenance) []Fi
 		}
 		fs = append(fs, Finding{
 			RuleID: r.ID, Description: r.Description, Provenance: prov,
-			Start: start, End: end, Secret: NewSecret(string(v)),
+			Start: start, End: end, Secret: NewSecret(string(v)), secretStart: start,
 			Fingerprint: fingerprint(r.ID, prov.Path, string(v)),
 		})
 	}
 	return fs
-}
-
-// containsAnyFold reports whether data contains any keyword, ignoring
-// ASCII case.
-func containsAnyFold(data []byte, keywords []string) bool {
-	for _, k := range keywords {
-		if len(k) == 0 {
-			return true
-		}
-		lower, upper := bytes.ToLower([]byte(k)), bytes.ToUpper([]byte(k))
-		// Search for the rarer of the first bytes' cases, then compare
-		// folded.
-		for _, first := range []byte{lower[0], upper[0]} {
-			for i := 0; ; {
-				j := bytes.IndexByte(data[i:], first)
-				if j < 0 {
-					break
-				}
-				i += j
-				if i+len(k) <= len(data) && bytes.EqualFold(data[i:i+len(k)], lower) {
-					return true
-				}
-				i++
-			}
-			if lower[0] == upper[0] {
-				break
-			}
-		}
-	}
-	return false
 }

@@ -29,6 +29,10 @@ Secrets are redacted in every output unless --show-secrets is given; key IDs
 are shown in full, since AWS treats them as identifiers and responders need
 them.
 
+Findings on a line marked keyward:allow, covered by an allowlist in
+.keyward.toml or recorded in the baseline are counted, not reported (see
+'keyward config --help' and 'keyward baseline --help').
+
 Examples:
   keyward scan                          scan the current directory
   keyward scan testdata/sample          scan the bundled sample
@@ -62,13 +66,14 @@ type scanOptions struct {
 	config       string
 	baseline     string
 	noBaseline   bool
+	quiet        bool
 }
 
 func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	o.maxFileSize = scanner.DefaultMaxFileSize
-	fs.StringVarP(&o.format, "format", "f", "text", "output format: text, json or sarif")
+	fs.StringVarP(&o.format, "format", "f", "text", "output format: text, json, sarif or junit")
 	fs.StringVar(&o.report, "report", "", "also write a report to `FILE` (mode 0600)")
-	fs.StringVar(&o.reportFormat, "report-format", "", "report format: json or sarif (default: from the file extension, else json)")
+	fs.StringVar(&o.reportFormat, "report-format", "", "report format: json, sarif or junit (default: from the file extension, .sarif or .xml, else json)")
 	fs.BoolVar(&o.redact, "redact", true, "redact secrets in all output")
 	fs.BoolVar(&o.showSecrets, "show-secrets", false, "print secrets in full (same as --redact=false)")
 	fs.BoolVar(&o.noIgnore, "no-ignore", false, "scan files that .gitignore excludes")
@@ -78,6 +83,7 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.rangeSpec, "range", "", "scan the commits in `RANGE` (A..B, A...B, a commit, 0000…..B)")
 	fs.BoolVar(&o.history, "history", false, "scan every ref's history, each unique blob once")
 	fs.BoolVar(&o.allObjects, "all-objects", false, "with --history, also scan objects no ref reaches")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no summary line when nothing is found, and no hints (hooks use this)")
 	fs.BoolVar(&o.verify, "verify", false, "check found keys against AWS STS (never in hooks; see 'keyward verify')")
 	fs.StringVar(&o.config, "config", "", "read the project config from `FILE` (default: .keyward.toml at the repository root)")
 	fs.StringVar(&o.baseline, "baseline", "", "report only findings not in the baseline `FILE` (default: .keyward-baseline.json at the repository root, if present)")
@@ -168,7 +174,9 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	}
 	rr := &runResult{Result: res, Duration: time.Since(start), Redact: o.redact, Source: src}
 	if o.verify {
-		return errors.New("scan --verify: not wired yet") // TEMPORARY until cmd_verify.go lands
+		if rr.Verdicts, err = verifyFindings(ctx, e, res.Findings, defaultVerifyOptions()); err != nil {
+			return err
+		}
 	}
 	if rep != nil {
 		if err := writeReport(o.report, rep, rr); err != nil {
@@ -178,7 +186,14 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	if err := out.render(e.stdout, rr, sc.style(e, e.stdout)); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
-	summarize(e, rr, o.format)
+	if len(rr.Verdicts) > 0 && o.format == "text" {
+		// JSON carries each verdict inside its finding; text lists them
+		// after the findings, in verify's own words.
+		if err := writeVerdicts(e, e.stdout, rr.Verdicts, "text"); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+	}
+	summarize(e, rr, o.format, o.quiet)
 	switch {
 	case len(res.Findings) > 0:
 		return errFindings
@@ -218,7 +233,7 @@ func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src
 
 // summarize writes warnings and the one-line summary to stderr, so stdout
 // stays machine-readable in every format.
-func summarize(e *env, rr *runResult, format string) {
+func summarize(e *env, rr *runResult, format string, quiet bool) {
 	res := rr.Result
 	for _, w := range res.Warnings {
 		warnf(e.stderr, "%s", w)
@@ -242,10 +257,10 @@ func summarize(e *env, rr *runResult, format string) {
 		}
 		fmt.Fprintf(e.stderr, "keyward: skipped %d (%s)\n", n, strings.Join(parts, ", "))
 	}
-	if format != "text" {
+	n := len(res.Findings)
+	if format != "text" || (quiet && n == 0) {
 		return
 	}
-	n := len(res.Findings)
 	noun := "findings"
 	if n == 1 {
 		noun = "finding"
@@ -253,7 +268,7 @@ func summarize(e *env, rr *runResult, format string) {
 	fmt.Fprintf(e.stderr, "keyward: %d %s in %d %s (%s scanned in %s)\n", n, noun, res.Files,
 		plural(res.Files, "file", "files"), humanBytes(res.Bytes), rr.Duration.Round(time.Millisecond))
 	summarizeSuppressed(e, rr)
-	if n > 0 {
+	if n > 0 && !quiet {
 		if rr.Redact {
 			hintf(e.stderr, "secrets are redacted; --show-secrets prints them")
 		}

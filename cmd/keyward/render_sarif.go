@@ -92,21 +92,45 @@ who can read the repository, its forks or clones can use it.
    AWS profile, SSO or a role instead.
 3. If this is a false positive, allow it (see the README's allowlist section).`
 
+// otherRuleHelp is the help of the detection-only rules: keyward cannot
+// respond to these credentials, only say where they are.
+const otherRuleHelp = `A credential was found in the repository. Treat it as compromised: anyone
+who can read the repository, its forks or clones can use it.
+
+1. Revoke or rotate it with its provider (keyward does not contact
+   providers other than AWS).
+2. Remove it from the code and load it from the environment or a secret
+   manager instead.
+3. If this is a false positive, allow it (see the README's allowlist section).`
+
 func (sarifRenderer) render(w io.Writer, rr *runResult, _ style) error {
-	rules := patterns.AWS()
 	index := map[string]int{}
 	driver := sarifDriver{Name: "keyward", Version: keywardVersion(), InformationURI: "https://github.com/keyward/keyward"}
-	for i, r := range rules {
-		index[r.ID] = i
+	addRule := func(id, desc string) {
+		index[id] = len(driver.Rules)
+		help, tags := otherRuleHelp, []string{"security", "secret"}
+		if patterns.IsAWS(id) {
+			help, tags = ruleHelp, append(tags, "aws")
+		}
 		driver.Rules = append(driver.Rules, sarifRule{
-			ID:                   r.ID,
-			Name:                 sarifName(r.ID),
-			ShortDescription:     sarifText{Text: r.Description},
-			FullDescription:      sarifText{Text: r.Description},
-			Help:                 sarifText{Text: ruleHelp, Markdown: ruleHelp},
+			ID:                   id,
+			Name:                 sarifName(id),
+			ShortDescription:     sarifText{Text: desc},
+			FullDescription:      sarifText{Text: desc},
+			Help:                 sarifText{Text: help, Markdown: help},
 			DefaultConfiguration: map[string]any{"level": "error"},
-			Properties:           map[string]any{"tags": []string{"security", "secret", "aws"}, "security-severity": "9.0", "precision": "high"},
+			Properties:           map[string]any{"tags": tags, "security-severity": "9.0", "precision": "high"},
 		})
+	}
+	// Every built-in rule, then any rule (a project's custom one) that
+	// produced a result, so each result's ruleIndex points at its rule.
+	for _, r := range patterns.All() {
+		addRule(r.ID, r.Description)
+	}
+	for _, f := range rr.Findings {
+		if _, ok := index[f.RuleID]; !ok {
+			addRule(f.RuleID, f.Description)
+		}
 	}
 	run := sarifRun{Tool: sarifTool{Driver: driver}, Results: []sarifResult{}}
 	for _, f := range rr.Findings {

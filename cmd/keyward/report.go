@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/responder"
 	"github.com/keyward/keyward/scanner"
 )
 
@@ -18,6 +19,9 @@ type runResult struct {
 	Duration time.Duration
 	Redact   bool
 	Source   string
+	// Verdicts, with --verify, hold one validation per finding, in the
+	// same order.
+	Verdicts []verdict
 }
 
 // renderer turns a scan into one output format.
@@ -33,6 +37,8 @@ func newRenderer(format string) (renderer, error) {
 		return jsonRenderer{}, nil
 	case "sarif":
 		return sarifRenderer{}, nil
+	case "junit":
+		return junitRenderer{}, nil
 	}
 	return nil, usagef("use --format text, json or sarif", "%v %q", errUnknownFormat, format)
 }
@@ -45,12 +51,15 @@ func reportRenderer(path, format string) (renderer, error) {
 		if strings.EqualFold(filepath.Ext(path), ".sarif") {
 			format = "sarif"
 		}
+		if strings.EqualFold(filepath.Ext(path), ".xml") {
+			format = "junit"
+		}
 	}
 	if format == "text" {
 		return textRenderer{}, nil
 	}
-	if format != "json" && format != "sarif" {
-		return nil, usagef("use --report-format json or sarif", "%v %q", errUnknownFormat, format)
+	if format != "json" && format != "sarif" && format != "junit" {
+		return nil, usagef("use --report-format json, sarif or junit", "%v %q", errUnknownFormat, format)
 	}
 	return newRenderer(format)
 }
@@ -103,6 +112,9 @@ type jsonReport struct {
 	Errors        []jsonError   `json:"errors"`
 	Warnings      []string      `json:"warnings"`
 	Stats         jsonStats     `json:"stats"`
+	// Suppressed accounts for findings withheld by inline comments,
+	// allowlists and the baseline (config_load.go); no secrets.
+	Suppressed jsonSuppressed `json:"suppressed"`
 }
 
 type jsonTool struct {
@@ -135,6 +147,8 @@ type jsonFinding struct {
 	Date           string   `json:"date"`
 	Message        bool     `json:"message"`
 	PresentIn      []string `json:"present_in"`
+	// Verification is set by 'keyward scan --verify' only.
+	Verification *responder.Verdict `json:"verification,omitempty"`
 }
 
 type jsonSkip struct {
@@ -171,8 +185,9 @@ func toJSON(rr *runResult) jsonReport {
 		Errors:        []jsonError{},
 		Warnings:      append([]string{}, rr.Warnings...),
 		Stats:         jsonStats{Files: rr.Files, Bytes: rr.Bytes, DurationMS: rr.Duration.Milliseconds()},
+		Suppressed:    toJSONSuppressed(rr),
 	}
-	for _, f := range rr.Findings {
+	for i, f := range rr.Findings {
 		jf := jsonFinding{
 			RuleID: f.RuleID, Description: f.Description, Path: f.Path,
 			Line: f.Line, Column: f.Column, Start: f.Start, End: f.End,
@@ -189,6 +204,9 @@ func toJSON(rr *runResult) jsonReport {
 		}
 		if !f.Date.IsZero() {
 			jf.Date = f.Date.UTC().Format(time.RFC3339)
+		}
+		if i < len(rr.Verdicts) {
+			jf.Verification = &rr.Verdicts[i].Verdict
 		}
 		rep.Findings = append(rep.Findings, jf)
 	}

@@ -123,6 +123,9 @@ type Creds struct {
 //	{{SECRET_UNICODE}} a secret with '/' and '+', as \u002F and \u002B
 //	{{SECRET_B64}}     base64 of a secret (a Kubernetes Secret's data field)
 //	{{TOKEN}}          a session token
+//
+// and the fake credentials of the other providers listed in others.go
+// ({{GITHUB_PAT}}, {{PEM_RSA}}, {{SLACK_BOT}}, {{STRIPE_LIVE}}, ...).
 func (g *Gen) Expand(tmpl string) (string, Creds) {
 	var c Creds
 	var out strings.Builder
@@ -176,6 +179,9 @@ func (g *Gen) expandOne(name string, c *Creds) string {
 		t := g.SessionToken()
 		c.Tokens = append(c.Tokens, t)
 		return t
+	}
+	if v, ok := g.expandOther(name, c); ok {
+		return v
 	}
 	panic(fmt.Sprintf("patternstest: unknown placeholder {{%s}}", name))
 }

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/keyward/keyward/responder/awsemu"
+)
+
+const emulatorUsage = `Usage: keyward emulator --env-file FILE [flags]
+
+Runs a local emulator of the AWS STS, IAM and CloudTrail calls the
+responder makes, so the whole flow can be tried on a laptop with no AWS
+account. It verifies SigV4 signatures, enforces key status, keeps IAM
+users and keys (at most 2 per user), records every call as a CloudTrail
+event and mints ASIA session credentials. State lives in memory and is
+lost when it stops (Ctrl-C). It listens on loopback only by default; never
+expose it: it keeps its secrets in plain text.
+
+On start it creates an operator user "admin" with AdministratorAccess and,
+for each --seed-user, a user with a key. Their credentials are written as
+shell export lines to the --env-file (mode 0600, which must not exist):
+
+  AWS_ENDPOINT_URL, AWS_REGION      where the emulator is
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY      the operator
+  <USER>_ACCESS_KEY_ID, <USER>_SECRET_ACCESS_KEY  each seeded user
+
+Examples:
+  keyward emulator --env-file emu.env --seed-user alice &
+  . ./emu.env
+  aws iam list-users        (the AWS CLI works against it too)
+
+Exit codes:
+  0  stopped by Ctrl-C
+  2  error
+`
+
+// emulatorOptions are the flags of 'keyward emulator'.
+type emulatorOptions struct {
+	listen      string
+	account     string
+	envFile     string
+	seedUsers   []string
+	throttle    []string
+	latency     time.Duration
+	consistency time.Duration
+}
+
+func (o *emulatorOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "listen on `ADDR` (port 0 picks a free one)")
+	fs.StringVar(&o.account, "account", awsemu.DefaultAccount, "the emulated account's `ID`")
+	fs.StringVar(&o.envFile, "env-file", "", "write the endpoint and credentials as export lines to `FILE` (0600; must not exist)")
+	fs.StringArrayVar(&o.seedUsers, "seed-user", nil, "create IAM user `NAME` with an access key (repeatable)")
+	fs.StringArrayVar(&o.throttle, "throttle", nil, "throttle the next N calls of an API: `ACTION=N` (repeatable)")
+	fs.DurationVar(&o.latency, "latency", 0, "delay every answer by `DURATION`")
+	fs.DurationVar(&o.consistency, "consistency-delay", 0, "key status changes reach authentication after `DURATION`")
+}
+
+var userNameRE = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
+
+func runEmulator(ctx context.Context, e *env, args []string) error {
+	var o emulatorOptions
+	fs := newFlagSet("emulator")
+	o.addFlags(fs)
+	if err := parseFlags(fs, emulatorUsage, e, args); err != nil {
+		return err
+	}
+	if o.envFile == "" {
+		return usagef("the credentials it creates go to a file, never to the terminal: --env-file emu.env", "--env-file is required")
+	}
+	for _, u := range o.seedUsers {
+		if !userNameRE.MatchString(u) || u == "admin" {
+			return usagef("IAM user names are 1-64 of A-Z a-z 0-9 +=,.@_- (and admin is the operator)", "bad --seed-user %q", u)
+		}
+	}
+	emu := awsemu.New(awsemu.Options{Account: o.account})
+	for _, t := range o.throttle {
+		action, n, ok := strings.Cut(t, "=")
+		var count int
+		if _, err := fmt.Sscanf(n, "%d", &count); !ok || err != nil || action == "" {
+			return usagef("for example --throttle LookupEvents=3", "bad --throttle %q", t)
+		}
+		emu.Throttle(action, count)
+	}
+	emu.SetLatency(o.latency)
+	emu.SetConsistencyDelay(o.consistency)
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("emulator: %w", err)
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
+		warnf(e.stderr, "the emulator listens on %s, beyond loopback: anyone who reaches it can read its keys", a)
+	}
+	url := "http://" + ln.Addr().String()
+	acct := emu.Account()
+	op, err := emu.CreateOperator(acct, "admin")
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("emulator: %w", err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# keyward emulator at %s, account %s; valid while it runs.\n", url, acct)
+	fmt.Fprintf(&b, "export AWS_ENDPOINT_URL=%s\nexport AWS_REGION=us-east-1\nexport AWS_EC2_METADATA_DISABLED=true\n", url)
+	fmt.Fprintf(&b, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\n", op.AccessKeyID, op.SecretAccessKey)
+	for _, u := range o.seedUsers {
+		c, err := seedUser(emu, acct, u)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("emulator: seed %s: %w", u, err)
+		}
+		v := envName(u)
+		fmt.Fprintf(&b, "export %s_ACCESS_KEY_ID=%s\nexport %s_SECRET_ACCESS_KEY=%s\n", v, c.AccessKeyID, v, c.SecretAccessKey)
+	}
+	if err := writeNewFile(o.envFile, []byte(b.String())); err != nil {
+		ln.Close()
+		return err
+	}
+	fmt.Fprintf(e.stderr, "keyward: emulator listening on %s (account %s); credentials in %s; Ctrl-C stops it\n", url, acct, o.envFile)
+
+	// The emulator's own handler for Ctrl-C as well as main's, so that it
+	// stops cleanly however it was started (testscript runs run directly).
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("emulator: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("emulator: %w", err)
+		}
+		return nil
+	}
+}
+
+// seedUser creates a user who can do what a typical application key can:
+// enough for a demonstration thief to leave a trail.
+func seedUser(emu *awsemu.Server, acct, name string) (awsemu.Credentials, error) {
+	if err := emu.CreateUser(acct, name); err != nil {
+		return awsemu.Credentials{}, err
+	}
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:GetSessionToken","sts:AssumeRole","cloudtrail:LookupEvents","iam:ListUsers","iam:GetUser"],"Resource":"*"}]}`
+	if err := emu.PutUserPolicy(acct, name, "app", doc); err != nil {
+		return awsemu.Credentials{}, err
+	}
+	return emu.CreateAccessKey(acct, name)
+}
+
+// envName turns a user name into a shell variable prefix.
+func envName(user string) string {
+	return strings.ToUpper(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(user, "_"))
+}
+
+// writeNewFile creates path with mode 0600 and O_EXCL: it holds secrets and
+// must not replace or write through anything already there.
+func writeNewFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, werr)
+	}
+	return nil
+}

@@ -1,0 +1,457 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/spf13/pflag"
+
+	"github.com/keyward/keyward/responder"
+	"github.com/keyward/keyward/scanner"
+)
+
+const respondUsage = `Usage: keyward respond --key-id ID [flags]       (the secret on stdin, or prompted)
+       keyward respond --report FILE [--repo DIR] [flags]
+
+Runs AWS's runbook for an exposed access key. Without --execute it prints
+the plan and changes nothing: each step, the exact API call, the account
+and user it would touch, and the permissions the operator's credentials
+need. With --execute it carries the plan out:
+
+  1. validate      sts:GetCallerIdentity signed by the leaked key (the only
+                   call the leaked key ever makes)
+  2. ownership     stop, and say whose it is, if the key is in another account
+  3. owner         iam:GetAccessKeyLastUsed, iam:ListAccessKeys; a root key is
+                   handed to a human with instructions, never touched
+  4. deactivate    iam:UpdateAccessKey Status=Inactive (reversible)
+  5. quarantine    iam:AttachUserPolicy AWSCompromisedKeyQuarantineV3 (on by
+                   default; --no-quarantine skips it)
+  6. end sessions  iam:PutUserPolicy AWSRevokeOlderSessions: deny everything
+                   to sessions issued before now (keep it 36 h)
+  7. verify        poll sts:GetCallerIdentity until InvalidClientTokenId
+  8. investigate   cloudtrail:LookupEvents for the key, 90 days, every region
+                   in --regions, then for each ASIA key it minted; roles it
+                   assumed get the same session deny
+  9. delete        iam:DeleteAccessKey, only with --delete, after step 8
+ 10. rotate        iam:CreateAccessKey, only with --rotate; the new key goes to
+                   the --rotate-profile in the credentials file (0600) or is
+                   printed once to a terminal
+
+Every run writes an incident report, Markdown and JSON (0600), into --dir,
+and a journal of completed steps there: re-running after a crash, a
+throttle or a missing permission continues where it stopped and never
+repeats a step (--new-incident starts over, for a key that leaked again).
+The leaked secret is sent to STS only and is never written
+anywhere. It is read from standard input (first line; an ASIA key's
+session token on the second), or from a no-echo prompt on a terminal;
+keyward never prompts when standard input is not a terminal.
+
+The operator's credentials come from the SDK's default chain (environment,
+--profile, SSO, instance role); --region sets their region. Endpoints follow
+AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_STS/IAM/CLOUDTRAIL.
+
+Examples:
+  keyward respond --key-id AKIA... < secret.txt              print the plan
+  keyward respond --key-id AKIA... --execute < secret.txt    contain the key
+  keyward respond --report leaks.json --execute --profile security
+  keyward respond --key-id AKIA... --execute --rotate --rotate-profile app --delete < secret.txt
+
+Exit codes:
+  0  plan printed, key contained, or nothing to contain (the key is not
+     live, or is a canary that must not be touched)
+  1  stopped for a human: the key belongs to another account, or is a root
+     key (the report says what to do)
+  2  error: usage, a missing permission (the hint names the IAM action and
+     a policy to grant it), the 2-key limit on --rotate, or a step that
+     failed; re-run to continue
+`
+
+// respondOptions are the flags of 'keyward respond'.
+type respondOptions struct {
+	keyID, report, repo string
+	execute             bool
+	profile, region     string
+	regions             []string
+	dir                 string
+	noQuarantine        bool
+	newIncident         bool
+	rotate, delete      bool
+	rotateProfile       string
+	credentialsFile     string
+	pollTimeout         time.Duration
+	// Hidden: tests shorten the waits.
+	pollInterval, lookupInterval time.Duration
+}
+
+func (o *respondOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.keyID, "key-id", "", "respond for one access key `ID`; the secret comes from stdin or a prompt")
+	fs.StringVar(&o.report, "report", "", "respond for every valid finding of a scan report `FILE`")
+	fs.StringVar(&o.repo, "repo", ".", "the `DIR` the report's paths are relative to")
+	fs.BoolVar(&o.execute, "execute", false, "carry out the plan (without it, nothing is changed)")
+	fs.StringVar(&o.profile, "profile", "", "the operator's AWS `PROFILE`")
+	fs.StringVar(&o.region, "region", "", "the operator's AWS `REGION` (default from the environment, else us-east-1)")
+	fs.StringSliceVar(&o.regions, "regions", nil, "`REGIONS` to search CloudTrail in, comma-separated (default: every default-enabled region)")
+	fs.StringVar(&o.dir, "dir", "keyward-incidents", "write reports and the journal to `DIR`")
+	fs.BoolVar(&o.noQuarantine, "no-quarantine", false, "do not attach AWSCompromisedKeyQuarantineV3")
+	fs.BoolVar(&o.newIncident, "new-incident", false, "start over: set the journal of an earlier response to this key aside")
+	fs.BoolVar(&o.rotate, "rotate", false, "create a replacement key for the user")
+	fs.StringVar(&o.rotateProfile, "rotate-profile", "", "write the replacement key to `PROFILE` in the credentials file")
+	fs.StringVar(&o.credentialsFile, "credentials-file", "", "the credentials `FILE` for --rotate-profile (default $AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials)")
+	fs.BoolVar(&o.delete, "delete", false, "delete the leaked key after the investigation")
+	fs.DurationVar(&o.pollTimeout, "verify-timeout", 3*time.Minute, "wait up to `DURATION` for the key to stop working")
+	fs.DurationVar(&o.pollInterval, "poll-interval", 5*time.Second, "")
+	fs.DurationVar(&o.lookupInterval, "lookup-interval", 500*time.Millisecond, "")
+	fs.MarkHidden("poll-interval")
+	fs.MarkHidden("lookup-interval")
+}
+
+// target is one key to respond for, with where it was found.
+type target struct {
+	cred      responder.Credential
+	locations []responder.Location
+}
+
+func runRespond(ctx context.Context, e *env, args []string) error {
+	var o respondOptions
+	fs := newFlagSet("respond")
+	o.addFlags(fs)
+	if err := parseFlags(fs, respondUsage, e, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		// The argument is not echoed: it may well be a secret pasted in the
+		// wrong place.
+		return usagef("secrets are never taken as arguments; pipe them on stdin", "respond takes no arguments (got %d)", fs.NArg())
+	}
+	if (o.report == "") == (o.keyID == "") {
+		return usagef("run 'keyward respond --help' for usage", "give exactly one of --report or --key-id")
+	}
+	credFile := o.credentialsPath(e)
+	if o.rotate && o.execute {
+		if o.rotateProfile == "" && !isTerminal(e.stdout) {
+			return usagef("pass --rotate-profile NAME to store the new key in "+credFile+" (0600)",
+				"--rotate would print the new secret, but standard output is not a terminal")
+		}
+		if o.rotateProfile != "" {
+			if err := checkProfileFree(credFile, o.rotateProfile); err != nil {
+				return err
+			}
+		}
+	}
+
+	targets, err := o.targets(ctx, e)
+	if err != nil {
+		return err
+	}
+	if len(targets) == 0 {
+		fmt.Fprintln(e.stdout, "No valid key to respond for.")
+		return nil
+	}
+	cfg, err := loadOperatorConfig(ctx, o)
+	if err != nil {
+		return err
+	}
+	var stopped, failed bool
+	for _, t := range targets {
+		err := o.respondOne(ctx, e, cfg, t, credFile)
+		t.cred.Wipe()
+		var se *responder.StopError
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, &se):
+			if se.Kind == responder.StopOtherAccount || se.Kind == responder.StopRoot {
+				stopped = true
+			}
+		default:
+			failed = true
+		}
+	}
+	switch {
+	case failed:
+		return errSilent
+	case stopped:
+		return errFindings
+	}
+	return nil
+}
+
+func (o *respondOptions) credentialsPath(e *env) string {
+	if o.credentialsFile != "" {
+		return o.credentialsFile
+	}
+	if p := e.getenv("AWS_SHARED_CREDENTIALS_FILE"); p != "" {
+		return p
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "."
+	}
+	return filepath.Join(home, ".aws", "credentials")
+}
+
+// targets reads the keys to respond for: one from --key-id, or every
+// valid finding of a report, each key once.
+func (o *respondOptions) targets(ctx context.Context, e *env) ([]target, error) {
+	if o.keyID != "" {
+		c, err := readKeyCredential(e, o.keyID)
+		if err != nil {
+			return nil, err
+		}
+		return []target{{cred: c}}, nil
+	}
+	findings, warnings, err := loadReportFindings(ctx, o.report, o.repo)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		warnf(e.stderr, "%s", w)
+	}
+	verdicts, err := verifyFindings(ctx, e, findings, defaultVerifyOptions())
+	if err != nil {
+		return nil, err
+	}
+	index := map[string]int{}
+	var out []target
+	for _, v := range verdicts {
+		f := v.Finding
+		if v.Status != responder.StatusValid {
+			if f.KeyID != "" {
+				fmt.Fprintf(e.stdout, "skip %s  %s:%d  %s\n", f.KeyID, f.Path, f.Line, v.Status)
+			}
+			continue
+		}
+		loc := locationOf(f)
+		if i, ok := index[f.KeyID]; ok {
+			out[i].locations = append(out[i].locations, loc)
+			continue
+		}
+		index[f.KeyID] = len(out)
+		out = append(out, target{
+			cred:      responder.NewCredential(f.KeyID, f.Secret.Reveal(), f.SessionToken.Reveal()),
+			locations: []responder.Location{loc},
+		})
+	}
+	return out, nil
+}
+
+func locationOf(f *scanner.Finding) responder.Location {
+	l := responder.Location{Path: f.Path, Line: f.Line, Commit: f.Commit, Author: f.Author}
+	if !f.Date.IsZero() {
+		l.Date = f.Date.UTC().Format(time.RFC3339)
+	}
+	return l
+}
+
+// loadOperatorConfig loads the operator's credentials through the SDK's
+// default chain. IAM and STS are global, so a missing region is not an
+// error: us-east-1 is where their events land.
+func loadOperatorConfig(ctx context.Context, o respondOptions) (aws.Config, error) {
+	var opts []func(*config.LoadOptions) error
+	if o.profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(o.profile))
+	}
+	if o.region != "" {
+		opts = append(opts, config.WithRegion(o.region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, &usageError{msg: fmt.Sprintf("load the operator's AWS configuration: %v", err),
+			hint: "set AWS_PROFILE or pass --profile NAME for credentials allowed to run the runbook"}
+	}
+	if cfg.Region == "" {
+		cfg.Region = responder.DefaultRegion
+	}
+	cfg.AppID = responder.UserAgentMarker
+	return cfg, nil
+}
+
+func (o *respondOptions) runner(e *env, cfg aws.Config) *responder.Runner {
+	v := newValidator(e, verifyOptions{region: responder.DefaultRegion})
+	return &responder.Runner{Config: cfg, Validator: v, Options: responder.Options{
+		NoQuarantine: o.noQuarantine, Rotate: o.rotate, Delete: o.delete, Regions: o.regions,
+		PollInterval: o.pollInterval, PollTimeout: o.pollTimeout, LookupInterval: o.lookupInterval,
+	}}
+}
+
+// respondOne plans or executes the runbook for one key and writes its
+// report. Errors it has already explained are returned as errSilent, stops
+// as *responder.StopError.
+func (o *respondOptions) respondOne(ctx context.Context, e *env, cfg aws.Config, t target, credFile string) error {
+	r := o.runner(e, cfg)
+	started := time.Now().UTC()
+	if !o.execute {
+		p, err := r.Plan(ctx, t.cred)
+		if err != nil {
+			return o.explain(e, err)
+		}
+		inc := responder.PlanIncident(p, started)
+		inc.Locations = t.locations
+		printPlan(e, p)
+		if err := o.writeReport(e, inc); err != nil {
+			return err
+		}
+		if p.Stop != nil {
+			return o.explain(e, p.Stop)
+		}
+		fmt.Fprintln(e.stdout, "Run again with --execute to carry out this plan.")
+		return nil
+	}
+	jpath := filepath.Join(o.dir, "journal-"+t.cred.KeyID+".json")
+	if o.newIncident {
+		old := strings.TrimSuffix(jpath, ".json") + "-" + started.Format("20060102T150405Z") + ".json"
+		if err := os.Rename(jpath, old); err == nil {
+			fmt.Fprintf(e.stdout, "Earlier journal kept as %s\n", old)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("set the journal aside: %w", err)
+		}
+	}
+	j, err := responder.OpenJournal(jpath, t.cred.KeyID)
+	if err != nil {
+		return err
+	}
+	r.Journal = j
+	r.OnStep = func(s responder.StepResult) { printStep(e, s) }
+	res, err := r.Execute(ctx, t.cred)
+	inc := res.Incident
+	inc.Locations = t.locations
+	if res.NewKey != nil {
+		if kerr := o.deliverKey(e, res.NewKey, credFile); kerr != nil {
+			errorf(e.stderr, "%v", kerr)
+			err = errors.Join(err, errSilent)
+		}
+		res.NewKey.Wipe()
+	}
+	if werr := o.writeReport(e, inc); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return o.explain(e, err)
+	}
+	fmt.Fprintf(e.stdout, "%s: %s\n", t.cred.KeyID, inc.Outcome)
+	return nil
+}
+
+func (o *respondOptions) writeReport(e *env, inc *responder.Incident) error {
+	md, js, err := responder.WriteReport(o.dir, inc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Report: %s (and %s)\n", md, filepath.Base(js))
+	return nil
+}
+
+// explain prints what an error means for the operator and returns what
+// decides the exit code.
+func (o *respondOptions) explain(e *env, err error) error {
+	var (
+		se *responder.StopError
+		pe *responder.PermissionError
+		ke *responder.KeyLimitError
+	)
+	switch {
+	case errors.As(err, &se):
+		fmt.Fprintf(e.stdout, "Stopped: %s\n", se.Reason)
+		for _, s := range se.Instructions {
+			fmt.Fprintf(e.stdout, "  - %s\n", s)
+		}
+		return se
+	case errors.As(err, &pe):
+		errorf(e.stderr, "%v", pe)
+		hintf(e.stderr, "grant %s on %s to the operator's credentials, then re-run to continue; for example:\n%s", pe.Action, pe.Resource, pe.PolicySnippet())
+		return errSilent
+	case errors.As(err, &ke):
+		errorf(e.stderr, "%v", ke)
+		hintf(e.stderr, "the leaked key is inactive but still counts: re-run with --rotate --delete to delete it first (after the investigation), keys: %s", strings.Join(ke.Keys, ", "))
+		return errSilent
+	case errors.Is(err, errSilent):
+		return errSilent
+	}
+	errorf(e.stderr, "%v", err)
+	if errors.Is(err, responder.ErrNotValidated) {
+		hintf(e.stderr, "check the network and the clock, then re-run")
+	} else {
+		hintf(e.stderr, "re-run the same command to continue where it stopped")
+	}
+	return errSilent
+}
+
+func printPlan(e *env, p *responder.Plan) {
+	w := e.stdout
+	fmt.Fprintf(w, "Plan for %s (%s key): %s", p.KeyID, p.Kind, p.Verdict.Status)
+	if p.KeyAccount != "" {
+		fmt.Fprintf(w, ", account %s", p.KeyAccount)
+	}
+	if p.UserName != "" {
+		fmt.Fprintf(w, ", IAM user %s", p.UserName)
+	}
+	fmt.Fprintln(w)
+	if p.OperatorARN != "" {
+		fmt.Fprintf(w, "Operator: %s\n", p.OperatorARN)
+	}
+	if p.Stop != nil {
+		return
+	}
+	fmt.Fprintln(w, "Nothing is changed without --execute.")
+	fmt.Fprintln(w)
+	for i, s := range p.Steps {
+		fmt.Fprintf(w, "%2d. %s [as %s", i+1, s.Title, s.Signer)
+		if s.Account != "" {
+			fmt.Fprintf(w, ", account %s", s.Account)
+		}
+		if s.User != "" {
+			fmt.Fprintf(w, ", user %s", s.User)
+		}
+		fmt.Fprintln(w, "]")
+		for _, c := range s.Calls {
+			fmt.Fprintf(w, "      %s\n", c)
+		}
+		if len(s.Permissions) > 0 {
+			fmt.Fprintf(w, "      needs: %s\n", strings.Join(s.Permissions, ", "))
+		}
+		if s.Note != "" {
+			fmt.Fprintf(w, "      note: %s\n", s.Note)
+		}
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "Note: %s\n", n)
+	}
+	if perms := p.RequiredPermissions(); len(perms) > 0 {
+		fmt.Fprintf(w, "\nThe operator needs: %s\n", strings.Join(perms, ", "))
+	}
+}
+
+// printStep prints one step's outcome as it completes.
+func printStep(e *env, s responder.StepResult) {
+	status := string(s.Status)
+	if s.Resumed {
+		status = "resumed"
+	}
+	detail := s.Detail
+	if s.Error != "" {
+		detail = s.Error
+	}
+	fmt.Fprintf(e.stdout, "%-8s %-21s %s\n", status, s.ID, detail)
+}
+
+// deliverKey hands the replacement key over once: into a profile of the
+// credentials file, or printed to the terminal. It is never logged.
+func (o *respondOptions) deliverKey(e *env, k *responder.Credential, credFile string) error {
+	if o.rotateProfile == "" {
+		fmt.Fprintf(e.stdout, "New access key for the user (shown once; store it now):\n  aws_access_key_id = %s\n  aws_secret_access_key = %s\n", k.KeyID, revealCredential(k))
+		return nil
+	}
+	if err := addProfile(credFile, o.rotateProfile, k.KeyID, revealCredential(k)); err != nil {
+		return fmt.Errorf("store the new key %s: %w (the key exists in IAM; delete it and re-run)", k.KeyID, err)
+	}
+	fmt.Fprintf(e.stdout, "New access key %s stored in %s, profile %s\n", k.KeyID, credFile, o.rotateProfile)
+	return nil
+}

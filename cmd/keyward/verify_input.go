@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/keyward/keyward/patterns"
+	"github.com/keyward/keyward/responder"
+	"github.com/keyward/keyward/scanner"
+)
+
+// Limits on what verify and respond read.
+const (
+	// maxReportSize bounds a scan report read back: a report of a
+	// million findings is about 1 GB; 256 MB is far beyond any real one.
+	maxReportSize = 256 << 20
+	// maxSecretInput bounds the secret read from stdin: a secret is 40
+	// bytes and a session token at most a few kilobytes.
+	maxSecretInput = 64 << 10
+	// maxSourceSize bounds a file or blob re-read to recover a redacted
+	// secret, matching the scanner's own default limit.
+	maxSourceSize = scanner.DefaultMaxFileSize
+)
+
+// scanReport is the part of 'keyward scan --format json' that verify and
+// respond read. It is parsed with its own struct so that the renderer can
+// evolve (fields are only ever added).
+type scanReport struct {
+	SchemaVersion int             `json:"schema_version"`
+	Findings      []reportFinding `json:"findings"`
+}
+
+type reportFinding struct {
+	RuleID         string `json:"rule_id"`
+	Path           string `json:"path"`
+	Line           int    `json:"line"`
+	KeyID          string `json:"key_id"`
+	KeyKind        string `json:"key_kind"`
+	AccountID      string `json:"account_id"`
+	Canary         bool   `json:"canary"`
+	Secret         string `json:"secret"`
+	SecretRedacted bool   `json:"secret_redacted"`
+	SessionToken   string `json:"session_token"`
+	Fingerprint    string `json:"fingerprint"`
+	Commit         string `json:"commit"`
+	Author         string `json:"author"`
+	Date           string `json:"date"`
+	Message        bool   `json:"message"`
+}
+
+var errReportSchema = errors.New("not a keyward scan report")
+
+// parseScanReport decodes a scan report and checks its schema version.
+func parseScanReport(data []byte) (*scanReport, error) {
+	var r scanReport
+	if len(data) > maxReportSize {
+		return nil, fmt.Errorf("%w: larger than %d bytes", errReportSchema, maxReportSize)
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%w: %v", errReportSchema, err)
+	}
+	if r.SchemaVersion != 1 {
+		return nil, fmt.Errorf("%w: schema_version %d, want 1", errReportSchema, r.SchemaVersion)
+	}
+	return &r, nil
+}
+
+// loadReportFindings reads a scan report and turns its findings back into
+// scanner findings. Redacted secrets (the default) are recovered by
+// scanning the source again: the file at path under repo, or the blob
+// commit:path, matching the finding by fingerprint.
+func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Finding, []string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read report: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxReportSize+1))
+	f.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read report: %w", err)
+	}
+	rep, err := parseScanReport(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read report %s: %w", path, err)
+	}
+	eng := scanner.New(scanner.Options{})
+	cache := map[string][]scanner.Finding{}
+	var out []scanner.Finding
+	var warnings []string
+	for _, rf := range rep.Findings {
+		sf := scanner.Finding{
+			RuleID: rf.RuleID, Line: rf.Line, KeyID: rf.KeyID, KeyKind: rf.KeyKind,
+			AccountID: rf.AccountID, Canary: rf.Canary, Fingerprint: rf.Fingerprint,
+			Provenance: scanner.Provenance{Path: rf.Path, Commit: rf.Commit, Author: rf.Author, Message: rf.Message},
+		}
+		if t, err := time.Parse(time.RFC3339, rf.Date); err == nil {
+			sf.Date = t
+		}
+		if rf.KeyID != "" {
+			if acct, ok := patterns.AccountID(rf.KeyID); ok {
+				_, sf.Canary = patterns.CanaryAccount(acct)
+				sf.AccountID = acct
+			}
+		}
+		if !rf.SecretRedacted {
+			sf.Secret, sf.SessionToken = scanner.NewSecret(rf.Secret), scanner.NewSecret(rf.SessionToken)
+		} else if rf.KeyID != "" && !sf.Canary {
+			src := rf.Path + "\x00" + rf.Commit
+			found, ok := cache[src]
+			if !ok {
+				data, err := readSource(ctx, repo, rf.Path, rf.Commit)
+				if err != nil {
+					warnings = append(warnings, fmt.Sprintf("%s: cannot recover the redacted secret: %v", rf.Path, err))
+				} else {
+					found = eng.Scan(data, sf.Provenance)
+				}
+				cache[src] = found
+			}
+			if m, ok := matchFinding(found, rf); ok {
+				sf.Secret, sf.SessionToken = m.Secret, m.SessionToken
+			} else if len(found) > 0 {
+				warnings = append(warnings, fmt.Sprintf("%s: %s is no longer there; its secret cannot be recovered", rf.Path, rf.KeyID))
+			}
+		}
+		out = append(out, sf)
+	}
+	return out, warnings, nil
+}
+
+// matchFinding finds the re-scanned finding that a report entry describes:
+// by fingerprint, else by key ID on the same line.
+func matchFinding(found []scanner.Finding, rf reportFinding) (scanner.Finding, bool) {
+	for _, f := range found {
+		if rf.Fingerprint != "" && f.Fingerprint == rf.Fingerprint && f.KeyID == rf.KeyID {
+			return f, true
+		}
+	}
+	for _, f := range found {
+		if f.KeyID == rf.KeyID && f.Line == rf.Line && !f.Secret.IsZero() {
+			return f, true
+		}
+	}
+	return scanner.Finding{}, false
+}
+
+// readSource reads the content a finding came from: a blob when commit is
+// set, else a file, relative to repo.
+func readSource(ctx context.Context, repo, path, commit string) ([]byte, error) {
+	if repo == "" {
+		repo = "."
+	}
+	if commit == "" {
+		f, err := os.Open(filepath.Join(repo, filepath.FromSlash(path)))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return io.ReadAll(io.LimitReader(f, maxSourceSize))
+	}
+	if strings.HasPrefix(commit, "-") || strings.ContainsAny(commit, ":\x00") {
+		return nil, fmt.Errorf("bad commit %q", commit)
+	}
+	cmd := exec.CommandContext(ctx, "git", "-C", repo, "show", "--no-textconv", commit+":"+path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("git show %s:%s: %v: %s", shortCommit(commit), path, err, strings.TrimSpace(stderr.String()))
+	}
+	if stdout.Len() > maxSourceSize {
+		return stdout.Bytes()[:maxSourceSize], nil
+	}
+	return stdout.Bytes(), nil
+}
+
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
+}
+
+// readKeyCredential reads the secret (and, for an ASIA key, the session
+// token) for --key-id: from a no-echo prompt when stdin is a terminal, else
+// from stdin, the secret on the first line and the token on the second. It
+// never prompts when stdin is not a terminal, so scripts can pipe.
+func readKeyCredential(e *env, keyID string) (responder.Credential, error) {
+	if !patterns.IsKeyIDShape([]byte(keyID)) {
+		return responder.Credential{}, usagef("an access key ID is 20 characters starting AKIA, ASIA, ABIA, ACCA or A3T", "--key-id is not an access key ID (%d characters; not shown, in case it is a secret)", len(keyID))
+	}
+	temporary := patterns.KindOf(keyID) == patterns.Temporary
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(e.stderr, "Secret access key for %s (not echoed): ", keyID)
+		secret, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return responder.Credential{}, fmt.Errorf("read secret: %w", err)
+		}
+		var token []byte
+		if temporary {
+			fmt.Fprint(e.stderr, "Session token (not echoed): ")
+			token, err = term.ReadPassword(int(f.Fd()))
+			fmt.Fprintln(e.stderr)
+			if err != nil {
+				return responder.Credential{}, fmt.Errorf("read session token: %w", err)
+			}
+		}
+		c := responder.NewCredential(keyID, strings.TrimSpace(string(secret)), strings.TrimSpace(string(token)))
+		wipe(secret)
+		wipe(token)
+		return c, nil
+	}
+	sc := bufio.NewScanner(io.LimitReader(e.stdin, maxSecretInput))
+	sc.Buffer(make([]byte, 0, 4096), maxSecretInput)
+	var lines []string
+	for sc.Scan() && len(lines) < 2 {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return responder.Credential{}, fmt.Errorf("read secret from stdin: %w", err)
+	}
+	if len(lines) == 0 {
+		return responder.Credential{}, usagef("pipe the secret in: keyward verify --key-id ID < secret.txt (never on the command line)",
+			"no secret on standard input for %s", keyID)
+	}
+	token := ""
+	if len(lines) > 1 {
+		token = lines[1]
+	}
+	return responder.NewCredential(keyID, lines[0], token), nil
+}
+
+func wipe(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
+}

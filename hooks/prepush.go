@@ -1,0 +1,181 @@
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// MaxPrePushInput bounds what is read from a pre-push hook's standard
+// input. Git writes one line of about 180 bytes per ref pushed; 16 MiB is
+// room for ~90,000 refs (a mirror push of a large monorepo) while keeping a
+// runaway writer from exhausting memory. The input is held in memory so it
+// can be replayed to a chained hook.
+const MaxPrePushInput = 16 << 20
+
+// RefUpdate is one line git writes to a pre-push hook:
+//
+//	<local ref> SP <local object name> SP <remote ref> SP <remote object name> LF
+//
+// See githooks(5), "pre-push".
+type RefUpdate struct {
+	LocalRef, LocalOID   string
+	RemoteRef, RemoteOID string
+}
+
+// IsDelete reports whether the update deletes the remote ref (git writes
+// "(delete)" and a zero object name as the local side).
+func (u RefUpdate) IsDelete() bool { return isZero(u.LocalOID) }
+
+// IsNew reports whether the remote ref does not exist yet.
+func (u RefUpdate) IsNew() bool { return isZero(u.RemoteOID) }
+
+// PrePushError is a malformed line of pre-push input.
+type PrePushError struct {
+	Line   int
+	Reason string
+}
+
+// Error gives the line number; it never quotes the line, which is git's
+// input and could be anything.
+func (e *PrePushError) Error() string {
+	return fmt.Sprintf("parse pre-push input: line %d: %s", e.Line, e.Reason)
+}
+
+// ReadPrePush reads a pre-push hook's standard input, up to
+// MaxPrePushInput, keeping the bytes so they can be replayed to a chained
+// hook.
+func ReadPrePush(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxPrePushInput+1))
+	if err != nil {
+		return nil, fmt.Errorf("read pre-push input: %w", err)
+	}
+	if len(b) > MaxPrePushInput {
+		return nil, fmt.Errorf("read pre-push input: more than %d bytes", MaxPrePushInput)
+	}
+	return b, nil
+}
+
+// ParsePrePush parses what git writes to a pre-push hook's standard input.
+// It is strict: a line that is not four fields with valid object names is
+// an error, because a hook that guessed could let commits through
+// unscanned. Object names may be SHA-1 (40 hex digits) or SHA-256 (64).
+func ParsePrePush(b []byte) ([]RefUpdate, error) {
+	var out []RefUpdate
+	for n := 1; len(b) > 0; n++ {
+		var line []byte
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			line, b = b, nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			continue
+		}
+		f := strings.Split(string(line), " ")
+		if len(f) != 4 {
+			return nil, &PrePushError{Line: n, Reason: fmt.Sprintf("want 4 space-separated fields, got %d", len(f))}
+		}
+		u := RefUpdate{LocalRef: f[0], LocalOID: f[1], RemoteRef: f[2], RemoteOID: f[3]}
+		if u.LocalRef == "" || u.RemoteRef == "" {
+			return nil, &PrePushError{Line: n, Reason: "empty ref name"}
+		}
+		if !isOID(u.LocalOID) || !isOID(u.RemoteOID) {
+			return nil, &PrePushError{Line: n, Reason: "object name is not 40 or 64 lower-case hex digits"}
+		}
+		if len(u.LocalOID) != len(u.RemoteOID) {
+			return nil, &PrePushError{Line: n, Reason: "object names of different lengths"}
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+func isOID(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func isZero(oid string) bool {
+	return oid != "" && strings.Trim(oid, "0") == ""
+}
+
+// PushRanges turns pre-push updates into the commit ranges to scan, in the
+// form `keyward scan --range` takes: deletions are skipped; a new remote
+// ref, or one whose old commit this repository does not have (someone else
+// pushed since the last fetch), becomes <zero>..<local>, which the range
+// source reads as "commits no remote-tracking ref reaches"; anything else
+// is <remote>..<local>. Repeated ranges (a branch and a tag on the same
+// commit) are returned once.
+func PushRanges(ctx context.Context, g Git, updates []RefUpdate) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, u := range updates {
+		if u.IsDelete() {
+			continue
+		}
+		from := u.RemoteOID
+		if !u.IsNew() {
+			have, err := hasCommit(ctx, g, from)
+			if err != nil {
+				return nil, err
+			}
+			if !have {
+				from = ""
+			}
+		}
+		if from == "" || u.IsNew() {
+			from = strings.Repeat("0", len(u.LocalOID))
+		}
+		spec := from + ".." + u.LocalOID
+		if !seen[spec] {
+			seen[spec] = true
+			out = append(out, spec)
+		}
+	}
+	return out, nil
+}
+
+// hasCommit reports whether oid names a commit in the repository.
+func hasCommit(ctx context.Context, g Git, oid string) (bool, error) {
+	_, err := g.run(ctx, "cat-file", "-e", oid+"^{commit}")
+	if err == nil {
+		return true, nil
+	}
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if exitCode(err) > 0 {
+		return false, nil
+	}
+	return false, fmt.Errorf("check commit %s: %w", oid, err)
+}
+
+// FrameworkRange is the range the pre-commit framework
+// (https://pre-commit.com) asks a pre-push hook to check. The framework
+// reads git's standard input itself and passes its verdict in the
+// environment: PRE_COMMIT_FROM_REF and PRE_COMMIT_TO_REF, or, when the push
+// includes a branch's root commit, only PRE_COMMIT_LOCAL_BRANCH, meaning all
+// of that branch no remote-tracking ref reaches. Empty means the framework
+// is not running this hook.
+func FrameworkRange(getenv func(string) string) string {
+	from, to := getenv("PRE_COMMIT_FROM_REF"), getenv("PRE_COMMIT_TO_REF")
+	if from != "" && to != "" {
+		return from + ".." + to
+	}
+	if b := getenv("PRE_COMMIT_LOCAL_BRANCH"); b != "" {
+		return strings.Repeat("0", 40) + ".." + b
+	}
+	return ""
+}

@@ -1,0 +1,297 @@
+package awsemu
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxBody bounds a request body; the responder's requests are a few
+// hundred bytes, and a test server must not be made to buffer gigabytes.
+const maxBody = 1 << 20
+
+// API versions of the query-protocol services, checked as AWS does.
+const (
+	stsVersion = "2011-06-15"
+	iamVersion = "2010-05-08"
+)
+
+// apiError is an AWS error as it goes on the wire.
+type apiError struct {
+	status    int
+	code, msg string
+}
+
+// Error implements error.
+func (e *apiError) Error() string { return e.code + ": " + e.msg }
+
+var (
+	errMissingAuth  = &apiError{403, "MissingAuthenticationToken", "Request is missing Authentication Token"}
+	errInvalidToken = &apiError{403, "InvalidClientTokenId", "The security token included in the request is invalid."}
+	errExpiredToken = &apiError{403, "ExpiredToken", "The security token included in the request is expired"}
+	errSignature    = &apiError{403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
+)
+
+func accessDenied(arn, action, resource string) *apiError {
+	return &apiError{403, "AccessDenied", fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", arn, action, resource)}
+}
+
+// faults are the injected failures.
+type faults struct {
+	throttle, serverError map[string]int
+	latency, consistency  time.Duration
+}
+
+// Throttle makes the next n requests for action (an API name such as
+// "LookupEvents", or "*" for any) fail with throttling, as AWS does under
+// load: Throttling (400) for the query services, ThrottlingException for
+// CloudTrail.
+func (s *Server) Throttle(action string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.throttle == nil {
+		s.faults.throttle = map[string]int{}
+	}
+	s.faults.throttle[action] = n
+}
+
+// FailServer makes the next n requests for action (or "*") fail with a
+// 500 InternalFailure.
+func (s *Server) FailServer(action string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.serverError == nil {
+		s.faults.serverError = map[string]int{}
+	}
+	s.faults.serverError[action] = n
+}
+
+// SetLatency delays every answer by d.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.latency = d
+}
+
+// SetConsistencyDelay makes a key status change or deletion reach
+// authentication only d after IAM reports it, like IAM's eventual
+// consistency.
+func (s *Server) SetConsistencyDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.consistency = d
+}
+
+func takeFault(m map[string]int, action string) bool {
+	for _, k := range []string{action, "*"} {
+		if m[k] > 0 {
+			m[k]--
+			return true
+		}
+	}
+	return false
+}
+
+// call is one request in flight.
+type call struct {
+	r        *http.Request
+	form     url.Values
+	body     []byte
+	service  string // sts, iam, cloudtrail
+	action   string
+	key      *accessKey
+	ar       authRequest
+	now      time.Time
+	reqID    string
+	params   map[string]any
+	response map[string]any
+}
+
+// ServeHTTP routes a request: CloudTrail by X-Amz-Target (JSON 1.1), STS and
+// IAM by the form's Action and Version (query protocol).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		http.Error(w, "request body too large or unreadable", http.StatusRequestEntityTooLarge)
+		return
+	}
+	s.mu.Lock()
+	lat := s.faults.latency
+	s.mu.Unlock()
+	if lat > 0 {
+		select {
+		case <-time.After(lat):
+		case <-r.Context().Done():
+			return
+		}
+	}
+
+	c := &call{r: r, body: body}
+	jsonProto := false
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		jsonProto = true
+		c.service = "cloudtrail"
+		_, c.action, _ = strings.Cut(t, ".")
+		if i := strings.LastIndex(t, "."); i >= 0 {
+			c.action = t[i+1:]
+		}
+	} else {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			s.mu.Lock()
+			id := s.requestID()
+			s.mu.Unlock()
+			writeQueryError(w, id, &apiError{400, "MalformedQueryString", "the form could not be parsed"})
+			return
+		}
+		for k, v := range r.URL.Query() {
+			form[k] = append(form[k], v...)
+		}
+		c.form = form
+		c.action = form.Get("Action")
+		switch form.Get("Version") {
+		case stsVersion:
+			c.service = "sts"
+		case iamVersion:
+			c.service = "iam"
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.now = s.now().UTC()
+	c.reqID = s.requestID()
+	writeErr := func(e *apiError) {
+		if jsonProto {
+			writeJSONError(w, c.reqID, e)
+		} else {
+			writeQueryError(w, c.reqID, e)
+		}
+	}
+	if c.service == "" || c.action == "" {
+		writeErr(&apiError{400, "InvalidAction", "Could not find operation " + c.action})
+		return
+	}
+	if takeFault(s.faults.throttle, c.action) {
+		code := "Throttling"
+		if jsonProto {
+			code = "ThrottlingException"
+		}
+		writeErr(&apiError{400, code, "Rate exceeded"})
+		return
+	}
+	if takeFault(s.faults.serverError, c.action) {
+		writeErr(&apiError{500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."})
+		return
+	}
+	key, ar, aerr := s.authenticate(r, body)
+	if aerr != nil {
+		writeErr(aerr)
+		return
+	}
+	c.key, c.ar = key, ar
+	if ar.service != c.service {
+		writeErr(&apiError{403, "SignatureDoesNotMatch", "Credential should be scoped to correct service: '" + c.service + "'."})
+		return
+	}
+	s.calls[c.action]++
+	if !key.temporary {
+		key.lastUsed, key.lastService, key.lastRgn = c.now, c.service, ar.region
+	}
+
+	var (
+		out   string
+		jsOut any
+	)
+	switch c.service {
+	case "sts":
+		out, aerr = s.serveSTS(c)
+	case "iam":
+		out, aerr = s.serveIAM(c)
+	case "cloudtrail":
+		jsOut, aerr = s.serveCloudTrail(c)
+	}
+	s.record(c, aerr)
+	if aerr != nil {
+		writeErr(aerr)
+		return
+	}
+	if jsonProto {
+		b, err := json.Marshal(jsOut)
+		if err != nil {
+			writeErr(&apiError{500, "InternalFailure", "encode answer"})
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-RequestId", c.reqID)
+		w.Write(b)
+		return
+	}
+	ns := "https://sts.amazonaws.com/doc/" + stsVersion + "/"
+	if c.service == "iam" {
+		ns = "https://iam.amazonaws.com/doc/" + iamVersion + "/"
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-RequestId", c.reqID)
+	fmt.Fprintf(w, `<%sResponse xmlns="%s">`, c.action, ns)
+	if out != "" {
+		fmt.Fprintf(w, "<%sResult>%s</%sResult>", c.action, out, c.action)
+	}
+	fmt.Fprintf(w, "<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>", c.reqID, c.action)
+}
+
+func writeQueryError(w http.ResponseWriter, reqID string, e *apiError) {
+	typ := "Sender"
+	if e.status >= 500 {
+		typ = "Receiver"
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-RequestId", reqID)
+	w.WriteHeader(e.status)
+	fmt.Fprintf(w, `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
+		typ, esc(e.code), esc(e.msg), reqID)
+}
+
+func writeJSONError(w http.ResponseWriter, reqID string, e *apiError) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-RequestId", reqID)
+	w.Header().Set("X-Amzn-ErrorType", e.code)
+	w.WriteHeader(e.status)
+	b, _ := json.Marshal(map[string]string{"__type": e.code, "message": e.msg})
+	w.Write(b)
+}
+
+// esc escapes text for XML.
+func esc(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+// el is one XML element with escaped text.
+func el(name, text string) string { return "<" + name + ">" + esc(text) + "</" + name + ">" }
+
+func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func atoiDefault(s string, def int) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return def
+	}
+	return n
+}

@@ -1,0 +1,523 @@
+package awsemu
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/patterns"
+)
+
+// DefaultAccount is the account the emulator creates unless told otherwise.
+// It is not a canary account.
+const DefaultAccount = "111122223333"
+
+// MaxKeysPerUser is IAM's quota of access keys per user, inactive ones
+// included; CreateAccessKey beyond it fails with LimitExceeded (409).
+const MaxKeysPerUser = 2
+
+// Managed policy ARNs the emulator preloads.
+const (
+	AdministratorAccessARN = "arn:aws:iam::aws:policy/AdministratorAccess"
+	QuarantineV2ARN        = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2"
+	QuarantineV3ARN        = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Account is the first account; more can be added with AddAccount.
+	// Empty means DefaultAccount.
+	Account string
+	// Now is the emulator's clock; nil means time.Now. Tests shift it to
+	// age credentials without sleeping.
+	Now func() time.Time
+	// Rand supplies key material; nil means crypto/rand.
+	Rand io.Reader
+}
+
+// Credentials are an access key as the emulator issued it.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      time.Time
+}
+
+// Server is the emulator. Its zero value is not usable; call New. It is an
+// http.Handler, safe for concurrent use.
+type Server struct {
+	mu       sync.Mutex
+	now      func() time.Time
+	rnd      io.Reader
+	accounts map[string]*account
+	keys     map[string]*accessKey // every key, long-term and temporary
+	managed  map[string]string     // managed policy ARN -> document
+	events   []*event              // oldest first
+	faults   faults
+	seq      int
+	calls    map[string]int // action -> authenticated calls, for tests
+}
+
+type account struct {
+	id    string
+	users map[string]*user
+	roles map[string]*role
+}
+
+type user struct {
+	name, id string
+	created  time.Time
+	attached []string
+	inline   map[string]string
+}
+
+type role struct {
+	name, id string
+	created  time.Time
+	trust    string
+	attached []string
+	inline   map[string]string
+}
+
+type accessKey struct {
+	id, secret string
+	account    string
+	user       string // empty for a root key and for role sessions
+	root       bool
+	status     string // Active or Inactive
+	created    time.Time
+	// prevStatus is what authentication still sees until statusAt: IAM is
+	// eventually consistent and the runbook's verify step must poll.
+	prevStatus string
+	statusAt   time.Time
+	deleted    bool
+
+	lastUsed              time.Time
+	lastService, lastRgn  string
+	temporary             bool
+	token                 string
+	issued, expires       time.Time
+	parent                string // the key that minted this one
+	roleName, sessionName string
+}
+
+// New returns an emulator with one account, no users and the AWS managed
+// policies the responder uses.
+func New(opts Options) *Server {
+	s := &Server{
+		now:      opts.Now,
+		rnd:      opts.Rand,
+		accounts: map[string]*account{},
+		keys:     map[string]*accessKey{},
+		managed:  managedPolicies(),
+		calls:    map[string]int{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rnd == nil {
+		s.rnd = rand.Reader
+	}
+	acct := opts.Account
+	if acct == "" {
+		acct = DefaultAccount
+	}
+	s.AddAccount(acct)
+	return s
+}
+
+// Account returns the first account's ID.
+func (s *Server) Account() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.accounts))
+	for id := range s.accounts {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids[0]
+}
+
+// AddAccount adds an empty account, so tests can hold keys that belong to
+// someone else.
+func (s *Server) AddAccount(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.accounts[id]; !ok {
+		s.accounts[id] = &account{id: id, users: map[string]*user{}, roles: map[string]*role{}}
+	}
+}
+
+// ErrNoSuchEntity is returned by the administrative methods for a missing
+// account, user or key.
+var ErrNoSuchEntity = errors.New("no such entity")
+
+// CreateUser creates an IAM user, as the bootstrap an operator would do in
+// the console.
+func (s *Server) CreateUser(acct, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.createUser(acct, name)
+	return err
+}
+
+func (s *Server) createUser(acct, name string) (*user, error) {
+	a, ok := s.accounts[acct]
+	if !ok {
+		return nil, fmt.Errorf("create user: account %s: %w", acct, ErrNoSuchEntity)
+	}
+	if _, ok := a.users[name]; ok {
+		return nil, errEntityExists
+	}
+	id, err := s.newID("AIDA", acct)
+	if err != nil {
+		return nil, err
+	}
+	u := &user{name: name, id: id, created: s.now().UTC(), inline: map[string]string{}}
+	a.users[name] = u
+	return u, nil
+}
+
+var errEntityExists = errors.New("entity already exists")
+
+// AttachUserPolicy attaches a managed policy to a user.
+func (s *Server) AttachUserPolicy(acct, name, policyARN string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, err := s.user(acct, name)
+	if err != nil {
+		return err
+	}
+	if _, ok := s.managed[policyARN]; !ok {
+		return fmt.Errorf("attach policy %s: %w", policyARN, ErrNoSuchEntity)
+	}
+	u.attached = appendUnique(u.attached, policyARN)
+	return nil
+}
+
+// PutUserPolicy sets an inline policy on a user.
+func (s *Server) PutUserPolicy(acct, name, policyName, doc string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, err := s.user(acct, name)
+	if err != nil {
+		return err
+	}
+	if _, err := parsePolicy(doc); err != nil {
+		return err
+	}
+	u.inline[policyName] = doc
+	return nil
+}
+
+// CreateRole creates a role that any principal of the account with
+// sts:AssumeRole permission may assume, with an inline policy allowing
+// policyDoc (none if empty).
+func (s *Server) CreateRole(acct, name, policyDoc string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[acct]
+	if !ok {
+		return fmt.Errorf("create role: account %s: %w", acct, ErrNoSuchEntity)
+	}
+	id, err := s.newID("AROA", acct)
+	if err != nil {
+		return err
+	}
+	r := &role{name: name, id: id, created: s.now().UTC(), inline: map[string]string{}}
+	if policyDoc != "" {
+		if _, err := parsePolicy(policyDoc); err != nil {
+			return err
+		}
+		r.inline["inline"] = policyDoc
+	}
+	a.roles[name] = r
+	return nil
+}
+
+// CreateAccessKey issues a long-term AKIA key for a user, subject to the
+// two-key limit.
+func (s *Server) CreateAccessKey(acct, name string) (Credentials, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, err := s.createAccessKey(acct, name)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{AccessKeyID: k.id, SecretAccessKey: k.secret}, nil
+}
+
+var errLimitExceeded = errors.New("cannot exceed quota for AccessKeysPerUser: 2")
+
+func (s *Server) createAccessKey(acct, name string) (*accessKey, error) {
+	if _, err := s.user(acct, name); err != nil {
+		return nil, err
+	}
+	if len(s.userKeys(acct, name)) >= MaxKeysPerUser {
+		return nil, errLimitExceeded
+	}
+	return s.mintKey("AKIA", acct, func(k *accessKey) { k.user = name })
+}
+
+// CreateRootAccessKey issues an access key for the account's root user,
+// which the responder must hand to a human rather than touch.
+func (s *Server) CreateRootAccessKey(acct string) (Credentials, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.accounts[acct]; !ok {
+		return Credentials{}, fmt.Errorf("create root key: account %s: %w", acct, ErrNoSuchEntity)
+	}
+	k, err := s.mintKey("AKIA", acct, func(k *accessKey) { k.root = true })
+	if err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{AccessKeyID: k.id, SecretAccessKey: k.secret}, nil
+}
+
+// CreateOperator creates a user with AdministratorAccess and a key: the
+// identity whose credentials the responder uses.
+func (s *Server) CreateOperator(acct, name string) (Credentials, error) {
+	if err := s.CreateUser(acct, name); err != nil {
+		return Credentials{}, err
+	}
+	if err := s.AttachUserPolicy(acct, name, AdministratorAccessARN); err != nil {
+		return Credentials{}, err
+	}
+	return s.CreateAccessKey(acct, name)
+}
+
+// KeyStatus returns a key's IAM status (Active or Inactive), or
+// ErrNoSuchEntity once it is deleted.
+func (s *Server) KeyStatus(keyID string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[keyID]
+	if !ok || k.deleted {
+		return "", ErrNoSuchEntity
+	}
+	return k.status, nil
+}
+
+// UserPolicies returns the managed policy ARNs attached to a user and the
+// names of its inline policies.
+func (s *Server) UserPolicies(acct, name string) (attached, inline []string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, err := s.user(acct, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	for n := range u.inline {
+		inline = append(inline, n)
+	}
+	sort.Strings(inline)
+	return append([]string(nil), u.attached...), inline, nil
+}
+
+// RolePolicies returns the names of a role's inline policies.
+func (s *Server) RolePolicies(acct, name string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[acct]
+	if !ok {
+		return nil, ErrNoSuchEntity
+	}
+	r, ok := a.roles[name]
+	if !ok {
+		return nil, ErrNoSuchEntity
+	}
+	var out []string
+	for n := range r.inline {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Calls returns how many authenticated requests reached each action, so a
+// test can prove a step was not repeated.
+func (s *Server) Calls(action string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[action]
+}
+
+// Snapshot returns IAM's resource state (accounts, users, roles, keys and
+// their status, policies) as canonical JSON. It leaves out the CloudTrail
+// history and keys' last-used data, which read-only calls change in AWS
+// too, so that a dry run can be shown to have changed nothing.
+func (s *Server) Snapshot() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	type keyView struct {
+		ID, Account, User, Status string
+		Root, Temporary, Deleted  bool
+	}
+	type userView struct {
+		Name, ID string
+		Attached []string
+		Inline   map[string]string
+	}
+	type roleView struct {
+		Name     string
+		Attached []string
+		Inline   map[string]string
+	}
+	type acctView struct {
+		ID    string
+		Users []userView
+		Roles []roleView
+	}
+	var view struct {
+		Accounts []acctView
+		Keys     []keyView
+	}
+	for _, a := range s.accounts {
+		av := acctView{ID: a.id}
+		for _, u := range a.users {
+			av.Users = append(av.Users, userView{u.name, u.id, u.attached, u.inline})
+		}
+		sort.Slice(av.Users, func(i, j int) bool { return av.Users[i].Name < av.Users[j].Name })
+		for _, r := range a.roles {
+			av.Roles = append(av.Roles, roleView{r.name, r.attached, r.inline})
+		}
+		sort.Slice(av.Roles, func(i, j int) bool { return av.Roles[i].Name < av.Roles[j].Name })
+		view.Accounts = append(view.Accounts, av)
+	}
+	sort.Slice(view.Accounts, func(i, j int) bool { return view.Accounts[i].ID < view.Accounts[j].ID })
+	for _, k := range s.keys {
+		view.Keys = append(view.Keys, keyView{k.id, k.account, k.user, k.status, k.root, k.temporary, k.deleted})
+	}
+	sort.Slice(view.Keys, func(i, j int) bool { return view.Keys[i].ID < view.Keys[j].ID })
+	b, err := json.Marshal(view)
+	if err != nil {
+		panic(err) // only plain types above: cannot fail
+	}
+	return b
+}
+
+func (s *Server) user(acct, name string) (*user, error) {
+	a, ok := s.accounts[acct]
+	if !ok {
+		return nil, fmt.Errorf("account %s: %w", acct, ErrNoSuchEntity)
+	}
+	u, ok := a.users[name]
+	if !ok {
+		return nil, fmt.Errorf("user %s: %w", name, ErrNoSuchEntity)
+	}
+	return u, nil
+}
+
+// userKeys returns a user's undeleted long-term keys, oldest first.
+func (s *Server) userKeys(acct, name string) []*accessKey {
+	var out []*accessKey
+	for _, k := range s.keys {
+		if k.account == acct && k.user == name && !k.temporary && !k.deleted && !k.root {
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].created.Equal(out[j].created) {
+			return out[i].created.Before(out[j].created)
+		}
+		return out[i].id < out[j].id
+	})
+	return out
+}
+
+func (s *Server) mintKey(prefix, acct string, set func(*accessKey)) (*accessKey, error) {
+	id, err := s.newID(prefix, acct)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := s.randString(30)
+	if err != nil {
+		return nil, err
+	}
+	k := &accessKey{id: id, secret: secret[:40], account: acct, status: "Active", created: s.now().UTC()}
+	set(k)
+	s.keys[id] = k
+	return k, nil
+}
+
+// newID mints an identifier that decodes to acct, as AWS's do.
+func (s *Server) newID(prefix, acct string) (string, error) {
+	for {
+		// User and role IDs (AIDA, AROA) are built like key IDs but are not
+		// credentials, so patterns only mints them under a key prefix.
+		id, err := patterns.NewKeyID("AKIA", acct, s.rnd)
+		if err != nil {
+			return "", err
+		}
+		id = prefix + id[4:]
+		if _, taken := s.keys[id]; !taken {
+			return id, nil
+		}
+	}
+}
+
+func (s *Server) randString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.rnd, b); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+func (s *Server) requestID() string {
+	s.seq++
+	var b [8]byte
+	io.ReadFull(s.rnd, b[:])
+	h := hex.EncodeToString(b[:])
+	return fmt.Sprintf("%08x-%s-4%s-8%s-%s%08x", s.seq, h[0:4], h[4:7], h[7:10], h[10:14], s.seq)
+}
+
+func appendUnique(list []string, v string) []string {
+	for _, x := range list {
+		if x == v {
+			return list
+		}
+	}
+	return append(list, v)
+}
+
+func userARN(acct, name string) string { return "arn:aws:iam::" + acct + ":user/" + name }
+func roleARN(acct, name string) string { return "arn:aws:iam::" + acct + ":role/" + name }
+func rootARN(acct string) string       { return "arn:aws:iam::" + acct + ":root" }
+
+// principalOf describes who a key acts as: its ARN and user ID as
+// GetCallerIdentity reports them.
+func (s *Server) principalOf(k *accessKey) (arn, userID string) {
+	switch {
+	case k.root:
+		return rootARN(k.account), k.account
+	case k.roleName != "":
+		a := s.accounts[k.account]
+		rid := ""
+		if r, ok := a.roles[k.roleName]; ok {
+			rid = r.id
+		}
+		return "arn:aws:sts::" + k.account + ":assumed-role/" + k.roleName + "/" + k.sessionName, rid + ":" + k.sessionName
+	case k.temporary:
+		// GetSessionToken credentials act as the user (or root) that
+		// minted them.
+		if p, ok := s.keys[k.parent]; ok {
+			return s.principalOf(p)
+		}
+		return userARN(k.account, k.user), ""
+	default:
+		a := s.accounts[k.account]
+		uid := ""
+		if u, ok := a.users[k.user]; ok {
+			uid = u.id
+		}
+		return userARN(k.account, k.user), uid
+	}
+}

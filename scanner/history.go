@@ -1,0 +1,583 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// HistoryOptions configure a history sweep.
+type HistoryOptions struct {
+	// AllObjects also reports what no ref reaches: blobs and commits left
+	// behind by a reset, an amended commit or a deleted branch, which stay
+	// in the object store (and in any clone made with --mirror) until they
+	// are pruned.
+	AllObjects bool
+	// Progress, if set, is called about every progressInterval from one
+	// goroutine, and once more when a phase ends.
+	Progress func(HistoryProgress)
+}
+
+// HistoryProgress reports how far a sweep has got. Blobs count objects;
+// Bytes count what is stored on disk (compressed), which is what reading
+// costs and what the ETA is computed from.
+type HistoryProgress struct {
+	Blobs, BlobsTotal int64
+	Bytes, BytesTotal int64
+	// Phase is "objects" while commits, tags and blobs are read and
+	// scanned, then "trees" while trees are read to locate findings (only
+	// when there are findings; otherwise their bytes count as done at the
+	// end).
+	Phase string
+	// Elapsed is the time since the sweep began; Rate is Bytes per second
+	// over it; ETA is the remaining time at that rate, 0 when unknown.
+	Elapsed time.Duration
+	Rate    float64
+	ETA     time.Duration
+}
+
+// attributeCheckEvery is how many commits attribution handles between
+// looks at the context: often enough to stop promptly, rarely enough to
+// cost nothing.
+const attributeCheckEvery = 1024
+
+// progressInterval is how often Progress is called: often enough for a
+// live line on a terminal, rare enough to cost nothing.
+const progressInterval = 200 * time.Millisecond
+
+// ScanHistory sweeps a repository's whole history: every blob reachable
+// from any ref (branches, tags, remote-tracking refs, notes, the stash) is
+// scanned once, however many commits hold it, and commit messages too. Each
+// finding is attributed to the oldest commit (parents first, then by
+// committer date) that has the secret at that path, and PresentIn names the
+// branches whose tips still hold it.
+//
+// Objects are read straight from the packs in offset order, resolving each
+// delta forest depth-first, because reading in hash order (as go-git's
+// object iterators do) inflates delta bases again and again: 5x slower on
+// git/git (issue 3).
+func (e *Engine) ScanHistory(ctx context.Context, dir string, opts HistoryOptions) (*Result, error) {
+	s, g, err := e.sweepHistory(ctx, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.st.close()
+	res, err := s.attribute(ctx, g, opts.AllObjects)
+	if err != nil {
+		return nil, err
+	}
+	res.Sort()
+	return res, nil
+}
+
+// history is the commit graph as seen from the refs.
+type history struct {
+	gitDir    string
+	reachable map[plumbing.Hash]*commitRec
+	// branches are local and remote-tracking branches by short name, with
+	// their peeled tips, for PresentIn.
+	branches map[string]plumbing.Hash
+	// extraRoots are trees and blobs that refs point at directly (a tag of
+	// a tree or a blob).
+	extraRoots []refRoot
+	warnings   []string
+}
+
+// refRoot is a ref that names a tree or a blob rather than a commit.
+type refRoot struct {
+	ref  string
+	hash plumbing.Hash
+	typ  plumbing.ObjectType
+}
+
+// sweepHistory does everything but attribution, so tests can look at the
+// graph.
+func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptions) (*sweep, *history, error) {
+	repo, gitDir, err := e.openHistoryRepo(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	refs, err := listRefs(repo)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := openObjects(filepath.Join(commonDir(gitDir), "objects"))
+	s := newSweep(e, st)
+	var extMu sync.Mutex
+	s.ext = func(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+		extMu.Lock() // go-git's object storage is not safe for concurrent use
+		defer extMu.Unlock()
+		obj, err := repo.Storer.EncodedObject(plumbing.AnyObject, h)
+		if err != nil {
+			return 0, nil, err
+		}
+		r, err := obj.Reader()
+		if err != nil {
+			return 0, nil, err
+		}
+		defer r.Close()
+		data, err := io.ReadAll(r)
+		return obj.Type(), data, err
+	}
+	fail := func(err error) (*sweep, *history, error) {
+		st.close()
+		return nil, nil, err
+	}
+
+	workers := s.workers()
+	prog := s.reportProgress(opts.Progress)
+	for _, phase := range []int{phaseObjects, phaseTrees} {
+		if phase == phaseTrees {
+			if len(s.blobFinds)+len(s.tooLarge) == 0 {
+				break // nothing to locate
+			}
+			s.interesting = newBitset(st.ids.len())
+			s.interestingPrefix = newBitset(1 << 16)
+			s.trees = make([]treeSpan, st.ids.len())
+			mark := func(id uint32) {
+				s.interesting.set(id)
+				h := st.hashOf(id)
+				s.interestingPrefix.set(uint32(h[0])<<8 | uint32(h[1]))
+			}
+			for id := range s.blobFinds {
+				mark(id)
+			}
+			for id := range s.tooLarge {
+				mark(id)
+			}
+		}
+		s.phaseName.Store(phaseNames[phase])
+		if err := s.run(ctx, phase, workers); err != nil {
+			prog(false)
+			return fail(err)
+		}
+	}
+	prog(true)
+
+	h := &history{gitDir: gitDir, branches: map[string]plumbing.Hash{}}
+	shallow, _ := repo.Storer.Shallow()
+	h.walk(s, refs, shallow)
+	return s, h, nil
+}
+
+// openHistoryRepo opens the repository containing dir and returns its git
+// directory, where the sweep reads packs itself.
+func (e *Engine) openHistoryRepo(dir string) (*git.Repository, string, error) {
+	repo, err := e.openRepo(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	gitDir, err := gitDirOf(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("open repository: %w", err)
+	}
+	return repo, gitDir, nil
+}
+
+// gitDirOf finds the git directory for dir the way git does: dir/.git (a
+// directory, or a file naming one, as in worktrees and submodules), dir
+// itself if bare, else the parents of dir.
+func gitDirOf(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		dot := filepath.Join(d, ".git")
+		if info, err := os.Stat(dot); err == nil {
+			if info.IsDir() {
+				return dot, nil
+			}
+			b, err := os.ReadFile(dot)
+			if err != nil {
+				return "", err
+			}
+			line := strings.TrimSpace(string(b))
+			if p, ok := strings.CutPrefix(line, "gitdir:"); ok {
+				p = strings.TrimSpace(p)
+				if !filepath.IsAbs(p) {
+					p = filepath.Join(d, p)
+				}
+				return p, nil
+			}
+			return "", fmt.Errorf("read %s: not a gitdir file", dot)
+		}
+		if isBareGitDir(d) {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", git.ErrRepositoryNotExists
+		}
+	}
+}
+
+// isBareGitDir reports whether d looks like a git directory itself.
+func isBareGitDir(d string) bool {
+	for _, n := range []string{"HEAD", "objects", "refs"} {
+		if _, err := os.Stat(filepath.Join(d, n)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// commonDir is where a worktree's shared objects and refs live.
+func commonDir(gitDir string) string {
+	b, err := os.ReadFile(filepath.Join(gitDir, "commondir"))
+	if err != nil {
+		return gitDir
+	}
+	p := strings.TrimSpace(string(b))
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(gitDir, p)
+	}
+	return p
+}
+
+// listRefs returns every ref that names an object: branches, tags,
+// remote-tracking refs, notes, the stash, and HEAD when it is detached.
+// Symbolic refs are skipped: they name another ref, which is listed.
+func listRefs(repo *git.Repository) ([]*plumbing.Reference, error) {
+	it, err := repo.Storer.IterReferences()
+	if err != nil {
+		return nil, fmt.Errorf("list refs: %w", err)
+	}
+	var refs []*plumbing.Reference
+	err = it.ForEach(func(r *plumbing.Reference) error {
+		if r.Type() == plumbing.HashReference {
+			refs = append(refs, r)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, storer.ErrStop) {
+		return nil, fmt.Errorf("list refs: %w", err)
+	}
+	if head, err := repo.Storer.Reference(plumbing.HEAD); err == nil && head.Type() == plumbing.HashReference {
+		refs = append(refs, head)
+	}
+	return refs, nil
+}
+
+// walk finds every commit reachable from refs with its own seen-set,
+// following every parent of every commit. (go-git's Log with All stops a
+// ref's walk at the first commit already seen, dropping merges' other
+// parents, and skips refs to annotated tags; issue 3.)
+func (h *history) walk(s *sweep, refs []*plumbing.Reference, shallow []plumbing.Hash) {
+	h.reachable = map[plumbing.Hash]*commitRec{}
+	var stack []plumbing.Hash
+	var missing []string
+	for _, r := range refs {
+		target, typ, ok := peel(s, r.Hash())
+		if !ok {
+			missing = append(missing, r.Name().String())
+			continue
+		}
+		name := r.Name()
+		switch typ {
+		case plumbing.CommitObject:
+			stack = append(stack, target)
+			switch {
+			case name.IsBranch():
+				h.branches[name.Short()] = target
+			case name.IsRemote() && !strings.HasSuffix(name.String(), "/HEAD"):
+				h.branches[name.Short()] = target
+			}
+		case plumbing.TreeObject, plumbing.BlobObject:
+			h.extraRoots = append(h.extraRoots, refRoot{ref: name.String(), hash: target, typ: typ})
+		}
+	}
+	isShallow := map[plumbing.Hash]bool{}
+	for _, c := range shallow {
+		isShallow[c] = true
+	}
+	var lost int
+	var firstLost plumbing.Hash
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if _, ok := h.reachable[c]; ok {
+			continue
+		}
+		rec := s.commits[c]
+		if rec == nil {
+			if lost == 0 {
+				firstLost = c
+			}
+			lost++
+			continue
+		}
+		h.reachable[c] = rec
+		if isShallow[c] {
+			continue // its parents were not fetched
+		}
+		for _, p := range rec.parents {
+			if _, ok := h.reachable[p]; !ok {
+				stack = append(stack, p)
+			}
+		}
+	}
+	if len(refs) == 0 {
+		h.warnings = append(h.warnings, "repository has no commits")
+	}
+	if len(shallow) > 0 {
+		h.warnings = append(h.warnings, fmt.Sprintf("shallow clone: history behind %d boundary commit(s) is not in this repository and was not swept; run 'git fetch --unshallow' to sweep it", len(shallow)))
+	}
+	if len(missing) > 0 {
+		h.warnings = append(h.warnings, fmt.Sprintf("%d ref(s) point at missing objects (first: %s)", len(missing), missing[0]))
+	}
+	if lost > 0 {
+		h.warnings = append(h.warnings, fmt.Sprintf("%d commit(s) are missing or unreadable (first: %s); history behind them was not swept", lost, firstLost))
+	}
+}
+
+// peel follows annotated tags to what they finally name.
+func peel(s *sweep, h plumbing.Hash) (plumbing.Hash, plumbing.ObjectType, bool) {
+	typ := plumbing.AnyObject
+	for range maxTagChain {
+		if t, ok := s.tags[h]; ok {
+			h, typ = t.target, t.typ
+			continue
+		}
+		if _, ok := s.commits[h]; ok {
+			return h, plumbing.CommitObject, true
+		}
+		if _, ok := s.st.ids.get(h[:]); !ok {
+			return h, 0, false
+		}
+		if typ == plumbing.AnyObject {
+			if _, ok := s.treeRec(idOf(s, h)); ok {
+				typ = plumbing.TreeObject
+			} else {
+				typ = plumbing.BlobObject
+			}
+		}
+		return h, typ, true
+	}
+	return h, 0, false
+}
+
+// idOf is h's object id; callers have checked that it exists.
+func idOf(s *sweep, h plumbing.Hash) uint32 {
+	id, _ := s.st.ids.get(h[:])
+	return id
+}
+
+// phaseNames are HistoryProgress.Phase values.
+var phaseNames = [...]string{phaseObjects: "objects", phaseTrees: "trees"}
+
+// reportProgress calls fn every progressInterval until the returned stop
+// is called, then once more with the final counts; done marks a sweep
+// that finished, whose last report says all bytes are read (the tree
+// phase, skipped when there are no findings, counts as read).
+func (s *sweep) reportProgress(fn func(HistoryProgress)) (stop func(done bool)) {
+	if fn == nil {
+		return func(bool) {}
+	}
+	blobsTotal, bytesA := s.totals(phaseObjects)
+	_, bytesB := s.totals(phaseTrees)
+	start := time.Now()
+	snap := func(done bool) HistoryProgress {
+		p := HistoryProgress{
+			Phase:      s.phaseName.Load().(string),
+			Blobs:      s.blobs.Load(),
+			BlobsTotal: blobsTotal,
+			Bytes:      s.stored.Load(),
+			BytesTotal: bytesA + bytesB,
+			Elapsed:    time.Since(start),
+		}
+		if done {
+			p.Bytes = p.BytesTotal
+		}
+		if sec := p.Elapsed.Seconds(); sec > 0 {
+			p.Rate = float64(p.Bytes) / sec
+		}
+		if p.Rate > 0 && p.BytesTotal > p.Bytes {
+			p.ETA = time.Duration(float64(p.BytesTotal-p.Bytes) / p.Rate * float64(time.Second))
+		}
+		return p
+	}
+	stopc := make(chan bool)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(progressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				fn(snap(false))
+			case done := <-stopc:
+				fn(snap(done))
+				return
+			}
+		}
+	}()
+	return func(done bool) {
+		stopc <- done
+		<-finished
+	}
+}
+
+// attribute turns per-blob findings into per-path findings, each
+// attributed to the commit that introduced it.
+func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Result, error) {
+	res := &Result{Files: s.blobs.Load(), Bytes: s.blobBytes.Load()}
+	res.Warnings = append(res.Warnings, h.warnings...)
+	for _, p := range s.st.problems {
+		res.Errors = append(res.Errors, p)
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s could not be read; objects in it were not swept", filepath.Base(p.Path)))
+	}
+	for _, p := range s.st.packs {
+		if p.bad > 0 {
+			s.noteBad(p.path, p.bad, p.badFirst)
+		}
+	}
+	var badWhere []string
+	for w := range s.bad {
+		badWhere = append(badWhere, w)
+	}
+	sort.Strings(badWhere)
+	for _, w := range badWhere {
+		b := s.bad[w]
+		res.Errors = append(res.Errors, FileError{Path: w, Err: b.first})
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s: %d object(s) could not be read; the result may be incomplete", filepath.Base(w), b.n))
+	}
+
+	loc := newLocator(s)
+	found := map[string]*Finding{}
+	var order []string
+	attributed := map[uint32]bool{}
+	skipped := map[uint32]bool{}
+	add := func(f Finding, prov Provenance) {
+		fp := fingerprint(f.RuleID, prov.Path, f.secretMaterial())
+		if _, ok := found[fp]; ok {
+			return
+		}
+		f.Provenance = prov
+		f.Fingerprint = fp
+		found[fp] = &f
+		order = append(order, fp)
+	}
+	// A blob met again at the same path (in every commit that did not
+	// touch it) adds nothing: its findings were claimed the first time.
+	seenAt := map[pathBlob]bool{}
+	visit := func(pbs []pathBlob, prov Provenance) {
+		for _, pb := range pbs {
+			if seenAt[pb] {
+				continue
+			}
+			seenAt[pb] = true
+			if size, ok := s.tooLarge[pb.blob]; ok {
+				if !skipped[pb.blob] {
+					skipped[pb.blob] = true
+					res.Skipped = append(res.Skipped, Skip{Path: pb.path, Reason: SkipTooLarge, Size: size})
+				}
+				continue
+			}
+			attributed[pb.blob] = true
+			for _, f := range s.blobFinds[pb.blob] {
+				p := prov
+				p.Path = pb.path
+				add(f, p)
+			}
+		}
+	}
+	commitProv := func(c *commitRec) Provenance {
+		return Provenance{Commit: c.hash.String(), Author: c.author, Email: c.email, Date: c.when}
+	}
+	seenRoot := map[uint32]bool{}
+	walkCommits := func(order []*commitRec) error {
+		for i, c := range order {
+			if i%attributeCheckEvery == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			prov := commitProv(c)
+			for _, f := range s.msgFinds[c.hash] {
+				p := prov
+				p.Path, p.Message = MessagePath, true
+				add(f, p)
+			}
+			root, ok := s.st.ids.get(c.tree[:])
+			if !ok || seenRoot[root] {
+				continue // an earlier commit had this very tree
+			}
+			seenRoot[root] = true
+			visit(loc.under(root), prov)
+		}
+		return nil
+	}
+	if err := walkCommits(topoOrder(h.reachable)); err != nil {
+		return nil, err
+	}
+	for _, r := range h.extraRoots {
+		id := idOf(s, r.hash)
+		if r.typ == plumbing.TreeObject {
+			visit(loc.under(id), Provenance{})
+		} else if s.interesting != nil && s.interesting.has(id) {
+			visit([]pathBlob{{path: r.ref, blob: id}}, Provenance{})
+		}
+	}
+	if allObjects {
+		rest := map[plumbing.Hash]*commitRec{}
+		for hash, c := range s.commits {
+			if _, ok := h.reachable[hash]; !ok {
+				rest[hash] = c
+			}
+		}
+		if err := walkCommits(topoOrder(rest)); err != nil {
+			return nil, err
+		}
+		var loose []uint32
+		for id := range s.blobFinds {
+			if !attributed[id] {
+				loose = append(loose, id)
+			}
+		}
+		for id := range s.tooLarge {
+			if !skipped[id] {
+				loose = append(loose, id)
+			}
+		}
+		sort.Slice(loose, func(i, j int) bool { return loose[i] < loose[j] })
+		for _, id := range loose {
+			visit([]pathBlob{{path: s.st.hashOf(id).String(), blob: id}}, Provenance{})
+		}
+	}
+
+	// PresentIn: which branch tips still hold each finding at its path.
+	var names []string
+	for n := range h.branches {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c := s.commits[h.branches[n]]
+		root, ok := s.st.ids.get(c.tree[:])
+		if !ok {
+			continue
+		}
+		for _, pb := range loc.under(root) {
+			for _, f := range s.blobFinds[pb.blob] {
+				fp := fingerprint(f.RuleID, pb.path, f.secretMaterial())
+				if g, ok := found[fp]; ok && (len(g.PresentIn) == 0 || g.PresentIn[len(g.PresentIn)-1] != n) {
+					g.PresentIn = append(g.PresentIn, n)
+				}
+			}
+		}
+	}
+	for _, fp := range order {
+		res.Findings = append(res.Findings, *found[fp])
+	}
+	return res, nil
+}
