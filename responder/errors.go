@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
@@ -118,4 +121,14 @@ func apiCode(err error) string {
 func isServerError(err error) bool {
 	var re *awshttp.ResponseError
 	return errors.As(err, &re) && re.HTTPStatusCode() >= 500
+}
+
+// isConnectionError reports a connection that failed mid-answer. The SDK
+// can meet one on the attempt after a throttled one, when the transport has
+// already closed the connection it reuses (aws/aws-sdk-go-v2#1825, #2737);
+// its retryer retries these, but may have spent its attempts on throttling
+// first. Only read-only calls may be retried on it.
+func isConnectionError(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)
 }

@@ -178,7 +178,8 @@ func (r *Runner) lookup(ctx context.Context, client *cloudtrail.Client, id strin
 			return out, nil
 		}
 		lastErr = err
-		if !isCode(err, "ThrottlingException", "Throttling", "TooManyRequestsException") && !isServerError(err) {
+		// LookupEvents reads only, so a dropped connection is retried too.
+		if !isCode(err, "ThrottlingException", "Throttling", "TooManyRequestsException") && !isServerError(err) && !isConnectionError(err) {
 			return nil, err
 		}
 	}

@@ -53,8 +53,11 @@ func TestMotoSecondOpinion(t *testing.T) {
 	}()
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(20 * time.Second)
+	// A bounded client: a server that accepts but does not answer must not
+	// hang the suite.
+	poll := &http.Client{Timeout: 2 * time.Second}
 	for {
-		resp, err := http.Get(url + "/moto-api/")
+		resp, err := poll.Get(url + "/moto-api/")
 		if err == nil {
 			resp.Body.Close()
 			break
