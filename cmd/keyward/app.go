@@ -46,6 +46,7 @@ func commands() map[string]command {
 		"respond":    {summary: "plan or carry out AWS's runbook for a leaked key", run: runRespond},
 		"emulator":   {summary: "run a local AWS emulator for trying the responder", hidden: true, run: runEmulator},
 		"ci":         {summary: "the CI secret gate: scan the commits this pipeline is about to accept", run: runCI},
+		"doctor":     {summary: "check the installation: PATH, git, hooks, config, AWS credentials", run: runDoctor},
 		"rules":      {summary: "list every rule with its ID and description", run: runRules},
 		"config":     {summary: "check a .keyward.toml configuration file", run: runConfig},
 		"baseline":   {summary: "create, update or prune a baseline of accepted findings", run: runBaseline},
