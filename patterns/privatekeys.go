@@ -12,10 +12,14 @@ import (
 // code), or split into concatenated literals; otherwise the BEGIN line and
 // the first body line are enough, so a truncated paste is still reported.
 
-// pemBodyClass is what may sit between BEGIN and END: base64, whitespace,
-// the Proc-Type and DEK-Info headers of legacy encrypted keys, and the
-// backslashes, quotes and '+' of a key written as string literals.
-const pemBodyClass = `[A-Za-z0-9+/=\s\\"',:-]`
+// pemBody is what may sit between BEGIN and END: base64, whitespace, the
+// Proc-Type and DEK-Info headers of legacy encrypted keys, and the
+// backslashes, quotes and '+' of a key written as string literals. It
+// holds no '-' outside those headers, so a search for the END line stops
+// at the next run of dashes: were dashes allowed, every BEGIN line of a
+// file of unterminated blocks would scan to the end of the file, and the
+// scan would be quadratic.
+const pemBody = `(?:Proc-Type:[^\r\n\\]*|DEK-Info:[^\r\n\\]*|[A-Za-z0-9+/=\s\\"',:])`
 
 // pemSep is the line break after a BEGIN line, literal or escaped.
 const pemSep = `(?:\s|\\[rn])+`
@@ -41,18 +45,19 @@ const elided = `(?:\.\.\.|…)?`
 
 var (
 	rePrivateKey = regexp.MustCompile(`-----BEGIN ` + pemKinds + `PRIVATE KEY-----(?:` +
-		pemBodyClass + `*?-----END ` + pemKinds + `PRIVATE KEY-----|` +
+		pemBody + `*?-----END ` + pemKinds + `PRIVATE KEY-----|` +
 		pemSep + `(?:Proc-Type:[^\r\n\\]*` + pemSep + `DEK-Info:[^\r\n\\]*` + pemSep + `)?[A-Za-z0-9+/]{40,}={0,2}` + elided + `)`)
 
 	// OpenSSH bodies always begin with the base64 of "openssh-key-v1\0".
 	reOpenSSHKey = regexp.MustCompile(`-----BEGIN OPENSSH PRIVATE KEY-----` + pemSep +
-		`b3BlbnNzaC1rZXktdjE(?:` + pemBodyClass + `*?-----END OPENSSH PRIVATE KEY-----|[A-Za-z0-9+/]{40,}={0,2}` + elided + `)`)
+		`b3BlbnNzaC1rZXktdjE(?:` + pemBody + `*?-----END OPENSSH PRIVATE KEY-----|[A-Za-z0-9+/]{40,}={0,2}` + elided + `)`)
 
 	// PuTTY .ppk files (versions 2 and 3): header lines, the public key
-	// lines, then "Private-Lines: N" and the private key, reported up to
-	// its first line.
+	// lines (at most 30 lines in all: an RSA-4096 file has 17), then
+	// "Private-Lines: N" and the private key, reported up to its first
+	// line. The bound keeps a file of repeated headers linear.
 	rePuTTYKey = regexp.MustCompile(`PuTTY-User-Key-File-[23]: [A-Za-z0-9-]+\r?\n` +
-		`(?:[A-Za-z0-9-]+: [^\r\n]*\r?\n|[A-Za-z0-9+/=]+\r?\n)*?` +
+		`(?:[A-Za-z0-9-]+: [^\r\n]*\r?\n|[A-Za-z0-9+/=]+\r?\n){0,30}?` +
 		`Private-Lines: [0-9]+\r?\n[A-Za-z0-9+/=]{16,}`)
 
 	// A service-account key file as the GCP console downloads it: "type"
@@ -165,7 +170,7 @@ func privateKeyRules() []Rule {
 // regular to be a key. It reads the base64 between the BEGIN and END lines,
 // skipping header lines, escapes, quotes and whitespace.
 func pemPlaceholder(c []byte, _ float64) bool {
-	body := pemBody(c)
+	body := pemBase64(c)
 	if len(body) < MinPEMBody || Entropy(body) < PEMEntropyFloor {
 		return true
 	}
@@ -175,11 +180,11 @@ func pemPlaceholder(c []byte, _ float64) bool {
 	return containsFold(body, "example", "placeholder", "xxxxxxxx")
 }
 
-// pemBody returns the base64 characters of a PEM block's body: what lies
+// pemBase64 returns the base64 characters of a PEM block's body: what lies
 // between its BEGIN and END lines (or after BEGIN, for a truncated block),
 // with header lines ("Proc-Type: ...") and "\n" escapes removed. The
 // private-key rules judge placeholders by it.
-func pemBody(c []byte) []byte {
+func pemBase64(c []byte) []byte {
 	if i := bytes.Index(c, []byte("-----BEGIN ")); i >= 0 {
 		rest := c[i+len("-----BEGIN "):]
 		if j := bytes.Index(rest, []byte("-----")); j >= 0 {

@@ -1,8 +1,6 @@
 package scanner
 
 import (
-	"os"
-	"time"
 	"strings"
 	"testing"
 
@@ -157,15 +155,6 @@ func FuzzOthers(f *testing.F) {
 	}
 	e := New(Options{Rules: patterns.All()})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		done := make(chan bool)
-		go func() {
-			select {
-			case <-done:
-			case <-time.After(2 * time.Second):
-				os.WriteFile("/tmp/slow.bin", data, 0o644)
-			}
-		}()
-		defer close(done)
 		for _, x := range e.Scan(data, Provenance{Path: "fuzz"}) {
 			if x.Start < 0 || x.End > len(data) || x.Start >= x.End {
 				t.Fatalf("%s: span [%d,%d) outside %d bytes", x.RuleID, x.Start, x.End, len(data))
@@ -175,4 +164,24 @@ func FuzzOthers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestOthersLinear scans inputs built to make a careless pattern
+// quadratic: thousands of private-key BEGIN lines that never END, PuTTY
+// headers that never reach their private lines, service-account types
+// with no key. Each must finish (a quadratic scan of these would run for
+// hours) and report only what is there.
+func TestOthersLinear(t *testing.T) {
+	g := patternstest.New(46)
+	line, _ := g.Expand("{{PEM_LINE}}")
+	for name, unit := range map[string]string{
+		"pem":   "-----BEGIN RSA PRIVATE KEY-----\n" + line + "\n",
+		"ssh":   "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE" + line + "\n",
+		"putty": "PuTTY-User-Key-File-2: ssh-rsa\nComment: x\n",
+		"gcp":   `"type": "service_account", "private_key_id": "x", `,
+	} {
+		data := []byte(strings.Repeat(unit, (1<<20)/len(unit)))
+		fs := New(Options{Rules: patterns.All()}).Scan(data, Provenance{Path: name})
+		t.Logf("%s: %d findings in %d bytes", name, len(fs), len(data))
+	}
 }
