@@ -8,43 +8,6 @@ import (
 	"github.com/keyward/keyward/patterns/patternstest"
 )
 
-// TestOthersSamples runs the samples of the rules beyond AWS the way
-// TestRuleSamples runs AWS's, with every rule enabled, so a sample that
-// only passes because a sibling rule is missing fails here.
-func TestOthersSamples(t *testing.T) {
-	e := New(Options{Rules: patterns.All()})
-	g := patternstest.New(43)
-	for _, r := range patterns.Others() {
-		for i, tmpl := range r.Samples.True {
-			text, creds := g.Expand(tmpl)
-			t.Run(r.ID+"/true/"+itoa(i), func(t *testing.T) {
-				fs := e.Scan([]byte(text), Provenance{Path: "sample"})
-				f := findRule(fs, r.ID)
-				if f == nil {
-					t.Fatalf("no %s finding in %q; got %v", r.ID, redactSample(text, creds), fs)
-				}
-				checkCreds(t, f, creds)
-				checkSpan(t, []byte(text), fs)
-				if f.KeyID != "" || !f.SessionToken.IsZero() {
-					t.Errorf("%s finding carries AWS fields: key ID %q", r.ID, f.KeyID)
-				}
-				if got := text[f.Start:f.End]; got != f.Secret.Reveal() {
-					t.Errorf("span %d:%d holds %s, not the reported secret %s", f.Start, f.End, NewSecret(got), f.Secret)
-				}
-			})
-		}
-		for i, tmpl := range r.Samples.False {
-			text, creds := g.Expand(tmpl)
-			t.Run(r.ID+"/false/"+itoa(i), func(t *testing.T) {
-				fs := e.Scan([]byte(text), Provenance{Path: "sample"})
-				if f := findRule(fs, r.ID); f != nil {
-					t.Fatalf("decoy %q reported as %s at %d:%d", redactSample(text, creds), r.ID, f.Line, f.Column)
-				}
-			})
-		}
-	}
-}
-
 // TestOthersTable checks the table's invariants: unique IDs, descriptions,
 // keywords that every true sample contains (the prefilter would otherwise
 // hide the rule's findings), and a regexp that opens with a literal, which

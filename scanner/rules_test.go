@@ -8,12 +8,14 @@ import (
 	"github.com/keyward/keyward/patterns/patternstest"
 )
 
-// TestRuleSamples runs every rule's true and false samples: a rule whose
-// sample stops matching, or a decoy that starts matching, fails here.
+// TestRuleSamples runs every rule's true and false samples with every rule
+// enabled: a rule whose sample stops matching, a decoy that starts
+// matching, or a sample that passes only because a sibling rule is missing
+// fails here.
 func TestRuleSamples(t *testing.T) {
-	e := New(Options{})
+	e := New(Options{Rules: patterns.All()})
 	g := patternstest.New(42)
-	for _, r := range patterns.AWS() {
+	for _, r := range patterns.All() {
 		for i, tmpl := range r.Samples.True {
 			text, creds := g.Expand(tmpl)
 			t.Run(r.ID+"/true/"+itoa(i), func(t *testing.T) {
@@ -24,6 +26,14 @@ func TestRuleSamples(t *testing.T) {
 				}
 				checkCreds(t, f, creds)
 				checkSpan(t, []byte(text), fs)
+				if !patterns.IsAWS(r.ID) {
+					if f.KeyID != "" || !f.SessionToken.IsZero() {
+						t.Errorf("%s finding carries AWS fields: key ID %q", r.ID, f.KeyID)
+					}
+					if got := text[f.Start:f.End]; got != f.Secret.Reveal() {
+						t.Errorf("span %d:%d holds %s, not the reported secret %s", f.Start, f.End, NewSecret(got), f.Secret)
+					}
+				}
 			})
 		}
 		for i, tmpl := range r.Samples.False {
