@@ -1,6 +1,9 @@
 package patterns
 
-import "regexp"
+import (
+	"bytes"
+	"regexp"
+)
 
 // Matcher names the algorithm that finds a rule's candidates. The AWS
 // matchers are hand-written because their shapes are fixed and a literal
@@ -184,8 +187,11 @@ func AWS() []Rule {
 			Matcher:     MatchSessionToken,
 			MinEntropy:  4.5,
 			Allow: Allowlist{
+				// A Bedrock API key ("ABSK...") also sits in a *_TOKEN
+				// variable (AWS_BEARER_TOKEN_BEDROCK); its own rule reports
+				// it, so it is not also a session token.
 				Placeholder: func(c []byte, floor float64) bool {
-					return Entropy(c) < floor || IsExample(c)
+					return Entropy(c) < floor || IsExample(c) || bytes.HasPrefix(c, []byte("ABSK"))
 				},
 			},
 			Samples: Samples{
@@ -201,6 +207,7 @@ func AWS() []Rule {
 					"aws_session_token = <session-token>",
 					"csrf_token = 8f14e45fceea167a5a36dedd4bea2543",
 					"aws_session_token = " + repeat("A", 300),
+					"AWS_BEARER_TOKEN_BEDROCK={{BEDROCK}}",
 				},
 			},
 		},

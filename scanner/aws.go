@@ -174,8 +174,13 @@ func (e *Engine) tokenIn(data []byte, from, to int) (candidate, bool) {
 		if !isSecretByte(data[p]) || escapeLetter(data, p) || !boundaryBefore(data, p, isSecretByte) {
 			continue
 		}
+		// A token is base64: '=' only as padding at its end, so
+		// "BEDROCK=ABSK..." is a name and a value, not one token.
 		q := p
-		for q < len(data) && q-p < maxTokenLen && (isSecretByte(data[q]) || data[q] == '=') {
+		for q < len(data) && q-p < maxTokenLen && isSecretByte(data[q]) {
+			q++
+		}
+		for pad := 0; pad < 2 && q < len(data) && data[q] == '='; pad++ {
 			q++
 		}
 		if q-p >= minTokenLen && !e.token.Allow.Allowed(data[p:q], e.token.MinEntropy) {

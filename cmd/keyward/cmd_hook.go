@@ -523,15 +523,15 @@ func bypassCommand(name string) string {
 func blockedHints(e *env, name string) {
 	switch name {
 	case hooks.PreCommit:
-		errorf(e.stderr, "commit blocked: the staged changes contain AWS credentials")
+		errorf(e.stderr, "commit blocked: the staged changes contain credentials")
 		hintf(e.stderr, "remove the key from the file (read it from the environment or ~/.aws/credentials instead), 'git add' the file again, then commit")
 	case hooks.CommitMsg:
-		errorf(e.stderr, "commit blocked: the commit message contains AWS credentials")
+		errorf(e.stderr, "commit blocked: the commit message contains credentials")
 		hintf(e.stderr, "commit again with a message that leaves the key out")
 	case hooks.PrePush:
-		errorf(e.stderr, "push blocked: the commits being pushed contain AWS credentials")
+		errorf(e.stderr, "push blocked: the commits being pushed contain credentials")
 		hintf(e.stderr, "rewrite the commits that add the key ('git commit --amend' for the last one, 'git rebase -i' for older ones), then push again; deleting it in a new commit still pushes the old one")
 	}
 	hintf(e.stderr, "a false positive? end that line with a 'keyward:allow <reason>' comment; as a last resort, %s skips the check", bypassCommand(name))
-	hintf(e.stderr, "if the key has already left this machine, treat it as leaked: run 'keyward respond --key-id <ID>'")
+	hintf(e.stderr, "if the key has already left this machine, treat it as leaked: revoke it with its provider; for an AWS key, 'keyward respond --key-id <ID>' plans the steps")
 }

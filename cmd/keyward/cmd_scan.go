@@ -272,11 +272,26 @@ func summarize(e *env, rr *runResult, format string, quiet bool) {
 		if rr.Redact {
 			hintf(e.stderr, "secrets are redacted; --show-secrets prints them")
 		}
-		hintf(e.stderr, "remove the key and rotate it; if it already left this machine, run 'keyward respond --key-id <ID>'")
+		if id := firstAWSKey(res.Findings); id != "" {
+			hintf(e.stderr, "remove the key and rotate it; if it already left this machine, run 'keyward respond --key-id %s'", id)
+		} else {
+			hintf(e.stderr, "remove the credential and revoke it with its provider: anyone who read it can use it")
+		}
 	}
 	if len(res.Errors) > 0 && n == 0 {
 		errorf(e.stderr, "scan incomplete: %d %s could not be read", len(res.Errors), plural(int64(len(res.Errors)), "input", "inputs"))
 	}
+}
+
+// firstAWSKey is the first key ID among findings, for a hint the user can
+// copy; only AWS keys can be responded to.
+func firstAWSKey(fs []scanner.Finding) string {
+	for _, f := range fs {
+		if f.KeyID != "" {
+			return f.KeyID
+		}
+	}
+	return ""
 }
 
 func plural(n int64, one, many string) string {
