@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -475,5 +476,57 @@ func TestHistoryPackedAndLoose(t *testing.T) {
 				t.Errorf("again.ini: %s %q", f.Commit, f.PresentIn)
 			}
 		}
+	}
+}
+
+// TestHistoryTagOfBlob covers a ref that names a blob directly, as
+// `git tag` allows: the blob is reachable, and the ref names its place.
+func TestHistoryTagOfBlob(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	c := newCreds(18)
+	r.write("a.txt", "a\n")
+	r.commit("initial")
+	if err := os.WriteFile(filepath.Join(r.dir, "k.ini"), []byte(c.ini()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	blob := r.git("hash-object", "-w", "k.ini")
+	os.Remove(filepath.Join(r.dir, "k.ini"))
+	r.git("tag", "-a", "-m", "a key, tagged", "keyblob", blob)
+
+	if f := one(t, r.scan(HistoryOptions{}), c.keyID); f.Path != "refs/tags/keyblob" {
+		t.Errorf("path %q, want the tag's name", f.Path)
+	}
+}
+
+// TestHistoryDeterministic checks that the result does not depend on how
+// many workers swept or in which order they finished.
+func TestHistoryDeterministic(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	for i := 0; i < 12; i++ {
+		c := newCreds(uint64(100 + i))
+		r.write("d"+strconv.Itoa(i%3)+"/k"+strconv.Itoa(i%4)+".ini", c.ini()+strings.Repeat("x\n", i))
+		r.commit("c" + strconv.Itoa(i) + "\n\n" + c.keyID)
+		if i == 6 {
+			r.git("gc", "-q")
+		}
+	}
+	var want []Finding
+	for _, workers := range []int{1, 2, 5} {
+		res, err := New(Options{Workers: workers}).ScanHistory(context.Background(), r.dir, HistoryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want == nil {
+			want = res.Findings
+			continue
+		}
+		if !reflect.DeepEqual(res.Findings, want) {
+			t.Errorf("%d workers: findings differ from 1 worker's", workers)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no findings")
 	}
 }

@@ -8,5 +8,3 @@ import "os"
 func mapFile(f *os.File, size int64) []byte { return nil }
 
 func unmapFile(b []byte) {}
-
-func dropMapped(b []byte) {}

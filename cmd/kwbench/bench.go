@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -260,10 +259,7 @@ func measureChild(args []string) int {
 		fmt.Fprintf(os.Stderr, "kwbench: %v\n", err)
 		return 2
 	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss
-	}
+	rss := maxRSS(cmd.ProcessState)
 	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	fmt.Fprintf(out, "%d %d %d %d\n", wall.Nanoseconds(), cpu.Nanoseconds(), rss, code)
 	return 0
