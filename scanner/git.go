@@ -70,7 +70,7 @@ func (e *Engine) openRepo(dir string) (*git.Repository, error) {
 	}
 	s := filesystem.NewStorageWithOptions(fsys, cache.NewObjectLRUDefault(),
 		filesystem.Options{LargeObjectThreshold: e.opts.MaxFileSize})
-	repo, err := git.Open(scanStorage{s}, nil)
+	repo, err := git.Open(scanStorage{Storage: s, point: openPointReader(filepath.Join(common0(common, gitDir), "objects")), limit: e.opts.MaxFileSize}, nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		return nil, fmt.Errorf("open repository: %s: %w", gitDir, ErrNotRepository)
 	}
@@ -170,7 +170,39 @@ var ignorableExtensions = map[string]bool{
 
 // scanStorage hides ignorable extensions from go-git's check when the
 // repository is opened. Every other method is the filesystem storage's.
-type scanStorage struct{ *filesystem.Storage }
+type scanStorage struct {
+	*filesystem.Storage
+	// point serves single packed objects without go-git's whole-index
+	// setup; see objects.go.
+	point *pointReader
+	limit int64
+}
+
+// EncodedObject reads an object through the point reader, falling back to
+// go-git for loose objects, alternates and anything else it cannot serve.
+func (s scanStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	if s.point != nil {
+		typ, size, data, err := s.point.read(h, s.limit)
+		if err == nil && (t == plumbing.AnyObject || t == typ) {
+			return &pointObject{hash: h, typ: typ, size: size, data: data, fallback: func() (plumbing.EncodedObject, error) {
+				return s.Storage.EncodedObject(t, h)
+			}}, nil
+		}
+		if err == nil {
+			return nil, plumbing.ErrObjectNotFound
+		}
+	}
+	return s.Storage.EncodedObject(t, h)
+}
+
+// common0 is the directory holding the objects: a linked worktree's common
+// directory, else the git directory itself.
+func common0(common, gitDir string) string {
+	if common != "" {
+		return common
+	}
+	return gitDir
+}
 
 // Config returns the repository configuration without the ignorable
 // extensions.
