@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/keyward/keyward/patterns"
 	"github.com/keyward/keyward/patterns/patternstest"
 )
 
@@ -67,18 +68,19 @@ func benchCorpus(b *testing.B) (clean, withSecrets []byte) {
 }
 
 // BenchmarkScan measures the engine in MB/s, on one core, over source code
-// with and without secrets.
+// with and without secrets, with every rule and with the AWS rules alone.
 func BenchmarkScan(b *testing.B) {
 	clean, hot := benchCorpus(b)
-	e := New(Options{})
+	all, aws := New(Options{}), New(Options{Rules: patterns.AWS()})
 	for _, c := range []struct {
 		name string
+		e    *Engine
 		data []byte
-	}{{"code", clean}, {"code-with-secrets", hot}} {
+	}{{"code", all, clean}, {"code-with-secrets", all, hot}, {"code-aws-rules", aws, clean}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(c.data)))
 			for b.Loop() {
-				e.Scan(c.data, Provenance{Path: "bench"})
+				c.e.Scan(c.data, Provenance{Path: "bench"})
 			}
 		})
 	}
