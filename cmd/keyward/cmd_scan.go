@@ -20,8 +20,10 @@ const scanUsage = `Usage: keyward scan [flags] [PATH...]
        keyward scan --range A..B           (commits about to be pushed or merged)
        keyward scan --history              (every branch, tag and unique blob)
 
-Scans for AWS access key IDs, secret access keys and session tokens, seeing
-through URL encoding, JSON escapes, base64, UTF-16 and binary files. PATH
+Scans for AWS access key IDs, secret access keys and session tokens (and the
+credentials that travel with them: private keys, GitHub, GitLab, Slack,
+Stripe, Google and other tokens; 'keyward rules' lists them), seeing through
+URL encoding, JSON escapes, base64, UTF-16 and binary files. PATH
 defaults to the current directory; directories are walked without following
 symlinks, skipping .git and what .gitignore excludes (--no-ignore scans all).
 
