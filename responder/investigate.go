@@ -54,17 +54,25 @@ type Trail struct {
 	Last         time.Time      `json:"last_use,omitzero"`
 	Events       []TrailEvent   `json:"events"`
 	Truncated    bool           `json:"truncated,omitempty"`
+	// RegionSource and RegionsWhy say where Regions came from, and why the
+	// built-in list stood in for the account's own when it did.
+	RegionSource RegionSource `json:"region_source,omitempty"`
+	RegionsWhy   string       `json:"regions_why,omitempty"`
 }
 
 // UserAgentMarker is the application ID keyward's SDK clients send, so its
 // own calls can be told apart in CloudTrail.
 const UserAgentMarker = "keyward-responder"
 
-// investigate looks up every event of keyID in every region over the
-// lookback, then follows each ASIA key it minted.
+// investigate looks up every event of keyID in every enabled region (see
+// resolveRegions) over the lookback, then follows each ASIA key it minted.
 func (r *Runner) investigate(ctx context.Context, keyID string, res *StepResult) (*Trail, error) {
+	rs, err := r.resolveRegions(ctx, res)
+	if err != nil {
+		return nil, err
+	}
 	now := r.now()
-	t := &Trail{Regions: r.regions(), Since: now.Add(-r.lookback()), Until: now,
+	t := &Trail{Regions: rs.Regions, RegionSource: rs.Source, RegionsWhy: rs.Why, Since: now.Add(-r.lookback()), Until: now,
 		EventNames: map[string]int{}, EventRegions: map[string]int{}, Errors: map[string]int{}}
 	ips, agents := map[string]bool{}, map[string]bool{}
 	roles := map[string]bool{}

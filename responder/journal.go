@@ -31,8 +31,13 @@ type Facts struct {
 	LastUsed        string    `json:"last_used,omitempty"`
 	RevokedBefore   time.Time `json:"revoked_before,omitzero"`
 	Roles           []string  `json:"roles_assumed,omitempty"`
-	NewKeyID        string    `json:"new_key_id,omitempty"`
-	Trail           *Trail    `json:"cloudtrail,omitempty"`
+	// RolesRevokedBefore is the cutoff of the deny put on Roles, and
+	// DenyRemoved when --cleanup removed the denies: the 36 h hold runs
+	// from the later cutoff.
+	RolesRevokedBefore time.Time `json:"roles_revoked_before,omitzero"`
+	DenyRemoved        time.Time `json:"session_deny_removed,omitzero"`
+	NewKeyID           string    `json:"new_key_id,omitempty"`
+	Trail              *Trail    `json:"cloudtrail,omitempty"`
 }
 
 // StepStatus is the outcome of one step in one run.

@@ -62,8 +62,10 @@ const (
 )
 
 // DefaultRegions are the regions enabled by default in every commercial
-// account; opt-in regions are added with --regions. IAM and STS events
-// land in us-east-1.
+// account. The investigation searches every region the account has
+// enabled, asked of account:ListRegions; this list stands in only when that
+// call is denied or fails, and then opt-in regions go unsearched (the step
+// and the report say so). IAM and STS events land in us-east-1.
 var DefaultRegions = []string{
 	"us-east-1", "us-east-2", "us-west-1", "us-west-2",
 	"ca-central-1", "sa-east-1",
@@ -82,7 +84,8 @@ type Options struct {
 	Rotate bool
 	// Delete deletes the leaked key after the investigation.
 	Delete bool
-	// Regions to investigate; nil means DefaultRegions.
+	// Regions to investigate; nil means every region enabled in the
+	// account (account:ListRegions), else DefaultRegions.
 	Regions []string
 	// Lookback is how far back to search CloudTrail; 0 means 90 days.
 	Lookback time.Duration
@@ -153,13 +156,6 @@ func (o *Options) now() time.Time {
 	return time.Now().UTC()
 }
 
-func (o *Options) regions() []string {
-	if len(o.Regions) > 0 {
-		return o.Regions
-	}
-	return DefaultRegions
-}
-
 // Plan works out the runbook for c without changing anything: it validates
 // the key, identifies the operator and the key's account, owner and other
 // keys, all with read-only calls.
@@ -223,12 +219,19 @@ func (r *Runner) Plan(ctx context.Context, c Credential) (*Plan, error) {
 	if f.UserName == "" && f.RoleName != "" {
 		p.UserName = "role/" + f.RoleName
 	}
-	p.Steps = r.steps(c, f)
+	rs, err := r.resolveRegions(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if rs.Fallback() {
+		p.Notes = append(p.Notes, rs.Describe())
+	}
+	p.Steps = r.steps(c, f, rs)
 	return p, nil
 }
 
 // steps lists the runbook's steps for the facts known.
-func (r *Runner) steps(c Credential, f *Facts) []Step {
+func (r *Runner) steps(c Credential, f *Facts, rs RegionSet) []Step {
 	id, acct := c.KeyID, f.KeyAccount
 	user := f.UserName
 	if user == "" {
@@ -263,15 +266,21 @@ func (r *Runner) steps(c Credential, f *Facts) []Step {
 	add(Step{ID: StepRevokeSessions, Title: "End sessions derived from the key", Signer: "operator", Account: acct, User: user,
 		Calls:       []string{call + "(" + target + ", PolicyName=" + RevokePolicyName + ", Deny * when aws:TokenIssueTime < now)"},
 		Permissions: []string{perm}, Destructive: true,
-		Note: "temporary credentials cannot be deleted, only denied; remove the policy after 36 h"})
+		Note: "temporary credentials cannot be deleted, only denied; remove the policy after 36 h with keyward respond --cleanup"})
 	if !temporary {
 		add(Step{ID: StepVerifyDead, Title: "Verify the key no longer works (IAM is eventually consistent)", Signer: "leaked key", Account: acct,
 			Calls: []string{"sts:GetCallerIdentity() until InvalidClientTokenId"}})
 	}
-	add(Step{ID: StepInvestigate, Title: "Investigate the key's use in CloudTrail", Signer: "operator", Account: acct,
+	inv := Step{ID: StepInvestigate, Title: "Investigate the key's use in CloudTrail", Signer: "operator", Account: acct,
 		Calls: []string{fmt.Sprintf("cloudtrail:LookupEvents(LookupAttributes=[AccessKeyId=%s], last %d days, MaxResults=50) in %d regions, then for each ASIA key it minted",
-			id, int(r.lookback().Hours()/24), len(r.regions()))},
-		Permissions: []string{"cloudtrail:LookupEvents"}})
+			id, int(r.lookback().Hours()/24), len(rs.Regions))},
+		Permissions: []string{"cloudtrail:LookupEvents"}, Note: rs.Describe()}
+	if rs.Source != RegionsFromFlag {
+		// The regions are asked of the account again when the step runs.
+		inv.Calls = append([]string{"account:ListRegions(RegionOptStatusContains=[ENABLED, ENABLED_BY_DEFAULT])"}, inv.Calls...)
+		inv.Permissions = append([]string{"account:ListRegions"}, inv.Permissions...)
+	}
+	add(inv)
 	add(Step{ID: StepRevokeRoleSessions, Title: "End sessions of roles the key assumed", Signer: "operator", Account: acct,
 		Calls:       []string{"iam:PutRolePolicy(RoleName=<each role assumed>, PolicyName=" + RevokePolicyName + ")"},
 		Permissions: []string{"iam:PutRolePolicy"}, Destructive: true, Note: "only for roles found in CloudTrail"})

@@ -3,6 +3,7 @@ package responder
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -71,13 +72,23 @@ func PlanIncident(p *Plan, started time.Time) *Incident {
 
 func followUps(f *Facts, c Credential) []string {
 	var out []string
-	if !f.RevokedBefore.IsZero() {
+	if !f.RevokedBefore.IsZero() && f.DenyRemoved.IsZero() {
 		who := "user " + f.UserName
 		if f.RoleName != "" {
 			who = "role " + f.RoleName
 		}
-		out = append(out, fmt.Sprintf("After %s, remove the inline policy %s from %s (sessions last at most 36 h; the deny also blocks legitimate sessions issued before the response).",
-			f.RevokedBefore.Add(SessionDenyHold).Format(time.RFC3339), RevokePolicyName, who))
+		until := f.RevokedBefore
+		if len(f.Roles) > 0 {
+			who += " and the roles it assumed"
+			if f.RolesRevokedBefore.After(until) {
+				until = f.RolesRevokedBefore
+			}
+		}
+		out = append(out, fmt.Sprintf("After %s, remove the inline policy %s from %s (sessions last at most 36 h; the deny also blocks legitimate sessions issued before the response): keyward respond --key-id %s --cleanup --execute",
+			until.Add(SessionDenyHold).Format(time.RFC3339), RevokePolicyName, who, c.KeyID))
+	}
+	if t := f.Trail; t != nil && t.RegionSource == RegionsFromDefault {
+		out = append(out, "Opt-in regions were not searched ("+t.RegionsWhy+"): list the account's enabled regions (aws account list-regions) and search CloudTrail event history there for "+strings.Join(t.KeysFollowed, ", ")+".")
 	}
 	for _, r := range f.Roles {
 		out = append(out, "Review role "+r+": the leaked key assumed it; its older sessions are denied by "+RevokePolicyName+".")
@@ -106,6 +117,31 @@ func WriteReport(dir string, inc *Incident) (mdPath, jsonPath string, err error)
 		return "", "", err
 	}
 	return base + ".md", base + ".json", nil
+}
+
+// maxReportFile bounds an incident report read back: the JSON keeps at
+// most maxTrailEvents events, a few hundred kilobytes.
+const maxReportFile = 16 << 20
+
+// ReadReport reads back the JSON incident report WriteReport wrote for
+// keyID into dir, so that a later step (the cleanup) can add to it rather
+// than lose what the response recorded; fs.ErrNotExist if there is none.
+func ReadReport(dir, keyID string) (*Incident, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "incident-"+keyID+".json"))
+	if err != nil {
+		return nil, fmt.Errorf("read report: %w", err)
+	}
+	if len(data) > maxReportFile {
+		return nil, fmt.Errorf("read report: larger than %d bytes", maxReportFile)
+	}
+	var inc Incident
+	if err := json.Unmarshal(data, &inc); err != nil {
+		return nil, fmt.Errorf("read report: %w", err)
+	}
+	if inc.KeyID != keyID {
+		return nil, fmt.Errorf("read report: it is for key %s, not %s", inc.KeyID, keyID)
+	}
+	return &inc, nil
 }
 
 // Markdown renders the incident for people.
@@ -223,6 +259,14 @@ func (inc *Incident) Markdown() string {
 	}
 	if t := f.Trail; t != nil {
 		p("\n## CloudTrail\n\nSearched %s to %s in %d regions (%s) for %s.\n\n", ts(t.Since), ts(t.Until), len(t.Regions), strings.Join(t.Regions, ", "), strings.Join(t.KeysFollowed, ", "))
+		if t.RegionSource != "" {
+			rs := RegionSet{Source: t.RegionSource, Why: t.RegionsWhy}
+			if rs.Fallback() {
+				p("**Warning:** %s. Search CloudTrail event history in the account's opt-in regions by hand.\n\n", rs.Describe())
+			} else {
+				p("- Regions searched: %s\n", strings.TrimPrefix(rs.Describe(), "regions: "))
+			}
+		}
 		p("- Events: %d (first use %s, last use %s)\n", len(t.Events), ts(t.First), ts(t.Last))
 		p("- Event names: %s\n", counts(t.EventNames))
 		p("- Regions: %s\n", counts(t.EventRegions))

@@ -352,6 +352,9 @@ func (x *run) investigate(ctx context.Context, res *StepResult) error {
 	x.f.Trail = t
 	x.f.Roles = t.RolesAssumed
 	res.Detail = fmt.Sprintf("%d events in %d regions for %d key(s)", len(t.Events), len(t.Regions), len(t.KeysFollowed))
+	if t.RegionSource == RegionsFromDefault {
+		res.Detail += "; " + RegionSet{Source: t.RegionSource, Why: t.RegionsWhy}.Describe()
+	}
 	return nil
 }
 
@@ -376,6 +379,7 @@ func (x *run) revokeRoles(ctx context.Context, res *StepResult) error {
 		done = append(done, name)
 	}
 	res.Detail = "sessions denied for roles " + strings.Join(done, ", ")
+	x.f.RolesRevokedBefore = cutoff
 	return nil
 }
 

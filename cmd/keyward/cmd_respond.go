@@ -13,12 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/pflag"
 
+	"github.com/keyward/keyward/patterns"
 	"github.com/keyward/keyward/responder"
 	"github.com/keyward/keyward/scanner"
 )
 
 const respondUsage = `Usage: keyward respond --key-id ID [flags]       (the secret on stdin, or prompted)
        keyward respond --report FILE [--repo DIR] [flags]
+       keyward respond --key-id ID --cleanup [--execute]    (36 h later; no secret)
 
 Runs AWS's runbook for an exposed access key. Without --execute it prints
 the plan and changes nothing: each step, the exact API call, the account
@@ -36,13 +38,24 @@ need. With --execute it carries the plan out:
   6. end sessions  iam:PutUserPolicy AWSRevokeOlderSessions: deny everything
                    to sessions issued before now (keep it 36 h)
   7. verify        poll sts:GetCallerIdentity until InvalidClientTokenId
-  8. investigate   cloudtrail:LookupEvents for the key, 90 days, every region
-                   in --regions, then for each ASIA key it minted; roles it
-                   assumed get the same session deny
+  8. investigate   cloudtrail:LookupEvents for the key, 90 days, in every
+                   region the account has enabled (account:ListRegions, so
+                   opt-in regions are covered; if that is denied, the 17
+                   default regions, and the report says opt-in regions were
+                   not searched) or in --regions, then for each ASIA key it
+                   minted; roles it assumed get the same session deny
   9. delete        iam:DeleteAccessKey, only with --delete, after step 8
  10. rotate        iam:CreateAccessKey, only with --rotate; the new key goes to
                    the --rotate-profile in the credentials file (0600) or is
                    printed once to a terminal
+
+The session deny of step 6 must stay 36 h, the longest life of temporary
+credentials, and then go, or the user's and roles' sessions issued before
+the response stay denied for good. --cleanup reads the journal and, once
+36 h have passed, removes it (iam:DeleteUserPolicy, iam:DeleteRolePolicy,
+after reading each back: a newer deny from a later response is kept). It
+needs no secret; before the 36 h it refuses and says when it may run.
+Without --execute it prints what it would delete.
 
 Every run writes an incident report, Markdown and JSON (0600), into --dir,
 and a journal of completed steps there: re-running after a crash, a
@@ -55,13 +68,14 @@ keyward never prompts when standard input is not a terminal.
 
 The operator's credentials come from the SDK's default chain (environment,
 --profile, SSO, instance role); --region sets their region. Endpoints follow
-AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_STS/IAM/CLOUDTRAIL.
+AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_STS/IAM/CLOUDTRAIL/ACCOUNT.
 
 Examples:
   keyward respond --key-id AKIA... < secret.txt              print the plan
   keyward respond --key-id AKIA... --execute < secret.txt    contain the key
   keyward respond --report leaks.json --execute --profile security
   keyward respond --key-id AKIA... --execute --rotate --rotate-profile app --delete < secret.txt
+  keyward respond --key-id AKIA... --cleanup --execute       remove the session deny after 36 h
 
 Exit codes:
   0  plan printed, key contained, or nothing to contain (the key is not
@@ -69,9 +83,12 @@ Exit codes:
   1  stopped for a human: the key belongs to another account, or is a root
      key (the report says what to do)
   2  error: usage, a missing permission (the hint names the IAM action and
-     a policy to grant it), the 2-key limit on --rotate, or a step that
-     failed; re-run to continue
+     a policy to grant it), the 2-key limit on --rotate, --cleanup before
+     36 h have passed, or a step that failed; re-run to continue
 `
+
+// defaultIncidentDir is where respond writes reports and journals.
+const defaultIncidentDir = "keyward-incidents"
 
 // respondOptions are the flags of 'keyward respond'.
 type respondOptions struct {
@@ -86,8 +103,11 @@ type respondOptions struct {
 	rotateProfile       string
 	credentialsFile     string
 	pollTimeout         time.Duration
-	// Hidden: tests shorten the waits.
+	cleanup             bool
+	// Hidden: tests shorten the waits, and move the clock on to reach the
+	// end of the 36 h hold.
 	pollInterval, lookupInterval time.Duration
+	clockOffset                  time.Duration
 }
 
 func (o *respondOptions) addFlags(fs *pflag.FlagSet) {
@@ -97,8 +117,8 @@ func (o *respondOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.execute, "execute", false, "carry out the plan (without it, nothing is changed)")
 	fs.StringVar(&o.profile, "profile", "", "the operator's AWS `PROFILE`")
 	fs.StringVar(&o.region, "region", "", "the operator's AWS `REGION` (default from the environment, else us-east-1)")
-	fs.StringSliceVar(&o.regions, "regions", nil, "`REGIONS` to search CloudTrail in, comma-separated (default: every default-enabled region)")
-	fs.StringVar(&o.dir, "dir", "keyward-incidents", "write reports and the journal to `DIR`")
+	fs.StringSliceVar(&o.regions, "regions", nil, "`REGIONS` to search CloudTrail in, comma-separated (default: every region enabled in the account)")
+	fs.StringVar(&o.dir, "dir", defaultIncidentDir, "write reports and the journal to `DIR`")
 	fs.BoolVar(&o.noQuarantine, "no-quarantine", false, "do not attach AWSCompromisedKeyQuarantineV3")
 	fs.BoolVar(&o.newIncident, "new-incident", false, "start over: set the journal of an earlier response to this key aside")
 	fs.BoolVar(&o.rotate, "rotate", false, "create a replacement key for the user")
@@ -106,10 +126,13 @@ func (o *respondOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.credentialsFile, "credentials-file", "", "the credentials `FILE` for --rotate-profile (default $AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials)")
 	fs.BoolVar(&o.delete, "delete", false, "delete the leaked key after the investigation")
 	fs.DurationVar(&o.pollTimeout, "verify-timeout", 3*time.Minute, "wait up to `DURATION` for the key to stop working")
+	fs.BoolVar(&o.cleanup, "cleanup", false, "36 h after a response, remove its session deny (with --execute)")
 	fs.DurationVar(&o.pollInterval, "poll-interval", 5*time.Second, "")
 	fs.DurationVar(&o.lookupInterval, "lookup-interval", 500*time.Millisecond, "")
+	fs.DurationVar(&o.clockOffset, "clock-offset", 0, "")
 	fs.MarkHidden("poll-interval")
 	fs.MarkHidden("lookup-interval")
+	fs.MarkHidden("clock-offset")
 }
 
 // target is one key to respond for, with where it was found.
@@ -132,6 +155,12 @@ func runRespond(ctx context.Context, e *env, args []string) error {
 	}
 	if (o.report == "") == (o.keyID == "") {
 		return usagef("run 'keyward respond --help' for usage", "give exactly one of --report or --key-id")
+	}
+	if o.cleanup {
+		if o.rotate || o.delete || o.newIncident {
+			return usagef("run the cleanup on its own, 36 h after the response", "--cleanup cannot be combined with --rotate, --delete or --new-incident")
+		}
+		return o.runCleanup(ctx, e)
 	}
 	credFile := o.credentialsPath(e)
 	if o.rotate && o.execute {
@@ -454,4 +483,132 @@ func (o *respondOptions) deliverKey(e *env, k *responder.Credential, credFile st
 	}
 	fmt.Fprintf(e.stdout, "New access key %s stored in %s, profile %s\n", k.KeyID, credFile, o.rotateProfile)
 	return nil
+}
+
+// runCleanup removes, 36 h after a response, the session deny it put in
+// place, for --key-id or for every key of --report. It works from the
+// journals alone: the keys are dead by now and no secret is read.
+func (o *respondOptions) runCleanup(ctx context.Context, e *env) error {
+	var ids []string
+	if o.keyID != "" {
+		if !patterns.IsKeyIDShape([]byte(o.keyID)) {
+			return usagef("an access key ID is 20 characters starting AKIA, ASIA, ABIA, ACCA or A3T", "--key-id is not an access key ID (%d characters; not shown, in case it is a secret)", len(o.keyID))
+		}
+		ids = []string{o.keyID}
+	} else {
+		findings, warnings, err := loadReportFindings(ctx, o.report, o.repo)
+		if err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			warnf(e.stderr, "%s", w)
+		}
+		seen := map[string]bool{}
+		for _, f := range findings {
+			if f.KeyID != "" && !seen[f.KeyID] && patterns.IsKeyIDShape([]byte(f.KeyID)) {
+				seen[f.KeyID] = true
+				ids = append(ids, f.KeyID)
+			}
+		}
+	}
+	var cfg aws.Config
+	if o.execute {
+		var err error
+		if cfg, err = loadOperatorConfig(ctx, *o); err != nil {
+			return err
+		}
+	}
+	failed := false
+	for _, id := range ids {
+		if err := o.cleanupOne(ctx, e, cfg, id); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			failed = true
+		}
+	}
+	if failed {
+		return errSilent
+	}
+	return nil
+}
+
+// cleanupOne plans or carries out the cleanup for one key. Errors it has
+// explained come back as errSilent.
+func (o *respondOptions) cleanupOne(ctx context.Context, e *env, cfg aws.Config, id string) error {
+	jpath := filepath.Join(o.dir, "journal-"+id+".json")
+	if _, err := os.Stat(jpath); errors.Is(err, os.ErrNotExist) {
+		if o.report != "" {
+			fmt.Fprintf(e.stdout, "skip %s  no response journal in %s\n", id, o.dir)
+			return nil
+		}
+		errorf(e.stderr, "cleanup %s: no response journal %s", id, jpath)
+		hintf(e.stderr, "pass --dir with the directory the response wrote its report and journal to")
+		return errSilent
+	}
+	j, err := responder.OpenJournal(jpath, id)
+	if err != nil {
+		errorf(e.stderr, "%v", err)
+		return errSilent
+	}
+	p, err := responder.PlanCleanup(j.State)
+	if errors.Is(err, responder.ErrNoSessionDeny) {
+		fmt.Fprintf(e.stdout, "%s: nothing to clean up: %v\n", id, responder.ErrNoSessionDeny)
+		return nil
+	}
+	if err != nil {
+		return o.explain(e, err)
+	}
+	if p.Done != nil {
+		fmt.Fprintf(e.stdout, "%s: session deny already removed at %s: %s\n", id, p.Done.Finished.UTC().Format(time.RFC3339), p.Done.Detail)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "Session deny of the response to %s:\n", id)
+	for _, t := range p.Targets {
+		fmt.Fprintf(e.stdout, "  %s  (denies sessions issued before %s)\n", t.Call(), t.Cutoff.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(e.stdout, "It may be removed from %s.\n", p.NotBefore.UTC().Format(time.RFC3339))
+	now := time.Now().Add(o.clockOffset)
+	if now.Before(p.NotBefore) {
+		return o.explainTooEarly(e, id, &responder.TooEarlyError{NotBefore: p.NotBefore, Remaining: p.NotBefore.Sub(now)})
+	}
+	if !o.execute {
+		fmt.Fprintf(e.stdout, "The operator needs: %s\n", strings.Join(p.Permissions(), ", "))
+		fmt.Fprintln(e.stdout, "Nothing is changed without --execute. Run again with --execute to remove it.")
+		return nil
+	}
+	r := o.runner(e, cfg)
+	r.Journal = j
+	r.Now = func() time.Time { return time.Now().Add(o.clockOffset) }
+	_, res, err := r.Cleanup(ctx)
+	if res.ID != "" {
+		printStep(e, res)
+	}
+	var te *responder.TooEarlyError
+	if errors.As(err, &te) {
+		return o.explainTooEarly(e, id, te)
+	}
+	if err != nil {
+		return o.explain(e, err)
+	}
+	prev, rerr := responder.ReadReport(o.dir, id)
+	if rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		warnf(e.stderr, "%v; writing a new report from the journal", rerr)
+	}
+	if err := o.writeReport(e, responder.CleanupIncident(prev, j.State, res)); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: session deny removed\n", id)
+	return nil
+}
+
+// explainTooEarly refuses a cleanup with the exact time it can run.
+func (o *respondOptions) explainTooEarly(e *env, id string, te *responder.TooEarlyError) error {
+	errorf(e.stderr, "cleanup %s: %v", id, te)
+	dir := ""
+	if o.dir != defaultIncidentDir {
+		dir = " --dir " + o.dir
+	}
+	hintf(e.stderr, "run 'keyward respond --key-id %s --cleanup --execute%s' at or after %s", id, dir, te.NotBefore.UTC().Format(time.RFC3339))
+	return errSilent
 }

@@ -1,5 +1,6 @@
 // Package awsemu is a small, SigV4-verifying emulator of the parts of AWS STS,
-// IAM and CloudTrail that keyward's responder touches, so the real
+// IAM, CloudTrail and Account Management (ListRegions, REST-JSON) that
+// keyward's responder touches, so the real
 // aws-sdk-go-v2 clients can be tested end to end without an AWS account.
 //
 // It follows AWS-RESPONSE.md: every request's signature is recomputed with
@@ -9,9 +10,11 @@
 // AWSCompromisedKeyQuarantine managed policies preloaded) decides every call
 // other than sts:GetCallerIdentity; IAM keeps users, roles, at most two keys
 // per user and their policies; every authenticated call is recorded as a
-// CloudTrail event that LookupEvents serves newest first with paging; and
-// faults (throttling, 5xx, latency, delayed consistency of key status) can be
-// injected. No existing emulator was faithful enough (moto ignores key
+// CloudTrail event that LookupEvents serves newest first with paging; each
+// account has the default regions plus the opt-in ones a test enables
+// (EnableRegion), which ListRegions reports and outside which CloudTrail
+// refuses the account's credentials; and faults (throttling, 5xx, latency,
+// short pages, delayed consistency of key status) can be injected. No existing emulator was faithful enough (moto ignores key
 // status and lacks LookupEvents), hence this one.
 //
 // The emulator is for tests and demonstrations only: it keeps secrets in

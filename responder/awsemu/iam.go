@@ -1,7 +1,9 @@
 package awsemu
 
 import (
+	"net/url"
 	"sort"
+	"strings"
 )
 
 func noSuchEntity(msg string) *apiError { return &apiError{404, "NoSuchEntity", msg} }
@@ -183,7 +185,7 @@ func (s *Server) serveIAM(c *call) (string, *apiError) {
 		}
 		return out + "</AttachedPolicies><IsTruncated>false</IsTruncated>", nil
 
-	case "PutUserPolicy", "DeleteUserPolicy", "ListUserPolicies":
+	case "PutUserPolicy", "DeleteUserPolicy", "ListUserPolicies", "GetUserPolicy":
 		u, name, aerr := s.targetUser(c)
 		if err := s.authorize(c, "iam:"+c.action, userARN(acct, name)); err != nil {
 			return "", err
@@ -193,7 +195,7 @@ func (s *Server) serveIAM(c *call) (string, *apiError) {
 		if aerr != nil {
 			return "", aerr
 		}
-		return putInline(c, u.inline, pn)
+		return putInline(c, u.inline, pn, el("UserName", name))
 
 	case "CreateRole":
 		name := c.form.Get("RoleName")
@@ -213,7 +215,7 @@ func (s *Server) serveIAM(c *call) (string, *apiError) {
 		return "<Role>" + el("Path", "/") + el("RoleName", name) + el("RoleId", id) + el("Arn", roleARN(acct, name)) +
 			el("CreateDate", isoTime(r.created)) + el("AssumeRolePolicyDocument", r.trust) + "</Role>", nil
 
-	case "PutRolePolicy", "DeleteRolePolicy", "ListRolePolicies":
+	case "PutRolePolicy", "DeleteRolePolicy", "ListRolePolicies", "GetRolePolicy":
 		name := c.form.Get("RoleName")
 		if err := s.authorize(c, "iam:"+c.action, roleARN(acct, name)); err != nil {
 			return "", err
@@ -224,7 +226,7 @@ func (s *Server) serveIAM(c *call) (string, *apiError) {
 		if !ok {
 			return "", noSuchEntity("The role with name " + name + " cannot be found.")
 		}
-		return putInline(c, r.inline, pn)
+		return putInline(c, r.inline, pn, el("RoleName", name))
 
 	case "ListUsers":
 		if err := s.authorize(c, "iam:ListUsers", "*"); err != nil {
@@ -244,9 +246,18 @@ func (s *Server) serveIAM(c *call) (string, *apiError) {
 	return "", &apiError{400, "InvalidAction", "Could not find operation " + c.action + " for version " + iamVersion}
 }
 
-// putInline serves Put, Delete and List of inline policies on a user or role.
-func putInline(c *call, inline map[string]string, pn string) (string, *apiError) {
+// putInline serves Put, Get, Delete and List of inline policies on a user
+// or role; owner is the owner's XML element for Get's answer.
+func putInline(c *call, inline map[string]string, pn, owner string) (string, *apiError) {
 	switch {
+	case c.action == "GetUserPolicy" || c.action == "GetRolePolicy":
+		doc, ok := inline[pn]
+		if !ok {
+			return "", noSuchEntity("The policy with name " + pn + " cannot be found.")
+		}
+		// IAM returns policy documents URL-encoded (RFC 3986).
+		enc := strings.ReplaceAll(url.QueryEscape(doc), "+", "%20")
+		return owner + el("PolicyName", pn) + el("PolicyDocument", enc), nil
 	case c.action == "ListUserPolicies" || c.action == "ListRolePolicies":
 		var names []string
 		for n := range inline {

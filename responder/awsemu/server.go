@@ -46,6 +46,7 @@ func accessDenied(arn, action, resource string) *apiError {
 // faults are the injected failures.
 type faults struct {
 	throttle, serverError map[string]int
+	pageLimit             map[string]int // action -> most items a page
 	latency, consistency  time.Duration
 }
 
@@ -104,7 +105,7 @@ type call struct {
 	r        *http.Request
 	form     url.Values
 	body     []byte
-	service  string // sts, iam, cloudtrail
+	service  string // sts, iam, cloudtrail, account
 	action   string
 	key      *accessKey
 	ar       authRequest
@@ -114,8 +115,9 @@ type call struct {
 	response map[string]any
 }
 
-// ServeHTTP routes a request: CloudTrail by X-Amz-Target (JSON 1.1), STS and
-// IAM by the form's Action and Version (query protocol).
+// ServeHTTP routes a request: the Account Management API by its REST-JSON
+// path, CloudTrail by X-Amz-Target (JSON 1.1), STS and IAM by the form's
+// Action and Version (query protocol).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil || len(body) > maxBody {
@@ -134,8 +136,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := &call{r: r, body: body}
-	jsonProto := false
-	if t := r.Header.Get("X-Amz-Target"); t != "" {
+	jsonProto, restJSON := false, false
+	if op, ok := accountRoutes[r.URL.Path]; ok && r.Method == http.MethodPost {
+		jsonProto, restJSON = true, true
+		c.service, c.action = "account", op
+	} else if t := r.Header.Get("X-Amz-Target"); t != "" {
 		jsonProto = true
 		c.service = "cloudtrail"
 		_, c.action, _ = strings.Cut(t, ".")
@@ -169,7 +174,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.now = s.now().UTC()
 	c.reqID = s.requestID()
 	writeErr := func(e *apiError) {
-		if jsonProto {
+		if restJSON {
+			writeRESTJSONError(w, c.reqID, e)
+		} else if jsonProto {
 			writeJSONError(w, c.reqID, e)
 		} else {
 			writeQueryError(w, c.reqID, e)
@@ -181,7 +188,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if takeFault(s.faults.throttle, c.action) {
 		code := "Throttling"
-		if jsonProto {
+		if restJSON {
+			code = "TooManyRequestsException"
+		} else if jsonProto {
 			code = "ThrottlingException"
 		}
 		writeErr(&apiError{400, code, "Rate exceeded"})
@@ -201,6 +210,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErr(&apiError{403, "SignatureDoesNotMatch", "Credential should be scoped to correct service: '" + c.service + "'."})
 		return
 	}
+	if c.service == "cloudtrail" && !s.regionUsable(key.account, ar.region) {
+		// A disabled opt-in region does not know the account's credentials.
+		writeErr(&apiError{403, "UnrecognizedClientException", "The security token included in the request is invalid."})
+		return
+	}
 	s.calls[c.action]++
 	if !key.temporary {
 		key.lastUsed, key.lastService, key.lastRgn = c.now, c.service, ar.region
@@ -217,6 +231,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, aerr = s.serveIAM(c)
 	case "cloudtrail":
 		jsOut, aerr = s.serveCloudTrail(c)
+	case "account":
+		jsOut, aerr = s.serveAccount(c)
 	}
 	s.record(c, aerr)
 	if aerr != nil {
@@ -230,6 +246,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		if restJSON {
+			w.Header().Set("Content-Type", "application/json")
+		}
 		w.Header().Set("X-Amzn-RequestId", c.reqID)
 		w.Write(b)
 		return
@@ -265,6 +284,17 @@ func writeJSONError(w http.ResponseWriter, reqID string, e *apiError) {
 	w.Header().Set("X-Amzn-ErrorType", e.code)
 	w.WriteHeader(e.status)
 	b, _ := json.Marshal(map[string]string{"__type": e.code, "message": e.msg})
+	w.Write(b)
+}
+
+// writeRESTJSONError writes an error as REST-JSON services do: the code in
+// X-Amzn-ErrorType, the message in the body.
+func writeRESTJSONError(w http.ResponseWriter, reqID string, e *apiError) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-RequestId", reqID)
+	w.Header().Set("X-Amzn-ErrorType", e.code)
+	w.WriteHeader(e.status)
+	b, _ := json.Marshal(map[string]string{"message": e.msg})
 	w.Write(b)
 }
 

@@ -69,6 +69,7 @@ type account struct {
 	id    string
 	users map[string]*user
 	roles map[string]*role
+	optIn map[string]bool // opt-in regions enabled (EnableRegion)
 }
 
 type user struct {
