@@ -115,8 +115,11 @@ func others(ctx context.Context, o options, repo string, log io.Writer) []result
 	var rs []result
 	if _, err := exec.LookPath("gitleaks"); err == nil {
 		fmt.Fprintf(log, "kwbench: gitleaks git\n")
+		// The report goes to a file of its own: gitleaks replaces its report
+		// path, so as root "--report-path /dev/null" replaces the device.
+		report := filepath.Join(o.dir, "gitleaks-report.json")
 		rs = append(rs, repeat(ctx, o.runs, "gitleaks git", repo, nil, []int{1},
-			"gitleaks", "git", "--no-banner", "--log-level", "error", "--report-path", os.DevNull, "."))
+			"gitleaks", "git", "--no-banner", "--log-level", "error", "--report-path", report, "."))
 	} else {
 		rs = append(rs, result{name: "gitleaks git", skipped: true, note: "not on PATH"})
 	}
