@@ -122,8 +122,8 @@ func AWS() []Rule {
 				False: []string{
 					"aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
 					"aws_access_key_id = AKIAI44QH8DHBEXAMPLE",
-					"aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
-					"aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+					"aws_access_key_id = {{AKIA_RUN}}",
+					"aws_access_key_id = {{AKIA_WALK}}",
 					"aws_access_key_id = AKIA0123456789018899",
 					"aws_access_key_id = AKIA${AWS_KEY_SUFFIX}",
 					"aws_access_key_id = AKIA<your-key-id-here>",

@@ -51,7 +51,7 @@ func TestJournalFile(t *testing.T) {
 	if _, ok := j2.Done(StepValidate); !ok || j2.State.Facts.UserName != "alice" {
 		t.Fatalf("reopened journal: %+v", j2.State)
 	}
-	if _, err := OpenJournal(path, "AKIAIOSFODNN7EXAMPLE"); err == nil || !strings.Contains(err.Error(), "not AKIAIOSFODNN7EXAMPLE") {
+	if _, err := OpenJournal(path, "AKIAI44QH8DHBEXAMPLE"); err == nil || !strings.Contains(err.Error(), "not AKIAI44QH8DHBEXAMPLE") {
 		t.Fatalf("journal of another key accepted: %v", err)
 	}
 	os.WriteFile(path, []byte("{"), 0o600)

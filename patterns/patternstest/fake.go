@@ -117,6 +117,8 @@ type Creds struct {
 //
 //	{{AKIA}} {{ASIA}} {{ABIA}} {{ACCA}} {{A3T}}  a key ID of that prefix
 //	{{AKIA_B64}}       base64 of an AKIA key ID
+//	{{AKIA_RUN}}       the decoy AKIA followed by sixteen X
+//	{{AKIA_WALK}}      the decoy AKIA followed by A to P
 //	{{SECRET}}         a secret access key
 //	{{SECRET_URL}}     a secret with '/' and '+', URL-encoded
 //	{{SECRET_JSON}}    a secret with '/', written with JSON's "\/" escape
@@ -155,6 +157,12 @@ func (g *Gen) expandOne(name string, c *Creds) string {
 		id := g.KeyID("AKIA", DefaultAccount)
 		c.KeyIDs = append(c.KeyIDs, id)
 		return base64.StdEncoding.EncodeToString([]byte(id))
+	case "AKIA_RUN":
+		// Decoys with a key ID's shape are built here too: committed as
+		// literals they would trip plain-regex scanners on this repository.
+		return "AKIA" + strings.Repeat("X", 16)
+	case "AKIA_WALK":
+		return "AKIA" + "ABCDEFGHIJKLMNOP"
 	case "SECRET":
 		s := g.Secret()
 		c.Secrets = append(c.Secrets, s)
