@@ -117,6 +117,8 @@ type Creds struct {
 //
 //	{{AKIA}} {{ASIA}} {{ABIA}} {{ACCA}} {{A3T}}  a key ID of that prefix
 //	{{AKIA_B64}}       base64 of an AKIA key ID
+//	{{AKIA_DIGIT_0}}   a decoy: a fresh key ID with 0 (or 1, 8 as ASIA_DIGIT_8,
+//	                   9 first) where the key alphabet has none
 //	{{AKIA_RUN}}       the decoy AKIA followed by sixteen X
 //	{{AKIA_WALK}}      the decoy AKIA followed by A to P
 //	{{SECRET}}         a secret access key
@@ -157,6 +159,15 @@ func (g *Gen) expandOne(name string, c *Creds) string {
 		id := g.KeyID("AKIA", DefaultAccount)
 		c.KeyIDs = append(c.KeyIDs, id)
 		return base64.StdEncoding.EncodeToString([]byte(id))
+	case "AKIA_DIGIT_0", "AKIA_DIGIT_1", "ASIA_DIGIT_8", "AKIA_DIGIT_9":
+		// A fresh ID with one digit from outside the key alphabet: it
+		// looks issued to a person, so it is never committed.
+		id := g.KeyID(name[:4], DefaultAccount)
+		pos := 12
+		if name[len(name)-1] == '9' {
+			pos = 4 // the first character after the prefix
+		}
+		return id[:pos] + name[len(name)-1:] + id[pos+1:]
 	case "AKIA_RUN":
 		// Decoys with a key ID's shape are built here too: committed as
 		// literals they would trip plain-regex scanners on this repository.
