@@ -82,7 +82,7 @@ func githubRange(getenv func(string) string, readFile func(string) ([]byte, erro
 		if before == "" {
 			before = zeroSHA
 		}
-		return ciRange{spec: before + ".." + ev.After, reason: "GitHub push " + short(before) + ".." + short(ev.After)}, nil
+		return ciRange{spec: before + ".." + ev.After, reason: "GitHub push " + shortCommit(before) + ".." + shortCommit(ev.After)}, nil
 	}
 	if sha := getenv("GITHUB_SHA"); sha != "" {
 		return ciRange{spec: sha, reason: "GitHub " + event + " event: the checked-out commit"}, nil
@@ -105,12 +105,5 @@ func gitlabRange(getenv func(string) string) (ciRange, error) {
 	if before == zeroSHA && strings.TrimSpace(getenv("CI_COMMIT_TAG")) != "" {
 		return ciRange{spec: sha, reason: "GitLab tag pipeline: the tagged commit"}, nil
 	}
-	return ciRange{spec: before + ".." + sha, reason: "GitLab push " + short(before) + ".." + short(sha)}, nil
-}
-
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
+	return ciRange{spec: before + ".." + sha, reason: "GitLab push " + shortCommit(before) + ".." + shortCommit(sha)}, nil
 }

@@ -24,7 +24,11 @@ func (textRenderer) render(w io.Writer, rr *runResult, st style) error {
 
 func writeTextFinding(b *strings.Builder, f scanner.Finding, redact bool, st style) {
 	loc := fmt.Sprintf("%s:%d:%d", quotePath(f.Path), f.Line, f.Column)
-	if f.Message {
+	switch {
+	case f.Message && f.Path == scanner.MessagePath && f.Commit != "":
+		// A message has no path of its own; its commit is where to look.
+		loc = fmt.Sprintf("commit message of %s:%d:%d", shortCommit(f.Commit), f.Line, f.Column)
+	case f.Message:
 		loc = "commit message " + loc
 	}
 	fmt.Fprintf(b, "%s %s %s\n", st.bad.Render("LEAK"), st.head.Render(loc), st.dim.Render(f.RuleID))
@@ -58,10 +62,7 @@ func writeTextFinding(b *strings.Builder, f scanner.Finding, redact bool, st sty
 		row("encoding", string(f.Encoding))
 	}
 	if f.Commit != "" {
-		c := f.Commit
-		if len(c) > 12 {
-			c = c[:12]
-		}
+		c := shortCommit(f.Commit)
 		who := f.Author
 		if f.Email != "" {
 			who += " <" + f.Email + ">"

@@ -184,6 +184,8 @@ func readSource(ctx context.Context, repo, path, commit string) ([]byte, error) 
 	return stdout.Bytes(), nil
 }
 
+// shortCommit abbreviates a commit ID to git's usual 12 characters, for
+// every place keyward names a commit to a person.
 func shortCommit(c string) string {
 	if len(c) > 12 {
 		return c[:12]
