@@ -2,70 +2,41 @@ package scanner
 
 import (
 	"bytes"
-	"strings"
 
 	"github.com/keyward/keyward/patterns"
 )
 
-// findKeyIDs finds access key IDs. Every prefix starts with 'A', so one
-// IndexByte pass (vectorised in the runtime) skips everything else and the
-// shape is checked by hand around each hit: no regexp touches the bulk of
-// the input.
-func (e *Engine) findKeyIDs(data []byte) []candidate {
-	var out []candidate
-	for i := 0; ; {
-		j := bytes.IndexByte(data[i:], 'A')
-		if j < 0 {
-			return out
-		}
-		i += j
-		if i+patterns.KeyIDLen > len(data) {
-			return out
-		}
-		s := data[i : i+patterns.KeyIDLen]
-		if patterns.IsKeyIDShape(s) && boundaryBefore(data, i, isIdentByte) &&
-			(i+patterns.KeyIDLen == len(data) || !isIdentByte(data[i+patterns.KeyIDLen])) &&
-			!e.keyID.Allow.Allowed(s, e.keyID.MinEntropy) {
-			out = append(out, candidate{start: i, end: i + patterns.KeyIDLen, value: string(s), context: true})
-			i += patterns.KeyIDLen
-			continue
-		}
-		i++
+// keyIDAt reports whether an access key ID starts at data[at], an 'A'
+// found by the sweep. Every prefix starts with 'A', so one vectorised pass
+// skips everything else and the shape is checked by hand around each hit:
+// no regexp touches the bulk of the input.
+func (e *Engine) keyIDAt(data []byte, at int) (candidate, bool) {
+	end := at + patterns.KeyIDLen
+	if end > len(data) {
+		return candidate{}, false
 	}
+	s := data[at:end]
+	if patterns.IsKeyIDShape(s) && boundaryBefore(data, at, isIdentByte) &&
+		(end == len(data) || !isIdentByte(data[end])) &&
+		!e.keyID.Allow.Allowed(s, e.keyID.MinEntropy) {
+		return candidate{start: at, end: end, value: string(s), context: true}, true
+	}
+	return candidate{}, false
 }
 
 // findContextSecrets finds secrets named by a keyword such as
-// aws_secret_access_key, SecretAccessKey or secret_key.
-func (e *Engine) findContextSecrets(data []byte) []candidate {
+// aws_secret_access_key, SecretAccessKey or secret_key, from the keyword
+// ends the sweep found.
+func (e *Engine) findContextSecrets(data []byte, kw [2][]int) []candidate {
 	var out []candidate
-	forKeyword(data, "se", "cret", func(after int) {
-		if c, ok := e.secretAfter(data, after); ok {
-			out = appendUnique(out, c)
-		}
-	})
-	return out
-}
-
-// forKeyword calls fn with the end of each case-insensitive occurrence of
-// head+tail in data. The search runs on the tail in lower and upper case
-// ("cret"/"CRET", "ken"/"KEN"), whose first letters are far rarer in text
-// and code than the keywords' own first letters, so the vectorised search
-// stops less often; the head is then compared in any case.
-func forKeyword(data []byte, head, tail string, fn func(after int)) {
-	for _, t := range []string{tail, strings.ToUpper(tail)} {
-		needle := []byte(t)
-		for i := 0; ; {
-			j := bytes.Index(data[i:], needle)
-			if j < 0 {
-				break
-			}
-			at := i + j
-			i = at + len(needle)
-			if at >= len(head) && bytes.EqualFold(data[at-len(head):at], []byte(head)) {
-				fn(i)
+	for _, ends := range kw {
+		for _, after := range ends {
+			if c, ok := e.secretAfter(data, after); ok {
+				out = appendUnique(out, c)
 			}
 		}
 	}
+	return out
 }
 
 // secretAfter returns the first secret candidate that starts within
@@ -141,20 +112,23 @@ func (e *Engine) secretCandidate(data []byte, r run) (candidate, bool) {
 }
 
 // findTokens finds STS session tokens named by a keyword ("token", as in
-// aws_session_token, SessionToken, aws_security_token), or long base64 runs
-// within pairWindow of a temporary key ID.
-func (e *Engine) findTokens(data []byte, keys []candidate) []candidate {
+// aws_session_token, SessionToken, aws_security_token), from the keyword
+// ends the sweep found, or long base64 runs within pairWindow of a
+// temporary key ID.
+func (e *Engine) findTokens(data []byte, kw [2][]int, keys []candidate) []candidate {
 	var out []candidate
-	forKeyword(data, "to", "ken", func(after int) {
-		end := min(after+contextWindow, len(data))
-		if nl := bytes.IndexByte(data[after:end], '\n'); nl >= 0 {
-			end = after + nl
+	for _, ends := range kw {
+		for _, after := range ends {
+			end := min(after+contextWindow, len(data))
+			if nl := bytes.IndexByte(data[after:end], '\n'); nl >= 0 {
+				end = after + nl
+			}
+			if c, ok := e.tokenIn(data, after, end); ok {
+				c.context = true
+				out = appendUnique(out, c)
+			}
 		}
-		if c, ok := e.tokenIn(data, after, end); ok {
-			c.context = true
-			out = appendUnique(out, c)
-		}
-	})
+	}
 	for _, k := range keys {
 		if patterns.KindOf(k.value) != patterns.Temporary {
 			continue

@@ -184,24 +184,20 @@ var base64Anchors = [][]byte{
 // padding: nothing shorter can hold a credential.
 const minBase64Run = 27
 
-// findBase64 decodes base64 runs that start with a credential anchor. A run
-// that is exactly a key ID comes back as a key candidate for pairing with
-// what surrounds it; any other run is scanned as content of its own, its
-// findings reported at the encoded run.
-func (e *Engine) findBase64(data []byte, prov Provenance, depth int) ([]candidate, []Finding) {
+// findBase64 decodes base64 runs that start with a credential anchor, at
+// the positions the sweep found. A run that is exactly a key ID comes back
+// as a key candidate for pairing with what surrounds it; any other run is
+// scanned as content of its own, its findings reported at the encoded run.
+func (e *Engine) findBase64(data []byte, anchors [len(base64First)][]int, prov Provenance, depth int) ([]candidate, []Finding) {
 	var keys []candidate
 	var fs []Finding
-	for _, first := range []byte("QWY") {
-		for i := 0; ; {
-			j := bytes.IndexByte(data[i:], first)
-			if j < 0 {
-				break
-			}
-			at := i + j
-			i = at + 1
-			if !boundaryBefore(data, at, isBase64Byte) || !hasAnchor(data[at:]) {
+	for _, hits := range anchors {
+		i := 0 // a run decoded hides the anchors inside it
+		for _, at := range hits {
+			if at < i {
 				continue
 			}
+			i = at + 1
 			q := at
 			for q < len(data) && q-at < maxBase64Run && (isBase64Byte(data[q]) || data[q] == '-' || data[q] == '_') {
 				q++

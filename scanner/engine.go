@@ -3,6 +3,7 @@ package scanner
 import (
 	"bytes"
 	"sort"
+	"sync"
 
 	"github.com/keyward/keyward/patterns"
 )
@@ -41,6 +42,11 @@ const (
 	// maxTokenLen bounds a session token run, for minified files that put
 	// megabytes of base64 on one line.
 	maxTokenLen = 8192
+
+	// maxStackRules is how many regexp rules' liveness scanView keeps on
+	// the stack: the built-in table holds about thirty; a project's custom
+	// rules beyond that cost an allocation per content.
+	maxStackRules = 64
 )
 
 // Options configure an Engine. The zero value scans for every built-in rule with
@@ -68,6 +74,10 @@ type Engine struct {
 	secret *patterns.Rule
 	token  *patterns.Rule
 	regexp []*patterns.Rule
+
+	// plans are built on first use, one per set of roles (see sweep.go).
+	planOnce [roleAll + 1]sync.Once
+	plans    [roleAll + 1]*sweepPlan
 }
 
 // New returns an Engine for opts.
@@ -143,28 +153,49 @@ type candidate struct {
 // scanView finds everything in data, whose offsets are final except for
 // the UTF-16 mapping Scan applies afterwards.
 func (e *Engine) scanView(data []byte, prov Provenance, depth int) []Finding {
-	var keys, secrets, tokens []candidate
-	var decoded []Finding
+	var roles role
 	if e.keyID != nil {
-		keys = e.findKeyIDs(data)
+		roles |= roleKeyID
 	}
+	if e.secret != nil {
+		roles |= roleSecret
+	}
+	if e.token != nil {
+		roles |= roleToken
+	}
+	if depth < maxDecodeDepth {
+		roles |= roleBase64
+	}
+	var lbuf [maxStackRules]bool
+	live := lbuf[:0]
+	if len(e.regexp) > len(lbuf) {
+		live = make([]bool, len(e.regexp))
+	} else {
+		live = lbuf[:len(e.regexp)]
+	}
+	// One round of passes finds where every finder starts (see sweep.go).
+	h := e.sweep(data, roles, e.regexp, live)
+
+	keys := h.keys
+	var secrets, tokens []candidate
+	var decoded []Finding
 	if depth < maxDecodeDepth {
 		// Base64 values that are exactly a key ID join the key list, so a
 		// Kubernetes Secret's ID pairs with its secret like plain text does.
 		var b64keys []candidate
-		b64keys, decoded = e.findBase64(data, prov, depth)
+		b64keys, decoded = e.findBase64(data, h.base64At, prov, depth)
 		keys = append(keys, b64keys...)
 	}
 	if e.secret != nil {
-		secrets = e.findContextSecrets(data)
+		secrets = e.findContextSecrets(data, h.secretKw)
 		secrets = append(secrets, e.findNearbySecrets(data, keys, secrets)...)
 	}
 	if e.token != nil {
-		tokens = e.findTokens(data, keys)
+		tokens = e.findTokens(data, h.tokenKw, keys)
 	}
 	fs := e.pair(data, prov, keys, secrets, tokens)
 	fs = append(fs, decoded...)
-	fs = append(fs, e.findRegexps(data, prov)...)
+	fs = append(fs, e.findRegexps(data, prov, live)...)
 	return fs
 }
 

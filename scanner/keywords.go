@@ -1,7 +1,6 @@
 package scanner
 
 import (
-	"bytes"
 	"regexp/syntax"
 	"slices"
 	"strings"
@@ -72,11 +71,12 @@ type anchor struct {
 // rules need about seventy; more (custom rules) spill to the heap.
 const maxStackAnchors = 128
 
-// gateBlock is how much content each round of passes covers. All passes
-// run over one block before moving on, so that the second and later
-// passes read the block from the CPU cache rather than memory: on a 32 MB
-// file this halves the prefilter's cost. Hits are verified against the
-// whole content, so a keyword that straddles two blocks is still found.
+// gateBlock is how much content each round of passes covers. All passes,
+// the prefilter's and the AWS finders' (see sweep.go), run over one block
+// before moving on, so that the second and later passes read the block
+// from the CPU cache rather than memory: on a 32 MB file this halves the
+// prefilter's cost. Hits are verified against the whole content, so a
+// keyword that straddles two blocks is still found.
 const gateBlock = 32 << 10
 
 // anchorGroup is the anchors that share a search byte, with tables of the
@@ -87,9 +87,8 @@ type anchorGroup struct {
 	// next holds the bytes that may follow the anchor, prev those that may
 	// precede it (for keywords anchored at their last byte); single is set
 	// for a one-byte keyword, which every occurrence matches.
-	next, prev       [256]bool
-	anyNext, anyPrev bool
-	single           bool
+	next, prev [256]bool
+	single     bool
 }
 
 func newAnchorGroup(as []anchor) anchorGroup {
@@ -105,10 +104,8 @@ func newAnchorGroup(as []anchor) anchorGroup {
 		switch {
 		case a.off+1 < len(a.keyword):
 			mark(&g.next, a.keyword[a.off+1], a.exact)
-			g.anyNext = true
 		case a.off > 0:
 			mark(&g.prev, a.keyword[a.off-1], a.exact)
-			g.anyPrev = true
 		default:
 			g.single = true
 		}
@@ -219,69 +216,35 @@ func planAnchors(rules []*patterns.Rule, live []bool, as []anchor) []anchor {
 }
 
 // liveRules sets live[i] for each rule that has a keyword in data, or no
-// keywords at all, ignoring ASCII case.
+// keywords at all, ignoring ASCII case (or as written, where
+// exactKeywords allows). The engine gets the same answer from its sweep,
+// which runs these passes together with the AWS finders'.
 func liveRules(data []byte, rules []*patterns.Rule, live []bool) {
-	var buf [maxStackAnchors]anchor
-	as := planAnchors(rules, live, buf[:0])
-	// Rarest bytes first: a rule found by a rare anchor spares the passes
-	// for its commoner ones.
-	slices.SortFunc(as, func(x, y anchor) int {
-		if d := int(exactRank[x.b]) - int(exactRank[y.b]); d != 0 {
-			return d
-		}
-		return int(x.b) - int(y.b)
-	})
-	var gbuf [32]anchorGroup
-	groups := gbuf[:0]
-	for start := 0; start < len(as); {
-		end := start + 1
-		for end < len(as) && as[end].b == as[start].b {
-			end++
-		}
-		groups = append(groups, newAnchorGroup(as[start:end]))
-		start = end
-	}
-	for lo := 0; lo < len(data); lo += gateBlock {
-		hi := min(lo+gateBlock, len(data))
-		pending := false
-		for i := range groups {
-			if g := &groups[i]; g.pending(live) {
-				g.search(data, lo, hi, live)
-				pending = true
-			}
-		}
-		if !pending {
-			return
-		}
-	}
+	new(Engine).sweep(data, 0, rules, live)
 }
 
-// search looks for the group's anchors in data[lo:hi], verifying hits
-// against all of data, until every rule the group serves is live.
-func (g *anchorGroup) search(data []byte, lo, hi int, live []bool) {
-	b := g.anchors[0].b
-	for i := lo; i < hi; {
-		j := bytes.IndexByte(data[i:hi], b)
-		if j < 0 {
-			return
-		}
-		at := i + j
-		i = at + 1
-		if !g.single && !(g.anyNext && at+1 < len(data) && g.next[data[at+1]]) && !(g.anyPrev && at > 0 && g.prev[data[at-1]]) {
-			continue
-		}
-		found := false
-		for _, a := range g.anchors {
-			s := at - a.off
-			if !live[a.rule] && s >= 0 && s+len(a.keyword) <= len(data) && a.matches(data[s:s+len(a.keyword)]) {
-				live[a.rule] = true
-				found = true
-			}
-		}
-		if found && !g.pending(live) {
-			return
+// near reports whether the bytes around an occurrence of the group's
+// byte at data[at] may belong to one of its keywords: a table lookup that
+// turns most occurrences of a common byte away before hit compares
+// keywords.
+func (g *anchorGroup) near(data []byte, at int) bool {
+	return g.single || (at+1 < len(data) && g.next[data[at+1]]) || (at > 0 && g.prev[data[at-1]])
+}
+
+// hit checks an occurrence of the group's byte at data[at] that near let
+// through, verifying the keywords against all of data so that one
+// straddling two blocks is still found, and marks the rules whose keyword
+// is there live. It reports whether any was.
+func (g *anchorGroup) hit(data []byte, at int, live []bool) bool {
+	found := false
+	for _, a := range g.anchors {
+		s := at - a.off
+		if !live[a.rule] && s >= 0 && s+len(a.keyword) <= len(data) && a.matches(data[s:s+len(a.keyword)]) {
+			live[a.rule] = true
+			found = true
 		}
 	}
+	return found
 }
 
 // matches reports whether b, as long as the keyword, is the keyword.

@@ -4,18 +4,11 @@ import (
 	"github.com/keyward/keyward/patterns"
 )
 
-// findRegexps runs every regexp rule whose keywords occur in data. The
-// keyword check for all rules together is one prefilter (see liveRules),
-// a fraction of the regexps' cost and of checking each rule in turn.
-func (e *Engine) findRegexps(data []byte, prov Provenance) []Finding {
-	var buf [64]bool
-	live := buf[:0]
-	if len(e.regexp) > len(buf) {
-		live = make([]bool, len(e.regexp))
-	} else {
-		live = buf[:len(e.regexp)]
-	}
-	liveRules(data, e.regexp, live)
+// findRegexps runs every regexp rule that live marks as having a keyword
+// in data. The keyword check for all rules together is one prefilter (see
+// liveRules), run by the sweep: a fraction of the regexps' cost and of
+// checking each rule in turn.
+func (e *Engine) findRegexps(data []byte, prov Provenance, live []bool) []Finding {
 	var fs []Finding
 	for i, r := range e.regexp {
 		if live[i] {
