@@ -113,18 +113,9 @@ func (e *SharedHooksPathError) Error() string {
 // did not write. It checks every hook before changing any, so a refusal
 // leaves the repository as it was.
 func Install(ctx context.Context, g Git, opts InstallOptions) (Result, error) {
-	names, err := selectNames(opts.Hooks)
-	if err != nil {
-		return Result{}, err
-	}
-	loc, err := Locate(ctx, g)
-	if err != nil {
-		return Result{}, err
-	}
-	if _, global, err := readState(loc.Dir); err != nil {
-		return Result{}, err
-	} else if global {
-		return Result{Location: loc, Covered: true}, nil
+	names, loc, covered, err := prepare(ctx, g, opts.Hooks)
+	if err != nil || covered {
+		return Result{Location: loc, Covered: covered}, err
 	}
 	if loc.Shared() {
 		return Result{}, &SharedHooksPathError{Dir: loc.Dir, Scope: loc.HooksPathScope}
@@ -220,18 +211,9 @@ func apply(ctx context.Context, dir string, changes []Change, keyward string) er
 // renames any hook it chained back into place. Anything keyward did not
 // write stays, including a symlink at a hook's path.
 func Uninstall(ctx context.Context, g Git, hooks []string) (Result, error) {
-	names, err := selectNames(hooks)
-	if err != nil {
-		return Result{}, err
-	}
-	loc, err := Locate(ctx, g)
-	if err != nil {
-		return Result{}, err
-	}
-	if _, global, err := readState(loc.Dir); err != nil {
-		return Result{}, err
-	} else if global {
-		return Result{Location: loc, Covered: true}, nil
+	names, loc, covered, err := prepare(ctx, g, hooks)
+	if err != nil || covered {
+		return Result{Location: loc, Covered: covered}, err
 	}
 	var changes []Change
 	for _, name := range names {
@@ -289,4 +271,21 @@ func removeShim(dir, name string, restore bool) (Change, error) {
 		return c, fmt.Errorf("uninstall hooks: %w", err)
 	}
 	return c, nil
+}
+
+// prepare is what install and uninstall both start with: the hooks named,
+// where git runs this repository's hooks, and whether that is keyward's
+// global directory (covered), which a repository install must leave alone.
+func prepare(ctx context.Context, g Git, hooks []string) (names []string, loc Location, covered bool, err error) {
+	if names, err = selectNames(hooks); err != nil {
+		return nil, Location{}, false, err
+	}
+	if loc, err = Locate(ctx, g); err != nil {
+		return nil, Location{}, false, err
+	}
+	_, covered, err = readState(loc.Dir)
+	if err != nil {
+		return nil, Location{}, false, err
+	}
+	return names, loc, covered, nil
 }

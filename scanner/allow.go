@@ -239,29 +239,43 @@ func (f *Filter) Apply(res *Result, rel PathFunc) {
 	if rel == nil {
 		rel = func(p string) string { return filepath.ToSlash(p) }
 	}
-	kept := res.Findings[:0]
-	for _, x := range res.Findings {
-		if f != nil && x.Suppressed == nil && !x.Message && x.Path != "-" {
-			p := rel(x.Path)
-			if gs, ok := f.RulePaths[x.RuleID]; ok && !matchAny(gs, p) {
-				continue // the rule does not apply here: not a finding at all
-			}
-			for _, a := range f.Allow {
-				if appliesTo(a, x.RuleID) && matchAny(a.Paths, p) {
-					x.Suppressed = &Suppression{Reason: SuppressAllowlist, Detail: a.Description}
-					break
-				}
+	res.sift(func(x *Finding) bool {
+		if f == nil || x.Suppressed != nil || x.Message || x.Path == "-" {
+			return false
+		}
+		p := rel(x.Path)
+		if gs, ok := f.RulePaths[x.RuleID]; ok && !matchAny(gs, p) {
+			return true // the rule does not apply here: not a finding at all
+		}
+		for _, a := range f.Allow {
+			if appliesTo(a, x.RuleID) && matchAny(a.Paths, p) {
+				x.Suppressed = &Suppression{Reason: SuppressAllowlist, Detail: a.Description}
+				break
 			}
 		}
-		if x.Suppressed != nil {
-			res.Suppressed = append(res.Suppressed, x)
+		return false
+	})
+}
+
+// sift is what every suppression mechanism ends with: mark may suppress a
+// finding (set its Suppressed) or say it is no finding at all (return
+// true); suppressed findings then move to r.Suppressed and the rest keep
+// their order, so nothing withheld disappears silently.
+func (r *Result) sift(mark func(f *Finding) (drop bool)) {
+	kept := r.Findings[:0]
+	for _, f := range r.Findings {
+		if mark(&f) {
 			continue
 		}
-		kept = append(kept, x)
+		if f.Suppressed != nil {
+			r.Suppressed = append(r.Suppressed, f)
+			continue
+		}
+		kept = append(kept, f)
 	}
-	clear(res.Findings[len(kept):])
-	res.Findings = kept
-	sortSuppressed(res)
+	clear(r.Findings[len(kept):])
+	r.Findings = kept
+	sortSuppressed(r)
 }
 
 func matchAny(gs []patterns.Glob, p string) bool {

@@ -219,26 +219,20 @@ func (b *Baseline) Apply(res *Result, m BaselineMatch) {
 		return
 	}
 	mt := b.matcher(m)
-	kept := res.Findings[:0]
-	for _, f := range res.Findings {
-		if f.Suppressed == nil {
-			if i := mt.match(EntryFor(&f, m.Rel)); i >= 0 {
-				detail := m.Detail
-				if p := b.Entries[i].Path; p != EntryFor(&f, m.Rel).Path {
-					detail += " (moved from " + p + ")"
-				}
-				f.Suppressed = &Suppression{Reason: SuppressBaseline, Detail: detail}
-			}
-		}
+	res.sift(func(f *Finding) bool {
 		if f.Suppressed != nil {
-			res.Suppressed = append(res.Suppressed, f)
-			continue
+			return false
 		}
-		kept = append(kept, f)
-	}
-	clear(res.Findings[len(kept):])
-	res.Findings = kept
-	sortSuppressed(res)
+		e := EntryFor(f, m.Rel)
+		if i := mt.match(e); i >= 0 {
+			detail := m.Detail
+			if p := b.Entries[i].Path; p != e.Path {
+				detail += " (moved from " + p + ")"
+			}
+			f.Suppressed = &Suppression{Reason: SuppressBaseline, Detail: detail}
+		}
+		return false
+	})
 }
 
 // Prune removes the entries that accept none of found, the findings of a
