@@ -215,14 +215,6 @@ func planAnchors(rules []*patterns.Rule, live []bool, as []anchor) []anchor {
 	return as
 }
 
-// liveRules sets live[i] for each rule that has a keyword in data, or no
-// keywords at all, ignoring ASCII case (or as written, where
-// exactKeywords allows). The engine gets the same answer from its sweep,
-// which runs these passes together with the AWS finders'.
-func liveRules(data []byte, rules []*patterns.Rule, live []bool) {
-	new(Engine).sweep(data, 0, rules, live)
-}
-
 // near reports whether the bytes around an occurrence of the group's
 // byte at data[at] may belong to one of its keywords: a table lookup that
 // turns most occurrences of a common byte away before hit compares

@@ -107,3 +107,11 @@ func TestExactKeywords(t *testing.T) {
 		}
 	}
 }
+
+// liveRules sets live[i] for each rule that has a keyword in data, or no
+// keywords at all, ignoring ASCII case (or as written, where
+// exactKeywords allows): the prefilter's answer alone, from the same sweep
+// the engine runs with its AWS finders.
+func liveRules(data []byte, rules []*patterns.Rule, live []bool) {
+	new(Engine).sweep(data, 0, rules, live)
+}

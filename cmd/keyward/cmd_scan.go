@@ -174,7 +174,7 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	if err := sc.applySuppressions(res, src, o.baseline, o.noBaseline); err != nil {
 		return err
 	}
-	rr := &runResult{Result: res, Duration: time.Since(start), Redact: o.redact, Source: src}
+	rr := &runResult{Result: res, Duration: time.Since(start), Redact: o.redact}
 	if o.verify {
 		if rr.Verdicts, err = verifyFindings(ctx, e, res.Findings, defaultVerifyOptions()); err != nil {
 			return err

@@ -257,12 +257,7 @@ func (sc *scanConfig) style(e *env, w io.Writer) style {
 	case "always":
 		r := lipgloss.NewRenderer(w)
 		r.SetColorProfile(termenv.ANSI)
-		return style{
-			bad:  r.NewStyle().Bold(true).Foreground(lipgloss.Color("9")),
-			key:  r.NewStyle().Bold(true),
-			dim:  r.NewStyle().Faint(true),
-			head: r.NewStyle().Bold(true).Foreground(lipgloss.Color("11")),
-		}
+		return colorStyle(r)
 	}
 	return styleFor(e, w)
 }

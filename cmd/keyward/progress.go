@@ -18,13 +18,12 @@ type progress struct {
 	w     io.Writer
 	on    bool
 	mu    sync.Mutex
-	start time.Time
 	last  time.Time
 	wrote bool
 }
 
 func newProgress(e *env) *progress {
-	return &progress{w: e.stderr, on: isTerminal(e.stderr), start: time.Now()}
+	return &progress{w: e.stderr, on: isTerminal(e.stderr)}
 }
 
 func (p *progress) update(h scanner.HistoryProgress) {
@@ -38,14 +37,13 @@ func (p *progress) update(h scanner.HistoryProgress) {
 		return
 	}
 	p.last = now
-	elapsed := now.Sub(p.start).Seconds()
-	rate := float64(h.Bytes) / elapsed
+	// The sweep reports its own rate and ETA; this only renders them.
 	eta := "?"
-	if rate > 0 && h.BytesTotal > h.Bytes {
-		eta = (time.Duration(float64(h.BytesTotal-h.Bytes)/rate) * time.Second).Round(time.Second).String()
+	if h.ETA > 0 {
+		eta = h.ETA.Round(time.Second).String()
 	}
-	fmt.Fprintf(p.w, "\rkeyward: %d/%d blobs, %s/%s, %s/s, ETA %s   ",
-		h.Blobs, h.BlobsTotal, humanBytes(h.Bytes), humanBytes(h.BytesTotal), humanBytes(int64(rate)), eta)
+	fmt.Fprintf(p.w, "\rkeyward: %s: %d/%d blobs, %s/%s, %s/s, ETA %s   ",
+		h.Phase, h.Blobs, h.BlobsTotal, humanBytes(h.Bytes), humanBytes(h.BytesTotal), humanBytes(int64(h.Rate)), eta)
 	p.wrote = true
 }
 

@@ -18,7 +18,6 @@ type runResult struct {
 	*scanner.Result
 	Duration time.Duration
 	Redact   bool
-	Source   string
 	// Verdicts, with --verify, hold one validation per finding, in the
 	// same order.
 	Verdicts []verdict

@@ -26,7 +26,11 @@ func styleFor(e *env, w io.Writer) style {
 	if !isTerminal(w) || e.getenv("NO_COLOR") != "" || e.getenv("TERM") == "dumb" {
 		return plainStyle()
 	}
-	r := lipgloss.NewRenderer(w)
+	return colorStyle(lipgloss.NewRenderer(w))
+}
+
+// colorStyle is keyward's one palette, on renderer r.
+func colorStyle(r *lipgloss.Renderer) style {
 	return style{
 		bad:  r.NewStyle().Bold(true).Foreground(lipgloss.Color("9")),
 		key:  r.NewStyle().Bold(true),
