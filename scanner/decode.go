@@ -188,7 +188,7 @@ const minBase64Run = 27
 // the positions the sweep found. A run that is exactly a key ID comes back
 // as a key candidate for pairing with what surrounds it; any other run is
 // scanned as content of its own, its findings reported at the encoded run.
-func (e *Engine) findBase64(data []byte, anchors [len(base64First)][]int, prov Provenance, depth int) ([]candidate, []Finding) {
+func (e *Engine) findBase64(data []byte, anchors [len(base64First)][]int, prov Provenance, depth int, find hitFinder) ([]candidate, []Finding) {
 	var keys []candidate
 	var fs []Finding
 	for _, hits := range anchors {
@@ -222,7 +222,7 @@ func (e *Engine) findBase64(data []byte, anchors [len(base64First)][]int, prov P
 				i = end
 				continue
 			}
-			for _, f := range e.scanView(decoded, prov, depth+1) {
+			for _, f := range e.scanView(decoded, prov, depth+1, find) {
 				f.Start, f.End = at, end
 				f.Encoding = EncBase64
 				f.secretStart = at // located by Scan at the encoded run

@@ -113,6 +113,16 @@ func (e *Engine) MaxFileSize() int64 { return e.opts.MaxFileSize }
 // Scan returns the findings in data. It does no I/O and never fails: bad
 // input yields no findings, not an error.
 func (e *Engine) Scan(data []byte, prov Provenance) []Finding {
+	return e.scan(data, prov, nil)
+}
+
+// hitFinder finds where each finder starts in data and which regexp rules
+// are live. nil means the engine's sweep; the differential test supplies
+// an independent one and shares everything else.
+type hitFinder func(data []byte, roles role, live []bool) sweepHits
+
+// scan is Scan with the hit finder as a parameter.
+func (e *Engine) scan(data []byte, prov Provenance, find hitFinder) []Finding {
 	var fs []Finding
 	if view, order, ok := utf16View(data); ok {
 		// Lines and columns count code units, located in the view: a 0x0A
@@ -121,7 +131,7 @@ func (e *Engine) Scan(data []byte, prov Provenance) []Finding {
 		if order.big {
 			enc = EncUTF16BE
 		}
-		fs = e.scanView(view, prov, 0)
+		fs = e.scanView(view, prov, 0, find)
 		locate(view, fs)
 		e.mark(view, fs)
 		for i := range fs {
@@ -132,7 +142,7 @@ func (e *Engine) Scan(data []byte, prov Provenance) []Finding {
 			}
 		}
 	} else {
-		fs = e.scanView(data, prov, 0)
+		fs = e.scanView(data, prov, 0, find)
 		locate(data, fs)
 		e.mark(data, fs)
 	}
@@ -152,7 +162,7 @@ type candidate struct {
 
 // scanView finds everything in data, whose offsets are final except for
 // the UTF-16 mapping Scan applies afterwards.
-func (e *Engine) scanView(data []byte, prov Provenance, depth int) []Finding {
+func (e *Engine) scanView(data []byte, prov Provenance, depth int, find hitFinder) []Finding {
 	var roles role
 	if e.keyID != nil {
 		roles |= roleKeyID
@@ -174,7 +184,12 @@ func (e *Engine) scanView(data []byte, prov Provenance, depth int) []Finding {
 		live = lbuf[:len(e.regexp)]
 	}
 	// One round of passes finds where every finder starts (see sweep.go).
-	h := e.sweep(data, roles, e.regexp, live)
+	var h sweepHits
+	if find == nil {
+		h = e.sweep(data, roles, e.regexp, live)
+	} else {
+		h = find(data, roles, live)
+	}
 
 	keys := h.keys
 	var secrets, tokens []candidate
@@ -183,7 +198,7 @@ func (e *Engine) scanView(data []byte, prov Provenance, depth int) []Finding {
 		// Base64 values that are exactly a key ID join the key list, so a
 		// Kubernetes Secret's ID pairs with its secret like plain text does.
 		var b64keys []candidate
-		b64keys, decoded = e.findBase64(data, h.base64At, prov, depth)
+		b64keys, decoded = e.findBase64(data, h.base64At, prov, depth, find)
 		keys = append(keys, b64keys...)
 	}
 	if e.secret != nil {
