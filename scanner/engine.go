@@ -78,6 +78,14 @@ type Engine struct {
 	// plans are built on first use, one per set of roles (see sweep.go).
 	planOnce [roleAll + 1]sync.Once
 	plans    [roleAll + 1]*sweepPlan
+	// bare and kw serve the history sweep's delta-aware keyword
+	// tracking (deltakw.go).
+	bare   barePlans
+	kwOnce sync.Once
+	kw     *kwIndex
+	// noTrack turns keyword tracking off, for the tests that compare it
+	// with searching every blob whole.
+	noTrack bool
 }
 
 // New returns an Engine for opts.

@@ -55,6 +55,7 @@ type sweep struct {
 	names      nameTable
 
 	blobs, blobBytes, stored atomic.Int64
+	fallbacks                atomic.Int64 // objects read through go-git after the sweep's reader failed
 	sinceDrop                atomic.Int64 // stored bytes read since mapped pages were dropped
 	phaseName                atomic.Value // string, for progress
 }
@@ -145,6 +146,9 @@ type task struct {
 	base  []byte
 	kind  plumbing.ObjectType
 	loose int32
+	// occs are base's keyword occurrences when occsKnown (deltakw.go).
+	occs      []kwOcc
+	occsKnown bool
 }
 
 // totals counts the blobs and stored bytes a phase will read, for
@@ -249,6 +253,7 @@ type worker struct {
 	z       inflater
 	subs    []treeEdge // scratch for tree
 	blobs   []treeEdge
+	segs    []deltaSeg // scratch for keyword tracking
 	tasks   chan task
 	pending *sync.WaitGroup
 	workers int
@@ -272,17 +277,24 @@ func (w *worker) do(t task) {
 		}
 		t.base, t.kind = base, kind
 	}
-	w.resolve(t.p, t.i, t.base, t.kind)
+	w.resolve(t.p, t.i, t.base, t.kind, t.occs, t.occsKnown)
 }
 
 // resolve inflates entry i (patching it onto base if it is a delta),
 // handles it, then resolves its deltas while it is still in memory. When
 // the queue runs dry it hands deltas to idle workers instead, so one huge
 // forest at the end of a pack does not leave a core idle.
-func (w *worker) resolve(p *pack, i int32, base []byte, kind plumbing.ObjectType) {
+func (w *worker) resolve(p *pack, i int32, base []byte, kind plumbing.ObjectType, baseOccs []kwOcc, baseKnown bool) {
 	e := &p.ents[i]
 	kids := p.kids(i)
 	var content []byte
+	// Keyword occurrences are tracked through blob delta chains, when
+	// there are regexp rules to serve.
+	track := kind == plumbing.BlobObject && len(w.s.e.regexp) > 0 && !w.s.e.noTrack
+	var segs *[]deltaSeg
+	if track && base != nil && baseKnown {
+		segs = &w.segs
+	}
 	if kind == plumbing.BlobObject && base == nil && len(kids) == 0 && e.size > w.s.e.opts.MaxFileSize {
 		// Too large and nobody's base: skip without inflating.
 		w.s.stored.Add(e.end - e.off)
@@ -292,8 +304,12 @@ func (w *worker) resolve(p *pack, i int32, base []byte, kind plumbing.ObjectType
 	raw, err := w.z.inflate(p, i)
 	if err == nil && base != nil {
 		delta := raw
-		raw, err = w.z.applyDelta(base, delta)
+		raw, err = w.z.applyDeltaSegs(base, delta, segs)
 		w.z.bufs.put(delta)
+	}
+	if err != nil {
+		segs = nil // a partial record: search the fallback's result whole
+		raw, err = w.fallback(p, i, kind, err)
 	}
 	if err != nil {
 		w.fail(p, i, err)
@@ -302,20 +318,29 @@ func (w *worker) resolve(p *pack, i int32, base []byte, kind plumbing.ObjectType
 	content = raw
 	w.s.stored.Add(e.end - e.off)
 	w.s.boundMapped(e.end - e.off)
-	w.handle(e.id, kind, content, e.dup)
+	var occs []kwOcc
+	known := false
+	if track {
+		if segs != nil {
+			occs, known = w.s.e.kwTracker().derive(content, baseOccs, *segs)
+		} else {
+			occs, known = w.s.e.kwTracker().scanAll(content)
+		}
+	}
+	w.handle(e.id, kind, content, e.dup, occs, known)
 	shared := false
 	for k, c := range kids {
 		if k < len(kids)-1 && len(w.tasks) == 0 {
 			w.pending.Add(1)
 			select {
-			case w.tasks <- task{p: p, i: c, base: content, kind: kind, loose: -1}:
+			case w.tasks <- task{p: p, i: c, base: content, kind: kind, loose: -1, occs: occs, occsKnown: known}:
 				shared = true
 				continue
 			default:
 				w.pending.Done()
 			}
 		}
-		w.resolve(p, c, content, kind)
+		w.resolve(p, c, content, kind, occs, known)
 	}
 	if !shared {
 		// Nothing kept a reference: handle copies what it keeps, and
@@ -342,6 +367,22 @@ func (s *sweep) boundMapped(n int64) {
 			dropMapped(p.data)
 		}
 	}
+}
+
+// fallback reads entry i through go-git when the sweep's own reader
+// could not (err): a pack feature or an instruction this reader does not
+// handle should cost speed, not coverage. It returns err again if go-git
+// cannot read the object either, or reads something of another type.
+func (w *worker) fallback(p *pack, i int32, kind plumbing.ObjectType, err error) ([]byte, error) {
+	if w.s.ext == nil {
+		return nil, err
+	}
+	typ, data, ferr := w.s.ext(w.s.st.hashOf(p.ents[i].id))
+	if ferr != nil || typ != kind {
+		return nil, err
+	}
+	w.s.fallbacks.Add(1)
+	return data, nil
 }
 
 // fail records that entry i and every delta based on it could not be read.
@@ -390,7 +431,7 @@ func (w *worker) doLoose(i int32) {
 		w.s.mu.Unlock()
 		return
 	}
-	w.handle(l.id, typ, data, false)
+	w.handle(l.id, typ, data, false, nil, false)
 }
 
 func (w *worker) handleTooLarge(id uint32, size int64, dup bool) {
@@ -405,7 +446,7 @@ func (w *worker) handleTooLarge(id uint32, size int64, dup bool) {
 
 // handle takes one whole object. Duplicates (an object stored twice) are
 // resolved, since their deltas need them, but not handled again.
-func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bool) {
+func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bool, occs []kwOcc, occsKnown bool) {
 	if dup {
 		return
 	}
@@ -418,7 +459,13 @@ func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bo
 		}
 		s.blobs.Add(1)
 		s.blobBytes.Add(int64(len(data)))
-		if fs := s.e.Scan(data, Provenance{}); len(fs) > 0 {
+		var fs []Finding
+		if occsKnown {
+			fs = s.e.scanTracked(data, Provenance{}, occs)
+		} else {
+			fs = s.e.Scan(data, Provenance{})
+		}
+		if len(fs) > 0 {
 			s.mu.Lock()
 			s.blobFinds[id] = fs
 			s.mu.Unlock()

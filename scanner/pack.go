@@ -464,21 +464,48 @@ func (z *inflater) reset() error {
 	return nil
 }
 
+// Delta limits, from git's patch-delta.c: a copy instruction names up to
+// four offset bytes and three size bytes, so one copy moves up to
+// maxDeltaCopy bytes, and a copy whose size bytes are all absent moves
+// deltaCopyDefault (64 KiB). An insert carries at most 127 literal bytes.
+const (
+	maxDeltaCopy     = 0xffffff
+	deltaCopyDefault = 0x10000
+	maxDeltaInsert   = 0x7f
+
+	// maxDeltaResult bounds the object a delta may build: a few bytes of
+	// copy instructions over a large base can legally claim gigabytes,
+	// and believing them would allocate whatever a hostile pack asks. An
+	// object past it is reported unreadable, never dropped silently.
+	maxDeltaResult = 1 << 30
+)
+
 // applyDelta rebuilds an object from its base and git's delta
 // instructions (copy a range of the base, or insert literal bytes) into a
 // buffer from z's cache. go-git's packfile.PatchDelta does the same into a
 // growing bytes.Buffer, which zeroes and copies each result again as it
 // grows: 15% of a sweep's time in profiles, for the same bytes.
 func (z *inflater) applyDelta(base, delta []byte) ([]byte, error) {
+	return z.applyDeltaSegs(base, delta, nil)
+}
+
+// applyDeltaSegs is applyDelta that also records each instruction in
+// *segs, when segs is not nil, for keyword tracking (deltakw.go).
+func (z *inflater) applyDeltaSegs(base, delta []byte, segs *[]deltaSeg) ([]byte, error) {
 	bad := func(why string) error { return fmt.Errorf("apply delta: %w: %s", errCorruptObject, why) }
 	srcSize, delta, ok := deltaSize(delta)
 	if !ok || srcSize != uint64(len(base)) {
 		return nil, bad("base size mismatch")
 	}
 	dstSize, delta, ok := deltaSize(delta)
-	// One 7-byte copy instruction yields at most 64 KiB.
-	if !ok || dstSize > uint64(len(delta)+1)*0x10000 {
+	// Each instruction byte yields at most one copy's worth (a copy is
+	// never larger than the base) or one insert's.
+	perByte := max(min(uint64(len(base)), maxDeltaCopy), maxDeltaInsert)
+	if !ok || dstSize > uint64(len(delta))*perByte || dstSize > maxDeltaResult {
 		return nil, bad("implausible size")
+	}
+	if segs != nil {
+		*segs = (*segs)[:0]
 	}
 	out := z.bufs.get(int(dstSize))
 	o := uint64(0)
@@ -504,13 +531,16 @@ func (z *inflater) applyDelta(base, delta []byte) ([]byte, error) {
 				delta = delta[1:]
 			}
 			if n == 0 {
-				n = 0x10000
+				n = deltaCopyDefault
 			}
 			if off+n > uint64(len(base)) || o+n > dstSize {
 				z.bufs.put(out)
 				return nil, bad("copy out of range")
 			}
 			copy(out[o:], base[off:off+n])
+			if segs != nil {
+				*segs = append(*segs, deltaSeg{dst: int(o), n: int(n), src: int(off)})
+			}
 			o += n
 		case cmd != 0:
 			n := uint64(cmd)
@@ -519,6 +549,9 @@ func (z *inflater) applyDelta(base, delta []byte) ([]byte, error) {
 				return nil, bad("insert out of range")
 			}
 			copy(out[o:], delta[:n])
+			if segs != nil {
+				*segs = append(*segs, deltaSeg{dst: int(o), n: int(n), src: -1})
+			}
 			delta = delta[n:]
 			o += n
 		default:

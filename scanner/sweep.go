@@ -187,9 +187,12 @@ func (e *Engine) plan(roles role) *sweepPlan {
 // liveRules documents.
 func (e *Engine) sweep(data []byte, roles role, rules []*patterns.Rule, live []bool) sweepHits {
 	var pl *sweepPlan
-	if len(rules) == len(e.regexp) && (len(rules) == 0 || &rules[0] == &e.regexp[0]) {
+	switch {
+	case len(rules) == len(e.regexp) && (len(rules) == 0 || &rules[0] == &e.regexp[0]):
 		pl = e.plan(roles)
-	} else {
+	case len(rules) == 0:
+		pl = e.bare.get(roles)
+	default:
 		pl = newSweepPlan(roles, rules)
 	}
 	copy(live, pl.live)
