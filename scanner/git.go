@@ -337,6 +337,11 @@ func treeEntries(repo *git.Repository, h plumbing.Hash) ([]object.TreeEntry, err
 	if h.IsZero() {
 		return nil, nil
 	}
+	if ss, ok := repo.Storer.(scanStorage); ok && ss.point != nil {
+		if entries, ok := ss.point.tree(h); ok {
+			return entries, nil
+		}
+	}
 	t, err := repo.TreeObject(h)
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", h, err)

@@ -16,13 +16,13 @@ import (
 // git binary, with deterministic identities and dates so commit hashes are
 // stable across runs.
 type testRepo struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	home string
 	tick int
 }
 
-func newTestRepo(t *testing.T) *testRepo {
+func newTestRepo(t testing.TB) *testRepo {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // The staged and range scans read a handful of objects: HEAD's commit, the
@@ -39,6 +40,10 @@ type pointReader struct {
 	packs   []*mappedPack
 	mu      sync.Mutex
 	z       inflater
+	cache   baseCache
+	// trees holds parsed trees (trees.go), treeEntries their entries.
+	trees       map[plumbing.Hash][]object.TreeEntry
+	treeEntries int
 }
 
 // mappedPack is a pack and its version-2 index, both mapped read-only.
@@ -144,7 +149,9 @@ func (p *mappedPack) offset(i uint32) (int64, bool) {
 }
 
 // read returns object h's type, size and, unless it is larger than limit,
-// its content. errPointMiss means the caller should ask go-git.
+// its content. errPointMiss means the caller should ask go-git. The
+// content may be shared with the delta-base cache: callers must not
+// modify it.
 func (r *pointReader) read(h plumbing.Hash, limit int64) (plumbing.ObjectType, int64, []byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -156,8 +163,15 @@ func (r *pointReader) read(h plumbing.Hash, limit int64) (plumbing.ObjectType, i
 	return 0, 0, nil, errPointMiss
 }
 
-// readPacked reads the object at off, following its delta chain.
+// readPacked reads the object at off, following its delta chain through
+// the delta-base cache.
 func (r *pointReader) readPacked(p *mappedPack, off, limit int64, depth int) (plumbing.ObjectType, int64, []byte, error) {
+	if c, ok := r.cache.get(p, off); ok {
+		if int64(len(c.data)) > limit {
+			return c.typ, int64(len(c.data)), nil, nil
+		}
+		return c.typ, int64(len(c.data)), c.data, nil
+	}
 	if depth > maxPointDeltaDepth || off < 12 || off >= int64(len(p.data))-20 {
 		return 0, 0, nil, errPointMiss
 	}
@@ -175,32 +189,34 @@ func (r *pointReader) readPacked(p *mappedPack, off, limit int64, depth int) (pl
 		if err != nil {
 			return 0, 0, nil, errPointMiss
 		}
-		return typ, size, bytes.Clone(data), nil
+		data = bytes.Clone(data)
+		r.cache.add(p, off, typ, data)
+		return typ, size, data, nil
 	case plumbing.OFSDeltaObject:
 		back, m, ok := parseOffset(p.data[pos:])
 		if !ok || back <= 0 || back > off {
 			return 0, 0, nil, errPointMiss
 		}
-		return r.applyPacked(p, off-back, pos+int64(m), size, limit, depth, nil)
+		return r.applyPacked(p, off, off-back, pos+int64(m), size, limit, depth, nil)
 	case plumbing.REFDeltaObject:
 		if pos+20 > int64(len(p.data)) {
 			return 0, 0, nil, errPointMiss
 		}
 		var base plumbing.Hash
 		copy(base[:], p.data[pos:pos+20])
-		return r.applyPacked(p, -1, pos+20, size, limit, depth, &base)
+		return r.applyPacked(p, off, -1, pos+20, size, limit, depth, &base)
 	}
 	return 0, 0, nil, errPointMiss
 }
 
-// applyPacked reads a delta's base (at baseOff in p, or by hash for a
-// REF_DELTA) and applies the delta that starts at pos.
-func (r *pointReader) applyPacked(p *mappedPack, baseOff, pos, deltaLen, limit int64, depth int, baseHash *plumbing.Hash) (plumbing.ObjectType, int64, []byte, error) {
+// applyPacked reads the base of the delta at off (at baseOff in p, or by
+// hash for a REF_DELTA) and applies the delta whose data starts at pos.
+func (r *pointReader) applyPacked(p *mappedPack, off, baseOff, pos, deltaLen, limit int64, depth int, baseHash *plumbing.Hash) (plumbing.ObjectType, int64, []byte, error) {
 	delta, err := r.z.inflateBytes(p.data[pos:], deltaLen)
 	if err != nil {
 		return 0, 0, nil, errPointMiss
 	}
-	delta = bytes.Clone(delta)
+	defer r.z.bufs.put(delta)
 	// The result's size is the delta's second header; a too-large object
 	// is known without building it.
 	_, rest, ok := deltaSize(delta)
@@ -228,7 +244,9 @@ func (r *pointReader) applyPacked(p *mappedPack, baseOff, pos, deltaLen, limit i
 	if err != nil {
 		return 0, 0, nil, errPointMiss
 	}
-	return typ, int64(len(out)), bytes.Clone(out), nil
+	out = bytes.Clone(out)
+	r.cache.add(p, off, typ, out)
+	return typ, int64(len(out)), out, nil
 }
 
 // readAny finds a REF_DELTA's base in any pack.
