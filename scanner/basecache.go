@@ -14,9 +14,10 @@ import (
 // chain stops at the previous version's result. git keeps such a cache
 // too (core.deltaBaseCacheLimit).
 
-// maxBaseCache bounds the bytes of objects the cache holds: git's default
-// core.deltaBaseCacheLimit.
-const maxBaseCache = 96 << 20
+// maxBaseCache bounds the bytes of objects the cache holds: a third of
+// git's default core.deltaBaseCacheLimit (96 MiB), because a pre-commit
+// hook's memory matters more here than the last few cache hits.
+const maxBaseCache = 32 << 20
 
 // maxBaseCacheEntry bounds one cached object, so that one large blob
 // cannot evict every tree.

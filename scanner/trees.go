@@ -19,7 +19,7 @@ import (
 // maxTreeCacheEntries bounds the tree entries the cache holds (each a few
 // dozen bytes plus its name): tens of megabytes at most. When full it is
 // emptied, which costs only the re-parsing.
-const maxTreeCacheEntries = 1 << 19
+const maxTreeCacheEntries = 1 << 17
 
 // tree returns the entries of tree h, or false if the point reader cannot
 // serve it (go-git then decodes it and reports any error).
