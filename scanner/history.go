@@ -112,7 +112,13 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 	if err != nil {
 		return nil, nil, err
 	}
+	// A partial clone lacks blobs until they are fetched (promisor.go).
+	fetched, promised := completePartialClone(ctx, repo, gitDir)
 	st := openObjects(filepath.Join(commonDir(gitDir), "objects"))
+	if promised != nil {
+		st.problems = append(st.problems, *promised)
+	}
+	st.fetched = fetched
 	s := newSweep(e, st)
 	var extMu sync.Mutex
 	s.ext = func(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
@@ -434,8 +440,15 @@ func (s *sweep) reportProgress(fn func(HistoryProgress)) (stop func(done bool)) 
 func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Result, error) {
 	res := &Result{Files: s.blobs.Load(), Bytes: s.blobBytes.Load()}
 	res.Warnings = append(res.Warnings, h.warnings...)
+	if s.st.fetched > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("partial clone: fetched %d missing object(s) from the promisor remote before sweeping", s.st.fetched))
+	}
 	for _, p := range s.st.problems {
 		res.Errors = append(res.Errors, p)
+		if p.Path == "partial clone" {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("partial clone: %v; the result is incomplete", p.Err))
+			continue
+		}
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s could not be read; objects in it were not swept", filepath.Base(p.Path)))
 	}
 	for _, p := range s.st.packs {

@@ -27,6 +27,9 @@ type objectStore struct {
 	// problems are packs and files that could not be opened; the sweep
 	// goes on without them and reports them.
 	problems []FileError
+	// fetched counts objects fetched from a partial clone's promisor
+	// remote before the sweep (promisor.go).
+	fetched int
 }
 
 // looseObject is one file under objects/xx/.
