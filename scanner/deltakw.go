@@ -52,10 +52,13 @@ type kwIndex struct {
 	maxLen int
 }
 
-// kwTracker returns the engine's keyword index, built once.
+// kwTracker returns the engine's keyword index for its current plan.
+// Occurrences do not depend on the plan (each is a place where a keyword
+// is), so those found under one plan serve under the next.
 func (e *Engine) kwTracker() *kwIndex {
-	e.kwOnce.Do(func() {
-		idx := &kwIndex{plan: e.plan(0)}
+	ps := e.planner.current()
+	ps.kwOnce.Do(func() {
+		idx := &kwIndex{plan: ps.plan(0, e.regexp)}
 		for i := range idx.plan.groups {
 			g := &idx.plan.groups[i]
 			idx.group[g.anchors[0].b] = g
@@ -63,9 +66,9 @@ func (e *Engine) kwTracker() *kwIndex {
 				idx.maxLen = max(idx.maxLen, len(a.keyword))
 			}
 		}
-		e.kw = idx
+		ps.kw = idx
 	})
-	return e.kw
+	return ps.kw
 }
 
 // scanAll finds every keyword occurrence in data, in position order. It
@@ -222,6 +225,6 @@ type barePlans struct {
 }
 
 func (b *barePlans) get(roles role) *sweepPlan {
-	b.once[roles].Do(func() { b.plans[roles] = newSweepPlan(roles, nil) })
+	b.once[roles].Do(func() { b.plans[roles] = newSweepPlan(roles, nil, staticRarity) })
 	return b.plans[roles]
 }

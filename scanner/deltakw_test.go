@@ -299,3 +299,44 @@ func TestHistoryKeywordTrackingMatchesWholeScan(t *testing.T) {
 func keywordLine(r *rand.Rand) string {
 	return string(keywordText(r, 20+r.IntN(60)))
 }
+
+// TestAdaptedPlanMatchesStatic checks that an engine whose plan adapted
+// to C-like content (where '-' and '_' are common) reports exactly what
+// an engine on the static plan does, on the differential test's inputs;
+// and that the adapted plan did change, so the test means something.
+func TestAdaptedPlanMatchesStatic(t *testing.T) {
+	adapted := New(Options{})
+	r := rand.New(rand.NewPCG(13, 9))
+	var c bytes.Buffer
+	for c.Len() < 2*planSample {
+		fmt.Fprintf(&c, "\tif (!strcmp(arg, \"--no-%d\") && opt->flag_%d_x > 0) return error(_(\"bad\"));\n", r.IntN(1e6), r.IntN(1e3))
+	}
+	for chunk := c.Bytes(); len(chunk) > 0; chunk = chunk[min(len(chunk), planSampleChunk):] {
+		adapted.Scan(chunk[:min(len(chunk), planSampleChunk)], Provenance{})
+	}
+	if !adapted.planner.done.Load() || adapted.planner.current().rar == staticRarity {
+		t.Fatal("the plan did not adapt")
+	}
+	if reflect.DeepEqual(adapted.plan(roleAll).passes, New(Options{}).plan(roleAll).passes) {
+		t.Fatal("the adapted plan searches the same bytes as the static one")
+	}
+	static := New(Options{})
+	static.planner.done.Store(true) // never adapts
+	g := patternstest.New(14)
+	var frags []string
+	for _, rule := range patterns.All() {
+		for _, s := range rule.Samples.True {
+			text, _ := g.Expand(s)
+			frags = append(frags, text)
+		}
+		frags = append(frags, rule.Keywords...)
+	}
+	for i := 0; i < 200; i++ {
+		data := sweepInput(r, g, frags)
+		got := adapted.Scan(data, Provenance{Path: "x"})
+		want := static.Scan(data, Provenance{Path: "x"})
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("input %d: adapted plan %d findings, static %d", i, len(got), len(want))
+		}
+	}
+}

@@ -3,7 +3,6 @@ package scanner
 import (
 	"bytes"
 	"sort"
-	"sync"
 
 	"github.com/keyward/keyward/patterns"
 )
@@ -75,16 +74,13 @@ type Engine struct {
 	token  *patterns.Rule
 	regexp []*patterns.Rule
 
-	// plans are built on first use, one per set of roles (see sweep.go).
-	planOnce [roleAll + 1]sync.Once
-	plans    [roleAll + 1]*sweepPlan
-	// bare and kw serve the history sweep's delta-aware keyword
-	// tracking (deltakw.go).
-	bare   barePlans
-	kwOnce sync.Once
-	kw     *kwIndex
-	// noTrack turns keyword tracking off, for the tests that compare it
-	// with searching every blob whole.
+	// planner builds the sweep's plans, one per set of roles, and adapts
+	// them to the content met (see plan.go and sweep.go).
+	planner planner
+	// bare serves the history sweep's delta-aware keyword tracking
+	// (deltakw.go); noTrack turns tracking off, for the tests that
+	// compare it with searching every blob whole.
+	bare    barePlans
 	noTrack bool
 }
 

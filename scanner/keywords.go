@@ -44,6 +44,17 @@ var (
 	exactRank = rankTable(exactRarity, false)
 )
 
+// rarity ranks bytes for choosing anchors: the static lists above until
+// an engine has measured the content it is scanning (plan.go).
+type rarity struct {
+	order  string     // printable ASCII, rarest first, cases apart
+	exact  [256]uint8 // rank, cases apart; lower is rarer
+	folded [256]uint8 // rank with letters folded
+}
+
+// staticRarity is the rarity measured on Go's standard library.
+var staticRarity = &rarity{order: exactRarity, exact: exactRank, folded: byteRank}
+
 func rankTable(rarity string, fold bool) (rank [256]uint8) {
 	for i := range rank {
 		rank[i] = 255
@@ -129,7 +140,7 @@ func (g *anchorGroup) pending(live []bool) bool {
 // that another pass searches for anyway is dropped and its keywords ride
 // on those passes: "ghp_" joins the pass for '_' that "npm_" needs,
 // rather than scanning for 'h' as well.
-func planAnchors(rules []*patterns.Rule, live []bool, as []anchor) []anchor {
+func planAnchors(rules []*patterns.Rule, live []bool, as []anchor, rar *rarity) []anchor {
 	type kw struct {
 		k     string
 		rule  int
@@ -160,30 +171,37 @@ func planAnchors(rules []*patterns.Rule, live []bool, as []anchor) []anchor {
 				live[i] = true
 				break
 			}
-			rank := &byteRank
+			rank := &rar.folded
 			if exact {
-				rank = &exactRank
+				rank = &rar.exact
 			}
 			w := kw{k: k, rule: i, exact: exact, off: rarestByte(k, rank)}
 			use(w, w.off, 1)
 			kws = append(kws, w)
 		}
 	}
-	for b := len(exactRarity) - 1; b >= 0; b-- {
-		c := exactRarity[b]
+	for b := len(rar.order) - 1; b >= 0; b-- {
+		c := rar.order[b]
 		if uses[c] == 0 {
 			continue
 		}
 		// Every keyword searched for by c needs another byte already
 		// searched for, or the pass stays.
+		// The alternative is the rarest such byte: its pass stops least
+		// often, so the keyword's checks cost least there.
 		alt := func(w kw) int {
+			best := -1
+			rank := &rar.folded
+			if w.exact {
+				rank = &rar.exact
+			}
 			for i := 0; i < len(w.k); i++ {
 				lo, up := bytesOf(w, i)
-				if lo != c && up != c && uses[lo] > 0 && uses[up] > 0 {
-					return i
+				if lo != c && up != c && uses[lo] > 0 && uses[up] > 0 && (best < 0 || rank[w.k[i]] < rank[w.k[best]]) {
+					best = i
 				}
 			}
-			return -1
+			return best
 		}
 		movable := true
 		for _, w := range kws {

@@ -90,7 +90,7 @@ func refForKeyword(data []byte, head, tail string) [2][]int {
 // no keywords at all, each anchor group searching the whole content on its
 // own. The plan (which keyword is anchored where) is the engine's.
 func refLiveRules(data []byte, rules []*patterns.Rule, live []bool) {
-	pl := newSweepPlan(0, rules)
+	pl := newSweepPlan(0, rules, staticRarity)
 	copy(live, pl.live)
 	for i := range pl.groups {
 		g := &pl.groups[i]

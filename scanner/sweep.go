@@ -127,13 +127,13 @@ type sweepPlan struct {
 	live []bool
 }
 
-func newSweepPlan(roles role, rules []*patterns.Rule) *sweepPlan {
+func newSweepPlan(roles role, rules []*patterns.Rule, rar *rarity) *sweepPlan {
 	pl := &sweepPlan{live: make([]bool, len(rules))}
-	as := planAnchors(rules, pl.live, nil)
+	as := planAnchors(rules, pl.live, nil, rar)
 	// Rarest bytes first: a rule found by a rare anchor spares the passes
 	// for its commoner ones.
 	slices.SortFunc(as, func(x, y anchor) int {
-		if d := int(exactRank[x.b]) - int(exactRank[y.b]); d != 0 {
+		if d := int(rar.exact[x.b]) - int(rar.exact[y.b]); d != 0 {
 			return d
 		}
 		return int(x.b) - int(y.b)
@@ -176,10 +176,10 @@ func newSweepPlan(roles role, rules []*patterns.Rule) *sweepPlan {
 	return pl
 }
 
-// plan returns the engine's plan for roles over its regexp rules.
+// plan returns the engine's plan for roles over its regexp rules, as
+// adapted so far to the content it has met (plan.go).
 func (e *Engine) plan(roles role) *sweepPlan {
-	e.planOnce[roles].Do(func() { e.plans[roles] = newSweepPlan(roles, e.regexp) })
-	return e.plans[roles]
+	return e.planner.current().plan(roles, e.regexp)
 }
 
 // sweep runs the passes for roles and for the keywords of rules, setting
@@ -189,11 +189,12 @@ func (e *Engine) sweep(data []byte, roles role, rules []*patterns.Rule, live []b
 	var pl *sweepPlan
 	switch {
 	case len(rules) == len(e.regexp) && (len(rules) == 0 || &rules[0] == &e.regexp[0]):
+		e.planner.sample(data)
 		pl = e.plan(roles)
 	case len(rules) == 0:
 		pl = e.bare.get(roles)
 	default:
-		pl = newSweepPlan(roles, rules)
+		pl = newSweepPlan(roles, rules, staticRarity)
 	}
 	copy(live, pl.live)
 	ps := pl.passes
