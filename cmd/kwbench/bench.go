@@ -56,7 +56,7 @@ func ensureRepo(ctx context.Context, o options, spec repoSpec, log io.Writer) (s
 	if err := git(ctx, repo, "init", "-q", "-b", "main"); err != nil {
 		return "", nil, err
 	}
-	src, err := loadSources(ctx)
+	src, err := loadSources(ctx, o.source)
 	if err != nil {
 		return "", nil, err
 	}
@@ -141,6 +141,9 @@ func measureRepo(ctx context.Context, repo string) (*repoStats, error) {
 		return nil, fmt.Errorf("git cat-file: %w", err)
 	}
 	packs, _ := filepath.Glob(filepath.Join(repo, ".git", "objects", "pack", "*.pack"))
+	if bare, _ := filepath.Glob(filepath.Join(repo, "objects", "pack", "*.pack")); len(packs) == 0 {
+		packs = bare
+	}
 	for _, p := range packs {
 		if info, err := os.Stat(p); err == nil {
 			st.PackBytes += info.Size()

@@ -29,8 +29,16 @@ func bench(ctx context.Context, o options, sizes []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	for _, repo := range o.repos {
+		if err := benchReal(ctx, o, kw, repo, stdout, stderr); err != nil {
+			return err
+		}
+	}
 	for _, size := range sizes {
 		spec := specs[size]
+		if o.source != "" {
+			spec.name += "-" + filepath.Base(filepath.Clean(o.source))
+		}
 		repo, st, err := ensureRepo(ctx, o, spec, stderr)
 		if err != nil {
 			return err
@@ -157,7 +165,7 @@ func precommit(ctx context.Context, o options, kw, repo string, log io.Writer) (
 	if err := git(ctx, o.dir, "clone", "-q", repo, clone); err != nil {
 		return nil, err
 	}
-	out, err := gitOut(ctx, clone, "ls-files", "*.go")
+	out, err := gitOut(ctx, clone, "ls-files", "*.go", "*.c", "*.h")
 	if err != nil {
 		return nil, err
 	}

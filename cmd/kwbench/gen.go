@@ -57,16 +57,23 @@ type sourceFile struct {
 	lines [][]byte
 }
 
-// loadSources reads $(go env GOROOT)/src, the corpus the history is made
-// from: real code, real sizes, real directory shapes.
-func loadSources(ctx context.Context) ([]sourceFile, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
-	if err != nil {
-		return nil, fmt.Errorf("find GOROOT: %w", err)
+// loadSources reads the corpus the history is made from: dir if given
+// (--source, for C-heavy content such as a checkout of git/git), else
+// $(go env GOROOT)/src: real code, real sizes, real directory shapes.
+func loadSources(ctx context.Context, dir string) ([]sourceFile, error) {
+	root := dir
+	if root == "" {
+		out, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
+		if err != nil {
+			return nil, fmt.Errorf("find GOROOT: %w", err)
+		}
+		root = filepath.Join(strings.TrimSpace(string(out)), "src")
 	}
-	root := filepath.Join(strings.TrimSpace(string(out)), "src")
 	var files []sourceFile
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
 		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
@@ -83,7 +90,7 @@ func loadSources(ctx context.Context) ([]sourceFile, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read Go sources: %w", err)
+		return nil, fmt.Errorf("read sources under %s: %w", root, err)
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 	return files, nil

@@ -31,11 +31,22 @@
 //     hooks (skipped if 'keyward hook install' fails);
 //   - keyward scan --range over 100 commits.
 //
+// Generated histories have no real deltas' shapes and only Go content, so
+// --repo PATH also measures real repositories as they are (a bare clone of
+// git/git or tmux): the floor, keyward's history sweep with all rules, AWS
+// rules only and none, keyward's range scan next to gitleaks' over the
+// same range, and gitleaks' and trufflehog's whole-history scans where
+// installed, the cases alternating round by round. --source DIR builds
+// the generated repositories from another tree, such as a checkout of
+// git/git for C-heavy content.
+//
 // Usage, from the module root:
 //
 //	go run ./cmd/kwbench                    # small repository, 3 runs each
 //	go run ./cmd/kwbench --size large       # the numbers for the README
 //	go run ./cmd/kwbench --size both --runs 5 --dir /var/tmp/kwbench
+//	go run ./cmd/kwbench --size none --repo /tmp/git.git --repo /tmp/tmux.git
+//	go run ./cmd/kwbench --source /tmp/git-src   # C-heavy generated history
 //
 // Wall time on a shared machine moves with the neighbours' load; CPU time
 // much less, so both are shown. kwbench is a command, not a test: go test
@@ -62,6 +73,9 @@ type options struct {
 	rebuild      bool
 	noPrecommit  bool
 	precommitRun int
+	repos        []string
+	source       string
+	noOtherHist  bool
 }
 
 func main() {
@@ -80,12 +94,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("kwbench", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.dir, "dir", filepath.Join(os.TempDir(), "kwbench"), "cache `DIR` for generated repositories and the built binary")
-	fs.StringVar(&o.size, "size", "small", "repository size: small, large or both")
+	fs.StringVar(&o.size, "size", "small", "generated repository size: small, large, both or none (with --repo)")
 	fs.IntVar(&o.runs, "runs", 3, "timed runs per history case (the median is reported)")
 	fs.StringVar(&o.keyward, "keyward", "", "keyward binary to measure (default: go build ./cmd/keyward)")
 	fs.BoolVar(&o.rebuild, "rebuild", false, "regenerate the repositories even if cached")
 	fs.BoolVar(&o.noPrecommit, "no-precommit", false, "skip the pre-commit and range cases")
 	fs.IntVar(&o.precommitRun, "precommit-runs", 11, "timed runs of each (fast) pre-commit case")
+	fs.StringArrayVar(&o.repos, "repo", nil, "also measure the real repository at `PATH` (bare or not; repeatable), cases alternating run by run")
+	fs.StringVar(&o.source, "source", "", "build the generated repositories from the files under `DIR` (e.g. a checkout of git/git for C-heavy content) instead of GOROOT/src")
+	fs.BoolVar(&o.noOtherHist, "no-other-history", false, "with --repo, skip the other tools' whole-history scans (over a minute each on git/git)")
 	if err := fs.Parse(args); err != nil {
 		if err == pflag.ErrHelp {
 			return 0
@@ -94,12 +111,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var sizes []string
 	switch o.size {
+	case "none":
 	case "small", "large":
 		sizes = []string{o.size}
 	case "both":
 		sizes = []string{"small", "large"}
 	default:
-		fmt.Fprintf(stderr, "kwbench: error: unknown --size %q (small, large or both)\n", o.size)
+		fmt.Fprintf(stderr, "kwbench: error: unknown --size %q (small, large, both or none)\n", o.size)
 		return 2
 	}
 	if o.runs < 1 || o.precommitRun < 1 {
