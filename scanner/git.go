@@ -221,6 +221,16 @@ func (s scanStorage) Config() (*config.Config, error) {
 // exceeds the engine's limit (the caller records a Skip). label names the
 // blob in errors: a path, or commit:path.
 func (e *Engine) readBlob(repo *git.Repository, h plumbing.Hash, label string) (data []byte, size int64, tooLarge bool, err error) {
+	// The point reader's result is the blob itself, shared with its
+	// cache and never modified: no copy through a Reader.
+	if ss, ok := repo.Storer.(scanStorage); ok && ss.point != nil {
+		if typ, size, data, err := ss.point.read(h, e.opts.MaxFileSize); err == nil && typ == plumbing.BlobObject {
+			if size > e.opts.MaxFileSize {
+				return nil, size, true, nil
+			}
+			return data, size, false, nil
+		}
+	}
 	blob, err := repo.BlobObject(h)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("read blob %s (%s): %w", h, label, err)

@@ -56,6 +56,7 @@ type mappedPack struct {
 // it cannot use is left to go-git.
 func openPointReader(objectsDir string) *pointReader {
 	r := &pointReader{objects: objectsDir}
+	r.z.bufs.fresh = true // results are cached and shared, not recycled
 	idxs, _ := filepath.Glob(filepath.Join(objectsDir, "pack", "*.idx"))
 	for _, name := range idxs {
 		if p := mapPack(name); p != nil {
@@ -189,7 +190,6 @@ func (r *pointReader) readPacked(p *mappedPack, off, limit int64, depth int) (pl
 		if err != nil {
 			return 0, 0, nil, errPointMiss
 		}
-		data = bytes.Clone(data)
 		r.cache.add(p, off, typ, data)
 		return typ, size, data, nil
 	case plumbing.OFSDeltaObject:
@@ -244,7 +244,6 @@ func (r *pointReader) applyPacked(p *mappedPack, off, baseOff, pos, deltaLen, li
 	if err != nil {
 		return 0, 0, nil, errPointMiss
 	}
-	out = bytes.Clone(out)
 	r.cache.add(p, off, typ, out)
 	return typ, int64(len(out)), out, nil
 }

@@ -594,6 +594,10 @@ const (
 type bufCache struct {
 	free  [32][][]byte
 	bytes int
+	// fresh makes every buffer a new allocation that is never reused:
+	// the point reader keeps what it reads in its delta-base cache and
+	// hands it out, so nothing it produced may be written again.
+	fresh bool
 }
 
 // sizeClass is the power of two at or above n.
@@ -602,7 +606,7 @@ func sizeClass(n int) int { return bits.Len(uint(n - 1)) }
 // get returns a buffer of length n. Its contents are garbage: callers
 // overwrite all of it.
 func (c *bufCache) get(n int) []byte {
-	if n < bufCacheMin || n > bufCacheMax {
+	if c.fresh || n < bufCacheMin || n > bufCacheMax {
 		return make([]byte, n)
 	}
 	k := sizeClass(n)
@@ -618,7 +622,7 @@ func (c *bufCache) get(n int) []byte {
 // put gives a buffer back; it must no longer be referenced.
 func (c *bufCache) put(b []byte) {
 	n := cap(b)
-	if n < bufCacheMin || n > bufCacheMax || n&(n-1) != 0 {
+	if c.fresh || n < bufCacheMin || n > bufCacheMax || n&(n-1) != 0 {
 		return // not one of ours
 	}
 	k := sizeClass(n)
