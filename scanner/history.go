@@ -120,8 +120,16 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 	}
 	st.fetched = fetched
 	s := newSweep(e, st)
+	// Objects the sweep needs from outside a pack's own forests (a thin
+	// pack's REF_DELTA base, or a fallback) come from the point reader,
+	// which range and staged scans use, with its delta-base cache; then
+	// from go-git.
+	point := openPointReader(filepath.Join(commonDir(gitDir), "objects"))
 	var extMu sync.Mutex
 	s.ext = func(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+		if typ, _, data, err := point.read(h, maxInt64); err == nil {
+			return typ, data, nil
+		}
 		extMu.Lock() // go-git's object storage is not safe for concurrent use
 		defer extMu.Unlock()
 		obj, err := repo.Storer.EncodedObject(plumbing.AnyObject, h)

@@ -382,7 +382,9 @@ func (w *worker) fallback(p *pack, i int32, kind plumbing.ObjectType, err error)
 		return nil, err
 	}
 	w.s.fallbacks.Add(1)
-	return data, nil
+	// A copy: the worker recycles the buffers it resolves, and these
+	// bytes may be the point reader's cached object.
+	return bytes.Clone(data), nil
 }
 
 // fail records that entry i and every delta based on it could not be read.
