@@ -153,9 +153,9 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 	prog := s.reportProgress(opts.Progress)
 	for _, phase := range []int{phaseObjects, phaseTrees} {
 		if phase == phaseTrees {
-			if len(s.blobFinds)+len(s.tooLarge) == 0 {
-				break // nothing to locate
-			}
+			// Trees are read even with nothing to locate: a blob they
+			// name that the repository lacks makes the sweep
+			// incomplete (missing.go).
 			s.interesting = newBitset(st.ids.len())
 			s.interestingPrefix = newBitset(1 << 16)
 			s.trees = make([]treeSpan, st.ids.len())
@@ -448,6 +448,11 @@ func (s *sweep) reportProgress(fn func(HistoryProgress)) (stop func(done bool)) 
 func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Result, error) {
 	res := &Result{Files: s.blobs.Load(), Bytes: s.blobBytes.Load()}
 	res.Warnings = append(res.Warnings, h.warnings...)
+	if n, first := s.missing.summary(); n > 0 {
+		err := fmt.Errorf("%d object(s) named by trees are not in the repository (first: %s)", n, first)
+		res.Errors = append(res.Errors, FileError{Path: "missing objects", Err: err})
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%v; their content was not scanned and the result is incomplete", err))
+	}
 	if s.st.fetched > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("partial clone: fetched %d missing object(s) from the promisor remote before sweeping", s.st.fetched))
 	}

@@ -55,6 +55,7 @@ type sweep struct {
 	names      nameTable
 
 	blobs, blobBytes, stored atomic.Int64
+	missing                  missingSet
 	fallbacks                atomic.Int64 // objects read through go-git after the sweep's reader failed
 	sinceDrop                atomic.Int64 // stored bytes read since mapped pages were dropped
 	phaseName                atomic.Value // string, for progress
@@ -146,9 +147,17 @@ type task struct {
 	base  []byte
 	kind  plumbing.ObjectType
 	loose int32
-	// occs are base's keyword occurrences when occsKnown (deltakw.go).
-	occs      []kwOcc
-	occsKnown bool
+	// trail is what was learnt from base for its deltas.
+	trail trail
+}
+
+// trail is what resolving an object learnt that its deltas can reuse,
+// when known: a blob's keyword occurrences (deltakw.go), or the offsets of
+// a tree's entry hashes that were found in the repository (missing.go).
+type trail struct {
+	known  bool
+	occs   []kwOcc
+	hashes []int32
 }
 
 // totals counts the blobs and stored bytes a phase will read, for
@@ -277,22 +286,23 @@ func (w *worker) do(t task) {
 		}
 		t.base, t.kind = base, kind
 	}
-	w.resolve(t.p, t.i, t.base, t.kind, t.occs, t.occsKnown)
+	w.resolve(t.p, t.i, t.base, t.kind, t.trail)
 }
 
 // resolve inflates entry i (patching it onto base if it is a delta),
 // handles it, then resolves its deltas while it is still in memory. When
 // the queue runs dry it hands deltas to idle workers instead, so one huge
 // forest at the end of a pack does not leave a core idle.
-func (w *worker) resolve(p *pack, i int32, base []byte, kind plumbing.ObjectType, baseOccs []kwOcc, baseKnown bool) {
+func (w *worker) resolve(p *pack, i int32, base []byte, kind plumbing.ObjectType, bt trail) {
 	e := &p.ents[i]
 	kids := p.kids(i)
 	var content []byte
 	// Keyword occurrences are tracked through blob delta chains, when
 	// there are regexp rules to serve.
 	track := kind == plumbing.BlobObject && len(w.s.e.regexp) > 0 && !w.s.e.noTrack
+	trackTree := kind == plumbing.TreeObject && w.s.phase == phaseTrees
 	var segs *[]deltaSeg
-	if track && base != nil && baseKnown {
+	if (track || trackTree) && base != nil && bt.known {
 		segs = &w.segs
 	}
 	if kind == plumbing.BlobObject && base == nil && len(kids) == 0 && e.size > w.s.e.opts.MaxFileSize {
@@ -318,29 +328,32 @@ func (w *worker) resolve(p *pack, i int32, base []byte, kind plumbing.ObjectType
 	content = raw
 	w.s.stored.Add(e.end - e.off)
 	w.s.boundMapped(e.end - e.off)
-	var occs []kwOcc
-	known := false
+	var t trail
 	if track {
 		if segs != nil {
-			occs, known = w.s.e.kwTracker().derive(content, baseOccs, *segs)
+			t.occs, t.known = w.s.e.kwTracker().derive(content, bt.occs, *segs)
 		} else {
-			occs, known = w.s.e.kwTracker().scanAll(content)
+			t.occs, t.known = w.s.e.kwTracker().scanAll(content)
 		}
 	}
-	w.handle(e.id, kind, content, e.dup, occs, known)
+	var applied []deltaSeg
+	if segs != nil {
+		applied = *segs
+	}
+	w.handle(e.id, kind, content, e.dup, &t, applied, bt)
 	shared := false
 	for k, c := range kids {
 		if k < len(kids)-1 && len(w.tasks) == 0 {
 			w.pending.Add(1)
 			select {
-			case w.tasks <- task{p: p, i: c, base: content, kind: kind, loose: -1, occs: occs, occsKnown: known}:
+			case w.tasks <- task{p: p, i: c, base: content, kind: kind, loose: -1, trail: t}:
 				shared = true
 				continue
 			default:
 				w.pending.Done()
 			}
 		}
-		w.resolve(p, c, content, kind, occs, known)
+		w.resolve(p, c, content, kind, t)
 	}
 	if !shared {
 		// Nothing kept a reference: handle copies what it keeps, and
@@ -433,7 +446,7 @@ func (w *worker) doLoose(i int32) {
 		w.s.mu.Unlock()
 		return
 	}
-	w.handle(l.id, typ, data, false, nil, false)
+	w.handle(l.id, typ, data, false, &trail{}, nil, trail{})
 }
 
 func (w *worker) handleTooLarge(id uint32, size int64, dup bool) {
@@ -448,7 +461,10 @@ func (w *worker) handleTooLarge(id uint32, size int64, dup bool) {
 
 // handle takes one whole object. Duplicates (an object stored twice) are
 // resolved, since their deltas need them, but not handled again.
-func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bool, occs []kwOcc, occsKnown bool) {
+// out is what its deltas may reuse (a blob's is filled by the caller, a
+// tree's here); segs are the delta instructions that built data from the
+// object base describes, or nil.
+func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bool, out *trail, segs []deltaSeg, base trail) {
 	if dup {
 		return
 	}
@@ -462,8 +478,8 @@ func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bo
 		s.blobs.Add(1)
 		s.blobBytes.Add(int64(len(data)))
 		var fs []Finding
-		if occsKnown {
-			fs = s.e.scanTracked(data, Provenance{}, occs)
+		if out.known {
+			fs = s.e.scanTracked(data, Provenance{}, out.occs)
 		} else {
 			fs = s.e.Scan(data, Provenance{})
 		}
@@ -497,14 +513,26 @@ func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bo
 			s.mu.Unlock()
 		}
 	case plumbing.TreeObject:
-		w.tree(id, data)
+		var from []int32
+		if base.known && segs != nil {
+			from = base.hashes
+		}
+		out.hashes = w.tree(id, data, segs, from, segs != nil && base.known)
+		out.known = true
 	}
 }
 
-// tree keeps a tree's subtree edges and its edges to interesting blobs.
-func (w *worker) tree(id uint32, data []byte) {
+// tree keeps a tree's subtree edges and its edges to interesting blobs,
+// notes entries that name objects the repository lacks, and returns the
+// offsets of the entry hashes it found present, for its deltas: when
+// derived, data was built by segs from a tree whose present hashes were
+// at from, and an entry copied whole from one of those needs no lookup.
+func (w *worker) tree(id uint32, data []byte, segs []deltaSeg, from []int32, derived bool) []int32 {
 	w.subs, w.blobs = w.subs[:0], w.blobs[:0]
 	ids := w.s.st.ids
+	var hashes []int32
+	cov := coverage{segs: segs, from: from, on: derived}
+	all := data
 	for len(data) > 0 {
 		sp := bytes.IndexByte(data, ' ')
 		nul := bytes.IndexByte(data, 0)
@@ -512,6 +540,7 @@ func (w *worker) tree(id uint32, data []byte) {
 			break // a corrupt tree keeps what parsed
 		}
 		mode, name, h := data[:sp], data[sp+1:nul], data[nul+1:nul+21]
+		at := int32(len(all) - len(data) + nul + 1)
 		data = data[nul+21:]
 		if string(mode) == "160000" {
 			continue // a submodule's commit lives in another repository
@@ -519,24 +548,35 @@ func (w *worker) tree(id uint32, data []byte) {
 		if string(mode) == "40000" {
 			if cid, ok := ids.get(h); ok {
 				w.subs = append(w.subs, treeEdge{cid, w.name(name)})
+			} else {
+				w.s.noteMissing(h)
 			}
 			continue
 		}
-		if !w.s.interestingPrefix.has(uint32(h[0])<<8 | uint32(h[1])) {
-			continue
+		// A blob entry copied from the base tree, where it was found,
+		// needs no lookup unless it may be interesting.
+		present := cov.covered(at)
+		if !present || w.s.interestingPrefix.has(uint32(h[0])<<8|uint32(h[1])) {
+			cid, ok := ids.get(h)
+			if !ok {
+				w.s.noteMissing(h)
+				continue
+			}
+			if w.s.interesting.has(cid) {
+				w.blobs = append(w.blobs, treeEdge{cid, w.name(name)})
+			}
 		}
-		if cid, ok := ids.get(h); ok && w.s.interesting.has(cid) {
-			w.blobs = append(w.blobs, treeEdge{cid, w.name(name)})
-		}
+		hashes = append(hashes, at)
 	}
 	if len(w.subs)+len(w.blobs) == 0 {
-		return
+		return hashes
 	}
 	a := w.s.arenas[w.idx]
 	off := len(a)
 	a = append(append(a, w.subs...), w.blobs...)
 	w.s.arenas[w.idx] = a
 	w.s.trees[id] = treeSpan{off: uint32(off), nsub: uint32(len(w.subs)), nblob: uint32(len(w.blobs)), arena: uint16(w.idx + 1)}
+	return hashes
 }
 
 func (w *worker) name(b []byte) uint32 {

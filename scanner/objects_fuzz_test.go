@@ -174,6 +174,6 @@ func FuzzParseTree(f *testing.F) {
 			}
 		}
 		w := &worker{s: s, cache: map[string]uint32{}}
-		w.tree(0, data)
+		w.tree(0, data, nil, nil, false)
 	})
 }
