@@ -292,9 +292,12 @@ func diffTrees(ctx context.Context, repo *git.Repository, from, to plumbing.Hash
 		old[te.Name] = te
 	}
 	for _, ne := range newEntries {
-		p := path.Join(prefix, ne.Name)
 		oe, had := old[ne.Name]
 		delete(old, ne.Name)
+		if had && oe.Hash == ne.Hash && oe.Mode == ne.Mode {
+			continue // unchanged: most entries of a large directory
+		}
+		p := path.Join(prefix, ne.Name)
 		switch {
 		case ne.Mode == filemode.Dir:
 			var fromTree plumbing.Hash
