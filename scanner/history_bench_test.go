@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/keyward/keyward/patterns"
 )
 
 // BenchmarkHistory sweeps a repository: $KEYWARD_HISTORY_REPO if set (for
@@ -17,20 +19,28 @@ import (
 // and packed by git gc. Whole-process comparisons with git and other tools
 // are cmd/kwbench's job; this one is for profiling:
 //
-//	go test ./scanner -run '^$' -bench History -cpuprofile cpu.out
+//	go test ./scanner -run '^$' -bench History/all -cpuprofile cpu.out
 func BenchmarkHistory(b *testing.B) {
 	dir := os.Getenv("KEYWARD_HISTORY_REPO")
 	if dir == "" {
 		dir = benchHistoryRepo(b)
 	}
-	e := New(Options{})
-	b.ResetTimer()
-	for b.Loop() {
-		res, err := e.ScanHistory(context.Background(), dir, HistoryOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.SetBytes(res.Bytes)
+	// All rules next to the AWS rules alone, in the same run: issue 10
+	// asks for the first within 1.2x of the second.
+	for _, c := range []struct {
+		name  string
+		rules []patterns.Rule
+	}{{"all", nil}, {"aws", patterns.AWS()}} {
+		b.Run(c.name, func(b *testing.B) {
+			e := New(Options{Rules: c.rules})
+			for b.Loop() {
+				res, err := e.ScanHistory(context.Background(), dir, HistoryOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(res.Bytes)
+			}
+		})
 	}
 }
 
