@@ -530,7 +530,7 @@ func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bo
 func (w *worker) tree(id uint32, data []byte, segs []deltaSeg, from []int32, derived bool) []int32 {
 	w.subs, w.blobs = w.subs[:0], w.blobs[:0]
 	ids := w.s.st.ids
-	var hashes []int32
+	hashes := make([]int32, 0, len(from)+8)
 	cov := coverage{segs: segs, from: from, on: derived}
 	all := data
 	for len(data) > 0 {

@@ -77,6 +77,7 @@ type coverage struct {
 	from []int32 // sorted offsets of the base's present entry hashes
 	on   bool
 	j    int // the segment reached
+	k    int // the base entry after the last one matched
 }
 
 func (c *coverage) covered(at int32) bool {
@@ -95,6 +96,16 @@ func (c *coverage) covered(at int32) bool {
 		return false
 	}
 	q := int32(s.src + p - s.dst)
+	// Consecutive entries copied in one run are consecutive in the base:
+	// try the one after the last found before searching.
+	if c.k < len(c.from) && c.from[c.k] == q {
+		c.k++
+		return true
+	}
 	k := sort.Search(len(c.from), func(i int) bool { return c.from[i] >= q })
-	return k < len(c.from) && c.from[k] == q
+	if k < len(c.from) && c.from[k] == q {
+		c.k = k + 1
+		return true
+	}
+	return false
 }
