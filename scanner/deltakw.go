@@ -33,10 +33,17 @@ import (
 const maxKeywordOccurrences = 1 << 14
 
 // kwOcc is one occurrence of a regexp rule's keyword: the keyword is
-// data[pos:pos+n] and belongs to e.regexp[rule].
+// data[pos:pos+n] and belongs to e.regexp[rule]. It is kept small (blobs
+// over maxTrackedBlob are not tracked) because a delta chain holds one
+// list per level while it is resolved.
 type kwOcc struct {
-	pos, n, rule int
+	pos, n, rule int32
 }
+
+// maxTrackedBlob is the largest blob whose keywords are tracked: offsets
+// are 32-bit. Larger ones (only with --max-file-size over 2 GiB) are
+// searched whole.
+const maxTrackedBlob = 1<<31 - 1
 
 // deltaSeg is one instruction of an applied delta: n bytes at dst in the
 // result, copied from src in the base, or inserted literally if src < 0.
@@ -74,6 +81,9 @@ func (e *Engine) kwTracker() *kwIndex {
 // scanAll finds every keyword occurrence in data, in position order. It
 // reports false if there are more than maxKeywordOccurrences.
 func (idx *kwIndex) scanAll(data []byte) ([]kwOcc, bool) {
+	if len(data) > maxTrackedBlob {
+		return nil, false
+	}
 	var out []kwOcc
 	for gi := range idx.plan.groups {
 		g := &idx.plan.groups[gi]
@@ -92,7 +102,7 @@ func (idx *kwIndex) scanAll(data []byte) ([]kwOcc, bool) {
 				a := &g.anchors[ai]
 				s := at - a.off
 				if s >= 0 && s+len(a.keyword) <= len(data) && a.matches(data[s:s+len(a.keyword)]) {
-					out = append(out, kwOcc{pos: s, n: len(a.keyword), rule: a.rule})
+					out = append(out, kwOcc{pos: int32(s), n: int32(len(a.keyword)), rule: int32(a.rule)})
 				}
 			}
 			if len(out) > maxKeywordOccurrences {
@@ -117,7 +127,7 @@ func (idx *kwIndex) scanWindow(data []byte, lo, hi int, out []kwOcc) []kwOcc {
 			a := &g.anchors[ai]
 			s := at - a.off
 			if s >= lo && s < hi && s+len(a.keyword) <= len(data) && a.matches(data[s:s+len(a.keyword)]) {
-				out = append(out, kwOcc{pos: s, n: len(a.keyword), rule: a.rule})
+				out = append(out, kwOcc{pos: int32(s), n: int32(len(a.keyword)), rule: int32(a.rule)})
 			}
 		}
 	}
@@ -128,6 +138,9 @@ func (idx *kwIndex) scanWindow(data []byte, lo, hi int, out []kwOcc) []kwOcc {
 // the delta whose instructions are segs to a base whose occurrences are
 // base. It reports false when there are too many to track.
 func (idx *kwIndex) derive(data []byte, base []kwOcc, segs []deltaSeg) ([]kwOcc, bool) {
+	if len(data) > maxTrackedBlob {
+		return nil, false
+	}
 	var out []kwOcc
 	if len(base) > 0 {
 		for _, s := range segs {
@@ -135,10 +148,10 @@ func (idx *kwIndex) derive(data []byte, base []kwOcc, segs []deltaSeg) ([]kwOcc,
 				continue
 			}
 			end := s.src + s.n
-			i := sort.Search(len(base), func(i int) bool { return base[i].pos >= s.src })
-			for ; i < len(base) && base[i].pos < end; i++ {
-				if o := base[i]; o.pos+o.n <= end {
-					out = append(out, kwOcc{pos: s.dst + o.pos - s.src, n: o.n, rule: o.rule})
+			i := sort.Search(len(base), func(i int) bool { return int(base[i].pos) >= s.src })
+			for ; i < len(base) && int(base[i].pos) < end; i++ {
+				if o := base[i]; int(o.pos+o.n) <= end {
+					out = append(out, kwOcc{pos: int32(s.dst + int(o.pos) - s.src), n: o.n, rule: o.rule})
 				}
 			}
 		}
