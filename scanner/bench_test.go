@@ -72,11 +72,29 @@ func benchCorpus(b *testing.B) (clean, withSecrets []byte) {
 func BenchmarkScan(b *testing.B) {
 	clean, hot := benchCorpus(b)
 	all, aws := New(Options{}), New(Options{Rules: patterns.AWS()})
-	for _, c := range []struct {
+	cases := []struct {
 		name string
 		e    *Engine
 		data []byte
-	}{{"code", all, clean}, {"code-with-secrets", all, hot}, {"code-aws-rules", aws, clean}} {
+	}{{"code", all, clean}, {"code-with-secrets", all, hot}, {"code-aws-rules", aws, clean}}
+	// $KEYWARD_SCAN_CORPUS adds other content, all rules next to the AWS
+	// rules: C, say, from `git -C git.git archive HEAD | tar -xO`.
+	if path := os.Getenv("KEYWARD_SCAN_CORPUS"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cases = append(cases, struct {
+			name string
+			e    *Engine
+			data []byte
+		}{"corpus", all, data}, struct {
+			name string
+			e    *Engine
+			data []byte
+		}{"corpus-aws-rules", aws, data})
+	}
+	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(c.data)))
 			for b.Loop() {

@@ -3,6 +3,7 @@ package scanner
 import (
 	"bytes"
 	"cmp"
+	"math/bits"
 	"slices"
 	"sort"
 	"sync"
@@ -57,6 +58,10 @@ type kwIndex struct {
 	plan   *sweepPlan
 	group  [256]*anchorGroup
 	maxLen int
+	// usable is false when a group has too many anchors for masks (a
+	// project with many custom keywords sharing a byte): blobs are then
+	// searched whole.
+	usable bool
 }
 
 // kwTracker returns the engine's keyword index for its current plan.
@@ -65,9 +70,10 @@ type kwIndex struct {
 func (e *Engine) kwTracker() *kwIndex {
 	ps := e.planner.current()
 	ps.kwOnce.Do(func() {
-		idx := &kwIndex{plan: ps.plan(0, e.regexp)}
+		idx := &kwIndex{plan: ps.plan(0, e.regexp), usable: true}
 		for i := range idx.plan.groups {
 			g := &idx.plan.groups[i]
+			idx.usable = idx.usable && g.masked
 			idx.group[g.anchors[0].b] = g
 			for _, a := range g.anchors {
 				idx.maxLen = max(idx.maxLen, len(a.keyword))
@@ -98,8 +104,8 @@ func (idx *kwIndex) scanAll(data []byte) ([]kwOcc, bool) {
 			if !g.near(data, at) {
 				continue
 			}
-			for ai := range g.anchors {
-				a := &g.anchors[ai]
+			for m := g.mask(data, at); m != 0; m &= m - 1 {
+				a := &g.anchors[bits.TrailingZeros64(m)]
 				s := at - a.off
 				if s >= 0 && s+len(a.keyword) <= len(data) && a.matches(data[s:s+len(a.keyword)]) {
 					out = append(out, kwOcc{pos: int32(s), n: int32(len(a.keyword)), rule: int32(a.rule)})
@@ -113,6 +119,12 @@ func (idx *kwIndex) scanAll(data []byte) ([]kwOcc, bool) {
 	return sortOccs(out), true
 }
 
+// mask is the anchors to compare at an occurrence. Only masked groups
+// are tracked (kwIndex.usable).
+func (g *anchorGroup) mask(data []byte, at int) uint64 {
+	return g.candidates(data, at)
+}
+
 // scanWindow appends the keyword occurrences in data that start in
 // [lo, hi), one byte at a time: windows are a few dozen bytes, too short
 // for a vectorised pass per anchor byte to pay off.
@@ -123,8 +135,8 @@ func (idx *kwIndex) scanWindow(data []byte, lo, hi int, out []kwOcc) []kwOcc {
 		if g == nil || !g.near(data, at) {
 			continue
 		}
-		for ai := range g.anchors {
-			a := &g.anchors[ai]
+		for m := g.mask(data, at); m != 0; m &= m - 1 {
+			a := &g.anchors[bits.TrailingZeros64(m)]
 			s := at - a.off
 			if s >= lo && s < hi && s+len(a.keyword) <= len(data) && a.matches(data[s:s+len(a.keyword)]) {
 				out = append(out, kwOcc{pos: int32(s), n: int32(len(a.keyword)), rule: int32(a.rule)})

@@ -340,3 +340,32 @@ func TestAdaptedPlanMatchesStatic(t *testing.T) {
 		}
 	}
 }
+
+// TestManyAnchorsOneByte covers a group too large for anchor masks (more
+// than 64 keywords anchored at one byte, as a project's custom rules can
+// make): the prefilter still finds each keyword, and keyword tracking is
+// off for such an engine, so a history sweep searches blobs whole.
+func TestManyAnchorsOneByte(t *testing.T) {
+	var kws []string
+	for i := range 70 {
+		kws = append(kws, fmt.Sprintf("~%c%c", 'a'+i%26, 'a'+i/26))
+	}
+	rule := &patterns.Rule{ID: "many", Keywords: kws}
+	rules := []*patterns.Rule{rule}
+	for _, k := range []string{kws[0], kws[33], kws[69]} {
+		live := make([]bool, 1)
+		liveRules([]byte("x "+k+" y"), rules, live)
+		if !live[0] {
+			t.Fatalf("keyword %q not found", k)
+		}
+	}
+	live := make([]bool, 1)
+	liveRules([]byte("x ~zz ~ y"), rules, live)
+	if live[0] {
+		t.Fatal("live without its keyword")
+	}
+	pl := newSweepPlan(0, rules, staticRarity)
+	if len(pl.groups) != 1 || pl.groups[0].masked {
+		t.Fatalf("%d groups, masked %v: the test needs one group past 64 anchors", len(pl.groups), len(pl.groups) > 0 && pl.groups[0].masked)
+	}
+}

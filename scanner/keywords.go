@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"math/bits"
 	"regexp/syntax"
 	"slices"
 	"strings"
@@ -100,6 +101,17 @@ type anchorGroup struct {
 	// for a one-byte keyword, which every occurrence matches.
 	next, prev [256]bool
 	single     bool
+
+	// With at most 64 anchors, masks name which anchors the bytes around
+	// an occurrence allow (bit i for anchors[i]): the byte after (or, for
+	// a keyword anchored at its end, before) and the one beyond it. A
+	// common anchor byte ('-' serves sixteen keywords) then costs a few
+	// table lookups per occurrence and a comparison only for anchors whose
+	// neighbours are really there.
+	masked                 bool
+	nextM, prevM           [256]uint64
+	next2M, prev2M         [256]uint64
+	singleM, need2, needP2 uint64
 }
 
 func newAnchorGroup(as []anchor) anchorGroup {
@@ -121,7 +133,67 @@ func newAnchorGroup(as []anchor) anchorGroup {
 			g.single = true
 		}
 	}
+	if len(as) > 64 {
+		return g
+	}
+	g.masked = true
+	set := func(t *[256]uint64, c byte, exact bool, bit uint64) {
+		if exact {
+			t[c] |= bit
+		} else {
+			t[lower(c)] |= bit
+			t[upper(c)] |= bit
+		}
+	}
+	for i, a := range as {
+		bit := uint64(1) << i
+		k := a.keyword
+		switch {
+		case a.off+1 < len(k):
+			set(&g.nextM, k[a.off+1], a.exact, bit)
+			if a.off+2 < len(k) {
+				g.need2 |= bit
+				set(&g.next2M, k[a.off+2], a.exact, bit)
+			}
+		case a.off > 0:
+			set(&g.prevM, k[a.off-1], a.exact, bit)
+			if a.off >= 2 {
+				g.needP2 |= bit
+				set(&g.prev2M, k[a.off-2], a.exact, bit)
+			}
+		default:
+			g.singleM |= bit
+		}
+	}
 	return g
+}
+
+// candidates returns the anchors (as a mask) whose keyword the bytes
+// around the occurrence of the group's byte at data[at] may belong to; a
+// masked group only.
+func (g *anchorGroup) candidates(data []byte, at int) uint64 {
+	m := g.singleM
+	if at+1 < len(data) {
+		m |= g.nextM[data[at+1]]
+	}
+	if at > 0 {
+		m |= g.prevM[data[at-1]]
+	}
+	if m&g.need2 != 0 {
+		var b uint64
+		if at+2 < len(data) {
+			b = g.next2M[data[at+2]]
+		}
+		m &= ^g.need2 | b
+	}
+	if m&g.needP2 != 0 {
+		var b uint64
+		if at >= 2 {
+			b = g.prev2M[data[at-2]]
+		}
+		m &= ^g.needP2 | b
+	}
+	return m
 }
 
 // pending reports whether the group still serves a rule not known live.
@@ -238,6 +310,9 @@ func planAnchors(rules []*patterns.Rule, live []bool, as []anchor, rar *rarity) 
 // turns most occurrences of a common byte away before hit compares
 // keywords.
 func (g *anchorGroup) near(data []byte, at int) bool {
+	if g.masked {
+		return g.candidates(data, at) != 0
+	}
 	return g.single || (at+1 < len(data) && g.next[data[at+1]]) || (at > 0 && g.prev[data[at-1]])
 }
 
@@ -247,6 +322,17 @@ func (g *anchorGroup) near(data []byte, at int) bool {
 // is there live. It reports whether any was.
 func (g *anchorGroup) hit(data []byte, at int, live []bool) bool {
 	found := false
+	if g.masked {
+		for m := g.candidates(data, at); m != 0; m &= m - 1 {
+			a := &g.anchors[bits.TrailingZeros64(m)]
+			s := at - a.off
+			if !live[a.rule] && s >= 0 && s+len(a.keyword) <= len(data) && a.matches(data[s:s+len(a.keyword)]) {
+				live[a.rule] = true
+				found = true
+			}
+		}
+		return found
+	}
 	for _, a := range g.anchors {
 		s := at - a.off
 		if !live[a.rule] && s >= 0 && s+len(a.keyword) <= len(data) && a.matches(data[s:s+len(a.keyword)]) {
