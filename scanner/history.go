@@ -448,7 +448,7 @@ func (s *sweep) reportProgress(fn func(HistoryProgress)) (stop func(done bool)) 
 func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Result, error) {
 	res := &Result{Files: s.blobs.Load(), Bytes: s.blobBytes.Load()}
 	res.Warnings = append(res.Warnings, h.warnings...)
-	if n, first := s.missing.summary(); n > 0 {
+	if n, first := s.missingReached(h, allObjects); n > 0 {
 		err := fmt.Errorf("%d object(s) named by trees are not in the repository (first: %s)", n, first)
 		res.Errors = append(res.Errors, FileError{Path: "missing objects", Err: err})
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%v; their content was not scanned and the result is incomplete", err))

@@ -549,7 +549,7 @@ func (w *worker) tree(id uint32, data []byte, segs []deltaSeg, from []int32, der
 			if cid, ok := ids.get(h); ok {
 				w.subs = append(w.subs, treeEdge{cid, w.name(name)})
 			} else {
-				w.s.noteMissing(h)
+				w.s.noteMissing(id, h)
 			}
 			continue
 		}
@@ -559,7 +559,7 @@ func (w *worker) tree(id uint32, data []byte, segs []deltaSeg, from []int32, der
 		if !present || w.s.interestingPrefix.has(uint32(h[0])<<8|uint32(h[1])) {
 			cid, ok := ids.get(h)
 			if !ok {
-				w.s.noteMissing(h)
+				w.s.noteMissing(id, h)
 				continue
 			}
 			if w.s.interesting.has(cid) {

@@ -12,8 +12,8 @@ import (
 // interrupted copy, a bad disk. The sweep reads what is there, so a
 // missing blob would simply never be scanned and the history would look
 // clean. The tree phase therefore runs on every sweep and looks up every
-// entry; a missing one makes the result incomplete (an error: exit 2 when
-// nothing was found), never a silent gap.
+// entry; a missing one named by a tree a ref reaches makes the result
+// incomplete (an error: exit 2 when nothing was found), never a silent gap.
 //
 // Looking up every entry of every tree costs a hash-table probe per entry:
 // git/git's trees hold about 150 million entries (5.8 GB). But a tree is
@@ -26,47 +26,89 @@ import (
 // count of distinct ones and the first to name); past it they are counted.
 const maxMissingKept = 1 << 12
 
-// missingSet is what the tree phase found missing.
+// missingSet is what the tree phase found missing, by the tree that
+// names it: only trees a ref reaches count (unless --all-objects), since
+// git prunes unreachable objects piecemeal and a dangling tree may outlive
+// its blobs (the git/git mirror holds such trees).
 type missingSet struct {
 	mu     sync.Mutex
-	hashes map[plumbing.Hash]bool
-	more   int // beyond maxMissingKept
+	byTree map[uint32][]plumbing.Hash
+	kept   int // hashes kept in byTree, at most maxMissingKept
 }
 
-// noteMissing records that a tree names h, which the repository lacks.
-func (s *sweep) noteMissing(h []byte) {
+// noteMissing records that tree names h, which the repository lacks.
+func (s *sweep) noteMissing(tree uint32, h []byte) {
 	m := &s.missing
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var k plumbing.Hash
 	copy(k[:], h)
-	if m.hashes[k] {
+	if m.byTree == nil {
+		m.byTree = map[uint32][]plumbing.Hash{}
+	}
+	if m.kept >= maxMissingKept {
+		// Keep the tree, so its reachability still counts, with one hash.
+		if len(m.byTree[tree]) == 0 {
+			m.byTree[tree] = append(m.byTree[tree], k)
+		}
 		return
 	}
-	if len(m.hashes) >= maxMissingKept {
-		m.more++
-		return
-	}
-	if m.hashes == nil {
-		m.hashes = map[plumbing.Hash]bool{}
-	}
-	m.hashes[k] = true
+	m.byTree[tree] = append(m.byTree[tree], k)
+	m.kept++
 }
 
-// summary returns how many distinct missing objects were seen (at least)
-// and the smallest hash among them, or 0.
-func (m *missingSet) summary() (int, plumbing.Hash) {
+// missingReached returns how many distinct objects the trees a ref
+// reaches (every tree, if all) name but the repository lacks, and the
+// smallest of their hashes.
+func (s *sweep) missingReached(h *history, all bool) (int, plumbing.Hash) {
+	m := &s.missing
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.hashes) == 0 {
+	if len(m.byTree) == 0 {
 		return 0, plumbing.ZeroHash
 	}
-	hs := make([]plumbing.Hash, 0, len(m.hashes))
-	for h := range m.hashes {
-		hs = append(hs, h)
+	var reached bitset
+	if !all {
+		reached = newBitset(s.st.ids.len())
+		var visit func(uint32)
+		visit = func(t uint32) {
+			if reached.has(t) {
+				return
+			}
+			reached.set(t)
+			if rec, ok := s.treeRec(t); ok {
+				for _, sub := range rec.subs {
+					visit(sub.id)
+				}
+			}
+		}
+		for _, c := range h.reachable {
+			if id, ok := s.st.ids.get(c.tree[:]); ok {
+				visit(id)
+			}
+		}
+		for _, r := range h.extraRoots {
+			if id, ok := s.st.ids.get(r.hash[:]); ok && r.typ == plumbing.TreeObject {
+				visit(id)
+			}
+		}
 	}
-	sort.Slice(hs, func(i, j int) bool { return hs[i].String() < hs[j].String() })
-	return len(hs) + m.more, hs[0]
+	seen := map[plumbing.Hash]bool{}
+	var first plumbing.Hash
+	for tree, hs := range m.byTree {
+		if !all && !reached.has(tree) {
+			continue
+		}
+		for _, k := range hs {
+			if !seen[k] {
+				seen[k] = true
+				if len(seen) == 1 || k.String() < first.String() {
+					first = k
+				}
+			}
+		}
+	}
+	return len(seen), first
 }
 
 // coverage answers, entry by entry in offset order, whether a tree entry's
