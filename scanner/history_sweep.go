@@ -56,7 +56,7 @@ type sweep struct {
 
 	blobs, blobBytes, stored atomic.Int64
 	missing                  missingSet
-	fallbacks                atomic.Int64 // objects read through go-git after the sweep's reader failed
+	fallbacks                atomic.Int64 // objects read through ext after the sweep's reader failed
 	sinceDrop                atomic.Int64 // stored bytes read since mapped pages were dropped
 	phaseName                atomic.Value // string, for progress
 }
@@ -382,10 +382,11 @@ func (s *sweep) boundMapped(n int64) {
 	}
 }
 
-// fallback reads entry i through go-git when the sweep's own reader
-// could not (err): a pack feature or an instruction this reader does not
-// handle should cost speed, not coverage. It returns err again if go-git
-// cannot read the object either, or reads something of another type.
+// fallback reads entry i by hash through ext (the point reader, then
+// go-git) when the sweep's own reader could not (err): a pack feature or
+// an instruction this reader does not handle should cost speed, not
+// coverage. It returns err again if that cannot read the object either,
+// or reads something of another type.
 func (w *worker) fallback(p *pack, i int32, kind plumbing.ObjectType, err error) ([]byte, error) {
 	if w.s.ext == nil {
 		return nil, err
