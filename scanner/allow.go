@@ -240,7 +240,7 @@ func (f *Filter) Apply(res *Result, rel PathFunc) {
 		rel = func(p string) string { return filepath.ToSlash(p) }
 	}
 	res.sift(func(x *Finding) bool {
-		if f == nil || x.Suppressed != nil || x.Message || x.Path == "-" {
+		if f == nil || x.Suppressed != nil || x.Pinned() {
 			return false
 		}
 		p := rel(x.Path)

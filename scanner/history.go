@@ -91,7 +91,13 @@ type history struct {
 	// extraRoots are trees and blobs that refs point at directly (a tag of
 	// a tree or a blob).
 	extraRoots []refRoot
-	warnings   []string
+	// tagReached holds the annotated tags some ref reaches, whose
+	// messages are reported (tagmsg.go).
+	tagReached map[plumbing.Hash]bool
+	// labels name the commits only a stash entry or notes ref reaches
+	// (history_refs.go).
+	labels   map[plumbing.Hash]refLabel
+	warnings []string
 }
 
 // refRoot is a ref that names a tree or a blob rather than a commit.
@@ -112,6 +118,10 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 	if err != nil {
 		return nil, nil, err
 	}
+	// An unreadable stash reflog costs the older stash entries, not the
+	// sweep: the warning says what was not swept.
+	stash, stashErr := stashEntries(gitDir)
+	refs = withStashEntries(refs, stash)
 	st := openObjects(filepath.Join(commonDir(gitDir), "objects"))
 	s := newSweep(e, st)
 	var extMu sync.Mutex
@@ -166,8 +176,12 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 	prog(true)
 
 	h := &history{gitDir: gitDir, branches: map[string]plumbing.Hash{}}
+	if stashErr != nil {
+		h.warnings = append(h.warnings, stashErr.Error()+"; stash entries older than stash@{0} were not swept")
+	}
 	shallow, _ := repo.Storer.Shallow()
 	h.walk(s, refs, shallow)
+	h.labelSideCommits(s, refs, stash)
 	return s, h, nil
 }
 
@@ -275,9 +289,11 @@ func listRefs(repo *git.Repository) ([]*plumbing.Reference, error) {
 // parents, and skips refs to annotated tags; issue 3.)
 func (h *history) walk(s *sweep, refs []*plumbing.Reference, shallow []plumbing.Hash) {
 	h.reachable = map[plumbing.Hash]*commitRec{}
+	h.tagReached = map[plumbing.Hash]bool{}
 	var stack []plumbing.Hash
 	var missing []string
 	for _, r := range refs {
+		h.markTags(s, r.Hash())
 		target, typ, ok := peel(s, r.Hash())
 		if !ok {
 			missing = append(missing, r.Name().String())
@@ -494,7 +510,11 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 		}
 	}
 	commitProv := func(c *commitRec) Provenance {
-		return Provenance{Commit: c.hash.String(), Author: c.author, Email: c.email, Date: c.when}
+		p := Provenance{Commit: c.hash.String(), Author: c.author, Email: c.email, Date: c.when}
+		if l, ok := h.labels[c.hash]; ok {
+			p.Kind, p.Ref = l.kind, l.ref
+		}
+		return p
 	}
 	seenRoot := map[uint32]bool{}
 	walkCommits := func(order []*commitRec) error {
@@ -505,7 +525,7 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 			prov := commitProv(c)
 			for _, f := range s.msgFinds[c.hash] {
 				p := prov
-				p.Path, p.Message = MessagePath, true
+				p.Path, p.Kind = MessagePath, KindCommitMessage // the ref stays, naming the stash entry
 				add(f, p)
 			}
 			root, ok := s.st.ids.get(c.tree[:])
@@ -520,6 +540,7 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 	if err := walkCommits(topoOrder(h.reachable)); err != nil {
 		return nil, err
 	}
+	s.addTagFindings(h, allObjects, res, add)
 	for _, r := range h.extraRoots {
 		id := idOf(s, r.hash)
 		if r.typ == plumbing.TreeObject {
@@ -551,7 +572,7 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 		}
 		sort.Slice(loose, func(i, j int) bool { return loose[i] < loose[j] })
 		for _, id := range loose {
-			visit([]pathBlob{{path: s.st.hashOf(id).String(), blob: id}}, Provenance{})
+			visit([]pathBlob{{path: s.st.hashOf(id).String(), blob: id}}, Provenance{Kind: KindBlob})
 		}
 	}
 

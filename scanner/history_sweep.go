@@ -66,10 +66,12 @@ type badObjects struct {
 	first error
 }
 
-// tagRec is an annotated tag: what it points at, for peeling refs.
+// tagRec is an annotated tag: what it points at, for peeling refs, and
+// what its message held (see tagmsg.go).
 type tagRec struct {
 	target plumbing.Hash
 	typ    plumbing.ObjectType
+	tagInfo
 }
 
 // treeRec is what the tree phase keeps of a tree: edges to subtrees and to
@@ -432,7 +434,7 @@ func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bo
 		c.hash = s.st.hashOf(id)
 		var fs []Finding
 		if msg := c.message; len(msg) > 0 && int64(len(msg)) <= s.e.opts.MaxFileSize {
-			fs = s.e.Scan(msg, Provenance{Message: true})
+			fs = s.e.Scan(msg, Provenance{Kind: KindCommitMessage})
 		}
 		c.message = nil // only the findings are kept
 		s.mu.Lock()
@@ -443,6 +445,7 @@ func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bo
 		s.mu.Unlock()
 	case plumbing.TagObject:
 		if t, ok := parseTag(data); ok {
+			s.scanTag(&t)
 			s.mu.Lock()
 			s.tags[s.st.hashOf(id)] = t
 			s.mu.Unlock()

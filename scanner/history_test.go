@@ -170,8 +170,8 @@ func TestHistoryCommitMessage(t *testing.T) {
 	r.commit("again\n\n" + c.keyID) // the same key again is not a new finding
 
 	f := one(t, r.scan(HistoryOptions{}), c.keyID)
-	if !f.Message || f.Commit != intro || f.Path != MessagePath {
-		t.Errorf("got message=%v commit %s path %q; want a message finding in %s", f.Message, f.Commit, f.Path, intro)
+	if f.Kind != KindCommitMessage || f.Commit != intro || f.Path != MessagePath {
+		t.Errorf("got kind %q commit %s path %q; want a message finding in %s", f.Kind, f.Commit, f.Path, intro)
 	}
 }
 

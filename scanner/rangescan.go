@@ -71,6 +71,9 @@ func (e *Engine) ScanRange(ctx context.Context, dir, spec string) (res *Result, 
 		return nil, err
 	}
 	res = &Result{Warnings: w.warnings}
+	if err := e.scanTags(ctx, w.tags, res); err != nil {
+		return nil, err
+	}
 	for _, c := range commits {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -112,6 +115,9 @@ type rangeWalk struct {
 	queue    commitQueue
 	// included counts queued commits not (yet) known to be excluded.
 	included int
+	// tags are the annotated tags the range's right side names: a pushed
+	// tag, whose message is scanned with the commits (tagmsg.go).
+	tags []*object.Tag
 }
 
 // loadShallow reads .git/shallow: commits whose parents were not fetched.
@@ -144,6 +150,7 @@ func (w *rangeWalk) resolve(ctx context.Context, spec string) ([]*object.Commit,
 		left, right, isRange = strings.Cut(spec, "..")
 	}
 	if !isRange {
+		w.tags = w.pushedTags(spec)
 		h, err := w.revision(spec)
 		if err != nil {
 			return nil, fail(err)
@@ -163,6 +170,7 @@ func (w *rangeWalk) resolve(ctx context.Context, spec string) ([]*object.Commit,
 	if isZeroRev(right) {
 		return nil, fail(errors.New("the right side is the zero object name (a deleted ref): nothing to scan"))
 	}
+	w.tags = w.pushedTags(right)
 	to, err := w.revision(right)
 	if err != nil {
 		return nil, fail(err)
@@ -404,7 +412,7 @@ func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, c *object.Commit,
 		res.Skipped = append(res.Skipped, Skip{Path: short + ":" + MessagePath, Reason: SkipTooLarge, Size: int64(len(c.Message))})
 	} else {
 		mp := prov
-		mp.Path, mp.Message = MessagePath, true
+		mp.Path, mp.Kind = MessagePath, KindCommitMessage
 		res.Findings = append(res.Findings, e.Scan([]byte(c.Message), mp)...)
 	}
 

@@ -37,7 +37,7 @@ func TestStagedFirstCommit(t *testing.T) {
 	if f.Path != "creds.ini" || f.Line != 2 || f.SecretLine != 3 || f.Secret.Reveal() != c.secret {
 		t.Fatalf("finding at %s:%d secret line %d", f.Path, f.Line, f.SecretLine)
 	}
-	if f.Commit != "" || f.Message {
+	if f.Commit != "" || f.IsMessage() {
 		t.Fatalf("staged finding has commit provenance: %+v", f.Provenance)
 	}
 	if res.Files != 2 {

@@ -209,7 +209,7 @@ func runScan(ctx context.Context, e *env, args []string) error {
 func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src string, args []string) (*scanner.Result, error) {
 	switch src {
 	case "-":
-		return eng.ScanReader(ctx, e.stdin, scanner.Provenance{Path: "-"})
+		return eng.ScanReader(ctx, e.stdin, scanner.Provenance{Path: "-", Kind: scanner.KindStdin})
 	case "--staged":
 		return eng.ScanStaged(ctx, ".")
 	case "--commit-msg":
@@ -218,7 +218,7 @@ func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src
 			return nil, fmt.Errorf("read commit message: %w", err)
 		}
 		defer f.Close()
-		return eng.ScanReader(ctx, f, scanner.Provenance{Path: o.commitMsg, Message: true})
+		return eng.ScanReader(ctx, f, scanner.Provenance{Path: o.commitMsg, Kind: scanner.KindCommitMessage})
 	case "--range":
 		return eng.ScanRange(ctx, ".", o.rangeSpec)
 	case "--history":

@@ -134,9 +134,7 @@ func (junitRenderer) render(w io.Writer, rr *runResult, _ style) error {
 func junitFinding(f scanner.Finding, redact bool) junitCase {
 	path := junitPath(f.Path)
 	where := fmt.Sprintf("%s:%d:%d", path, f.Line, f.Column)
-	if f.Message {
-		where = "commit message " + where
-	}
+	where = describePlace(f, where)
 	var b strings.Builder
 	row := func(label, value string) {
 		if value != "" {

@@ -144,7 +144,14 @@ type jsonFinding struct {
 	Author         string   `json:"author"`
 	Email          string   `json:"email"`
 	Date           string   `json:"date"`
-	Message        bool     `json:"message"`
+	// Message is true for a commit or tag message; Kind says which.
+	// Kept for readers of reports from before Kind existed.
+	Message bool `json:"message"`
+	// Kind is the finding's provenance kind (file, stdin, commit-message,
+	// tag-message, note, stash, blob); Ref names the tag, stash entry or
+	// notes ref for the kinds that have one.
+	Kind      string   `json:"kind"`
+	Ref       string   `json:"ref,omitempty"`
 	PresentIn      []string `json:"present_in"`
 	// Verification is set by 'keyward scan --verify' only.
 	Verification *responder.Verdict `json:"verification,omitempty"`
@@ -198,7 +205,8 @@ func toJSON(rr *runResult) jsonReport {
 			Encoding:       string(f.Encoding),
 			Fingerprint:    f.Fingerprint,
 			SecretSHA256:   f.SecretHash(),
-			Commit:         f.Commit, Author: f.Author, Email: f.Email, Message: f.Message,
+			Commit:         f.Commit, Author: f.Author, Email: f.Email, Message: f.IsMessage(),
+			Kind: string(f.KindOrFile()), Ref: f.Ref,
 			PresentIn: append([]string{}, f.PresentIn...),
 		}
 		if !f.Date.IsZero() {

@@ -58,6 +58,18 @@ type reportFinding struct {
 	Author         string `json:"author"`
 	Date           string `json:"date"`
 	Message        bool   `json:"message"`
+	Kind           string `json:"kind"`
+	Ref            string `json:"ref"`
+}
+
+// provenance is the finding's provenance; a report from before kinds
+// existed says only "message", which then meant a commit message.
+func (rf reportFinding) provenance() scanner.Provenance {
+	p := scanner.Provenance{Path: rf.Path, Commit: rf.Commit, Author: rf.Author, Kind: scanner.Kind(rf.Kind), Ref: rf.Ref}
+	if p.Kind == "" && rf.Message {
+		p.Kind = scanner.KindCommitMessage
+	}
+	return p
 }
 
 var errReportSchema = errors.New("not a keyward scan report")
@@ -103,7 +115,7 @@ func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Findi
 		sf := scanner.Finding{
 			RuleID: rf.RuleID, Line: rf.Line, KeyID: rf.KeyID, KeyKind: rf.KeyKind,
 			AccountID: rf.AccountID, Canary: rf.Canary, Fingerprint: rf.Fingerprint,
-			Provenance: scanner.Provenance{Path: rf.Path, Commit: rf.Commit, Author: rf.Author, Message: rf.Message},
+			Provenance: rf.provenance(),
 		}
 		if t, err := time.Parse(time.RFC3339, rf.Date); err == nil {
 			sf.Date = t
