@@ -2,7 +2,7 @@ package scanner
 
 import (
 	"context"
-		"sort"
+	"sort"
 	"strings"
 	"time"
 
@@ -152,4 +152,3 @@ func (e *Engine) scanTags(ctx context.Context, tags []*object.Tag, res *Result) 
 	}
 	return nil
 }
-

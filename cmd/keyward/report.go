@@ -122,28 +122,28 @@ type jsonTool struct {
 }
 
 type jsonFinding struct {
-	RuleID         string   `json:"rule_id"`
-	Description    string   `json:"description"`
-	Path           string   `json:"path"`
-	Line           int      `json:"line"`
-	Column         int      `json:"column"`
-	Start          int      `json:"start"`
-	End            int      `json:"end"`
-	KeyID          string   `json:"key_id"`
-	KeyKind        string   `json:"key_kind"`
-	AccountID      string   `json:"account_id"`
-	Canary         bool     `json:"canary"`
-	Secret         string   `json:"secret"`
-	SecretRedacted bool     `json:"secret_redacted"`
-	SecretLine     int      `json:"secret_line"`
-	SessionToken   string   `json:"session_token"`
-	Encoding       string   `json:"encoding"`
-	Fingerprint    string   `json:"fingerprint"`
-	SecretSHA256   string   `json:"secret_sha256"`
-	Commit         string   `json:"commit"`
-	Author         string   `json:"author"`
-	Email          string   `json:"email"`
-	Date           string   `json:"date"`
+	RuleID         string `json:"rule_id"`
+	Description    string `json:"description"`
+	Path           string `json:"path"`
+	Line           int    `json:"line"`
+	Column         int    `json:"column"`
+	Start          int    `json:"start"`
+	End            int    `json:"end"`
+	KeyID          string `json:"key_id"`
+	KeyKind        string `json:"key_kind"`
+	AccountID      string `json:"account_id"`
+	Canary         bool   `json:"canary"`
+	Secret         string `json:"secret"`
+	SecretRedacted bool   `json:"secret_redacted"`
+	SecretLine     int    `json:"secret_line"`
+	SessionToken   string `json:"session_token"`
+	Encoding       string `json:"encoding"`
+	Fingerprint    string `json:"fingerprint"`
+	SecretSHA256   string `json:"secret_sha256"`
+	Commit         string `json:"commit"`
+	Author         string `json:"author"`
+	Email          string `json:"email"`
+	Date           string `json:"date"`
 	// Message is true for a commit or tag message; Kind says which.
 	// Kept for readers of reports from before Kind existed.
 	Message bool `json:"message"`
@@ -152,7 +152,7 @@ type jsonFinding struct {
 	// notes ref for the kinds that have one.
 	Kind      string   `json:"kind"`
 	Ref       string   `json:"ref,omitempty"`
-	PresentIn      []string `json:"present_in"`
+	PresentIn []string `json:"present_in"`
 	// Verification is set by 'keyward scan --verify' only.
 	Verification *responder.Verdict `json:"verification,omitempty"`
 }
