@@ -262,3 +262,46 @@ func (e *Engine) oldLines(ctx context.Context, repo *git.Repository, from []plum
 	}
 	return e.renameLines(ctx, repo, rs, p)
 }
+
+// scanChanged scans a blob a change wrote and keeps what is new in it: for
+// text, the findings on lines none of the versions from had; for an
+// archive, whose members' lines cannot be compared with a diff, the
+// findings no earlier version of the archive held (same member path, rule
+// and credential, which is what a fingerprint is made of).
+func (e *Engine) scanChanged(ctx context.Context, repo *git.Repository, data []byte, prov Provenance, from []plumbing.Hash, rs *renameSources) ([]Finding, []Skip, error) {
+	fs, skips := e.ScanContent(data, prov)
+	if len(fs) == 0 {
+		return nil, skips, nil
+	}
+	if !IsArchive(data) {
+		old, err := e.oldLines(ctx, repo, from, rs, prov.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return keepAdded(data, fs, old), skips, nil
+	}
+	had := map[string]bool{}
+	for _, h := range from {
+		if h.IsZero() {
+			continue
+		}
+		old, _, tooLarge, err := e.readBlob(repo, h, prov.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		if tooLarge {
+			continue
+		}
+		ofs, _ := e.ScanContent(old, prov)
+		for _, f := range ofs {
+			had[f.Fingerprint] = true
+		}
+	}
+	out := fs[:0]
+	for _, f := range fs {
+		if !had[f.Fingerprint] {
+			out = append(out, f)
+		}
+	}
+	return out, skips, nil
+}

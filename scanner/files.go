@@ -81,7 +81,7 @@ func (e *Engine) ScanReader(ctx context.Context, r io.Reader, prov Provenance) (
 		return nil, err
 	}
 	res := &Result{Files: 1, Bytes: int64(len(data))}
-	res.Findings = e.Scan(data, prov)
+	res.Findings, res.Skipped = e.ScanContent(data, prov)
 	return res, nil
 }
 
@@ -104,17 +104,18 @@ func (e *Engine) ScanPaths(ctx context.Context, paths []string) (*Result, error)
 		go func() {
 			defer wg.Done()
 			for path := range jobs {
-				fs, n, skip, err := e.scanFile(path)
+				fs, n, skips, err := e.scanFile(path)
 				mu.Lock()
 				switch {
 				case err != nil:
 					res.Errors = append(res.Errors, FileError{Path: path, Err: err})
-				case skip != nil:
-					res.Skipped = append(res.Skipped, *skip)
+				case n < 0:
+					res.Skipped = append(res.Skipped, skips...)
 				default:
 					files.Add(1)
 					nbytes.Add(n)
 					res.Findings = append(res.Findings, fs...)
+					res.Skipped = append(res.Skipped, skips...)
 				}
 				mu.Unlock()
 			}
@@ -139,14 +140,16 @@ func (e *Engine) ScanPaths(ctx context.Context, paths []string) (*Result, error)
 	return res, nil
 }
 
-// scanFile reads and scans one regular file.
-func (e *Engine) scanFile(path string) ([]Finding, int64, *Skip, error) {
+// scanFile reads and scans one regular file (an archive's members, if it
+// is one). n is -1 when the file was skipped as a whole.
+func (e *Engine) scanFile(path string) (fs []Finding, n int64, skips []Skip, err error) {
+	skipped := func(s Skip) ([]Finding, int64, []Skip, error) { return nil, -1, []Skip{s}, nil }
 	// Stat before opening: opening a FIFO named on the command line would
 	// block until something writes to it.
 	if info, err := os.Stat(path); err != nil {
 		return nil, 0, nil, unwrapPathError(err)
 	} else if !info.Mode().IsRegular() {
-		return nil, 0, &Skip{Path: path, Reason: SkipSpecial}, nil
+		return skipped(Skip{Path: path, Reason: SkipSpecial})
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -158,19 +161,20 @@ func (e *Engine) scanFile(path string) ([]Finding, int64, *Skip, error) {
 		return nil, 0, nil, unwrapPathError(err)
 	}
 	if !info.Mode().IsRegular() {
-		return nil, 0, &Skip{Path: path, Reason: SkipSpecial}, nil
+		return skipped(Skip{Path: path, Reason: SkipSpecial})
 	}
 	if info.Size() > e.opts.MaxFileSize {
-		return nil, 0, &Skip{Path: path, Reason: SkipTooLarge, Size: info.Size()}, nil
+		return skipped(Skip{Path: path, Reason: SkipTooLarge, Size: info.Size()})
 	}
 	data, err := io.ReadAll(io.LimitReader(f, e.opts.MaxFileSize+1))
 	if err != nil {
 		return nil, 0, nil, unwrapPathError(err)
 	}
 	if int64(len(data)) > e.opts.MaxFileSize { // grew while we read it
-		return nil, 0, &Skip{Path: path, Reason: SkipTooLarge, Size: int64(len(data))}, nil
+		return skipped(Skip{Path: path, Reason: SkipTooLarge, Size: int64(len(data))})
 	}
-	return e.Scan(data, Provenance{Path: path}), int64(len(data)), nil, nil
+	fs, skips = e.ScanContent(data, Provenance{Path: path})
+	return fs, int64(len(data)), skips, nil
 }
 
 // unwrapPathError drops the operation and path from an *fs.PathError: the

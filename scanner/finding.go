@@ -236,6 +236,9 @@ type Skip struct {
 	Path   string
 	Reason SkipReason
 	Size   int64
+	// Detail says more where the reason alone does not (which archive
+	// limit was reached).
+	Detail string
 }
 
 // SkipReason says why content was not scanned.
@@ -247,3 +250,13 @@ const (
 	SkipSymlink  SkipReason = "symlink"
 	SkipSpecial  SkipReason = "not-a-regular-file"
 )
+
+// SkipReasons lists every reason in the order summaries give them.
+var SkipReasons = []SkipReason{SkipTooLarge, SkipArchiveLimit, SkipArchiveCorrupt, SkipSymlink, SkipSpecial}
+
+// Incomplete reports whether the skip left content unread that the scan
+// should have read: a symlink or a device is not content, but a file, blob
+// or archive member that was not read means the scan cannot say "clean".
+func (s Skip) Incomplete() bool {
+	return s.Reason != SkipSymlink && s.Reason != SkipSpecial
+}

@@ -149,7 +149,7 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 	prog := s.reportProgress(opts.Progress)
 	for _, phase := range []int{phaseObjects, phaseTrees} {
 		if phase == phaseTrees {
-			if len(s.blobFinds)+len(s.tooLarge) == 0 {
+			if len(s.blobFinds)+len(s.tooLarge)+len(s.archiveSkips) == 0 {
 				break // nothing to locate
 			}
 			s.interesting = newBitset(st.ids.len())
@@ -164,6 +164,9 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 				mark(id)
 			}
 			for id := range s.tooLarge {
+				mark(id)
+			}
+			for id := range s.archiveSkips {
 				mark(id)
 			}
 		}
@@ -502,9 +505,16 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 				continue
 			}
 			attributed[pb.blob] = true
+			if skips, ok := s.archiveSkips[pb.blob]; ok && !skipped[pb.blob] {
+				skipped[pb.blob] = true
+				for _, sk := range skips {
+					sk.Path = pb.path + sk.Path // a member path starts with MemberSep
+					res.Skipped = append(res.Skipped, sk)
+				}
+			}
 			for _, f := range s.blobFinds[pb.blob] {
 				p := prov
-				p.Path = pb.path
+				p.Path = pb.path + f.Path // f.Path names the archive member, if any
 				add(f, p)
 			}
 		}
@@ -570,6 +580,11 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 				loose = append(loose, id)
 			}
 		}
+		for id := range s.archiveSkips {
+			if !skipped[id] && !attributed[id] {
+				loose = append(loose, id)
+			}
+		}
 		sort.Slice(loose, func(i, j int) bool { return loose[i] < loose[j] })
 		for _, id := range loose {
 			visit([]pathBlob{{path: s.st.hashOf(id).String(), blob: id}}, Provenance{Kind: KindBlob})
@@ -590,7 +605,7 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 		}
 		for _, pb := range loc.under(root) {
 			for _, f := range s.blobFinds[pb.blob] {
-				fp := fingerprint(f.RuleID, pb.path, f.secretMaterial())
+				fp := fingerprint(f.RuleID, pb.path+f.Path, f.secretMaterial())
 				if g, ok := found[fp]; ok && (len(g.PresentIn) == 0 || g.PresentIn[len(g.PresentIn)-1] != n) {
 					g.PresentIn = append(g.PresentIn, n)
 				}

@@ -44,7 +44,10 @@ type sweep struct {
 	tags      map[plumbing.Hash]tagRec
 	blobFinds map[uint32][]Finding
 	tooLarge  map[uint32]int64
-	msgFinds  map[plumbing.Hash][]Finding
+	// archiveSkips are the members of archive blobs that limits kept
+	// from being read, paths relative to the blob (archive.go).
+	archiveSkips map[uint32][]Skip
+	msgFinds     map[plumbing.Hash][]Finding
 	// trees locates, by tree id, what the tree phase kept of each tree
 	// in arenas (one per worker, so appending needs no lock): a tree
 	// costs its edges and 16 bytes, not a struct and two slices.
@@ -128,12 +131,13 @@ func (t *nameTable) name(id uint32) string {
 func newSweep(e *Engine, st *objectStore) *sweep {
 	s := &sweep{
 		e: e, st: st,
-		commits:   map[plumbing.Hash]*commitRec{},
-		tags:      map[plumbing.Hash]tagRec{},
-		blobFinds: map[uint32][]Finding{},
-		tooLarge:  map[uint32]int64{},
-		msgFinds:  map[plumbing.Hash][]Finding{},
-		bad:       map[string]*badObjects{},
+		commits:      map[plumbing.Hash]*commitRec{},
+		tags:         map[plumbing.Hash]tagRec{},
+		blobFinds:    map[uint32][]Finding{},
+		tooLarge:     map[uint32]int64{},
+		archiveSkips: map[uint32][]Skip{},
+		msgFinds:     map[plumbing.Hash][]Finding{},
+		bad:          map[string]*badObjects{},
 	}
 	s.phaseName.Store(phaseNames[phaseObjects])
 	return s
@@ -420,9 +424,14 @@ func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bo
 		}
 		s.blobs.Add(1)
 		s.blobBytes.Add(int64(len(data)))
-		if fs := s.e.Scan(data, Provenance{}); len(fs) > 0 {
+		if fs, skips := s.e.ScanContent(data, Provenance{}); len(fs)+len(skips) > 0 {
 			s.mu.Lock()
-			s.blobFinds[id] = fs
+			if len(fs) > 0 {
+				s.blobFinds[id] = fs
+			}
+			if len(skips) > 0 {
+				s.archiveSkips[id] = skips
+			}
 			s.mu.Unlock()
 		}
 	case plumbing.CommitObject:

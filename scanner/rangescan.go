@@ -493,14 +493,14 @@ func (e *Engine) scanAdded(ctx context.Context, repo *git.Repository, tc treeCha
 	res.Files++
 	res.Bytes += size
 	prov.Path = tc.Path
-	fs := e.Scan(data, prov)
-	if len(fs) == 0 {
-		return nil
-	}
-	old, err := e.oldLines(ctx, repo, from, rs, tc.Path)
+	fs, skips, err := e.scanChanged(ctx, repo, data, prov, from, rs)
 	if err != nil {
 		return err
 	}
-	res.Findings = append(res.Findings, keepAdded(data, fs, old)...)
+	for _, s := range skips {
+		s.Path = short + ":" + s.Path
+		res.Skipped = append(res.Skipped, s)
+	}
+	res.Findings = append(res.Findings, fs...)
 	return nil
 }

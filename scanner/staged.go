@@ -485,14 +485,11 @@ func (s *stagedScan) scanChange(ctx context.Context, c treeChange) error {
 	}
 	s.res.Files++
 	s.res.Bytes += size
-	fs := s.e.Scan(data, Provenance{Path: c.Path})
-	if len(fs) == 0 {
-		return nil
-	}
-	old, err := s.e.oldLines(ctx, s.repo, []plumbing.Hash{c.From}, &s.renames, c.Path)
+	fs, skips, err := s.e.scanChanged(ctx, s.repo, data, Provenance{Path: c.Path}, []plumbing.Hash{c.From}, &s.renames)
 	if err != nil {
 		return err
 	}
-	s.res.Findings = append(s.res.Findings, keepAdded(data, fs, old)...)
+	s.res.Skipped = append(s.res.Skipped, skips...)
+	s.res.Findings = append(s.res.Findings, fs...)
 	return nil
 }

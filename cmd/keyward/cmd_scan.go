@@ -199,7 +199,7 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	switch {
 	case len(res.Findings) > 0:
 		return errFindings
-	case len(res.Errors) > 0:
+	case len(res.Errors) > 0 || incompleteSkips(res.Skipped) > 0:
 		return errSilent
 	}
 	return nil
@@ -247,12 +247,15 @@ func summarize(e *env, rr *runResult, format string, quiet bool) {
 		counts := map[scanner.SkipReason]int{}
 		for _, s := range res.Skipped {
 			counts[s.Reason]++
-			if s.Reason == scanner.SkipTooLarge {
+			switch {
+			case s.Reason == scanner.SkipTooLarge:
 				warnf(e.stderr, "skipped %s: %s is over the size limit", quotePath(s.Path), humanBytes(s.Size))
+			case s.Incomplete():
+				warnf(e.stderr, "skipped %s: %s", quotePath(s.Path), skipDetail(s))
 			}
 		}
 		var parts []string
-		for _, r := range []scanner.SkipReason{scanner.SkipTooLarge, scanner.SkipSymlink, scanner.SkipSpecial} {
+		for _, r := range scanner.SkipReasons {
 			if counts[r] > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", counts[r], r))
 			}
@@ -282,7 +285,33 @@ func summarize(e *env, rr *runResult, format string, quiet bool) {
 	}
 	if len(res.Errors) > 0 && n == 0 {
 		errorf(e.stderr, "scan incomplete: %d %s could not be read", len(res.Errors), plural(int64(len(res.Errors)), "input", "inputs"))
+	} else if k := incompleteSkips(res.Skipped); k > 0 && n == 0 {
+		errorf(e.stderr, "scan incomplete: %d %s not read (see the warnings above)", k, plural(int64(k), "input was", "inputs were"))
 	}
+}
+
+// incompleteSkips counts the skips that leave content unread (archive
+// members kept out by a limit), which make a scan with no findings exit 2:
+// an incomplete scan is not a clean one.
+func incompleteSkips(ss []scanner.Skip) int {
+	n := 0
+	for _, s := range ss {
+		if s.Incomplete() && s.Reason != scanner.SkipTooLarge {
+			n++
+		}
+	}
+	return n
+}
+
+// skipDetail says why content was skipped, for people.
+func skipDetail(s scanner.Skip) string {
+	switch {
+	case s.Detail != "":
+		return s.Detail
+	case s.Reason == scanner.SkipArchiveCorrupt:
+		return "the archive could not be read"
+	}
+	return string(s.Reason)
 }
 
 // firstAWSKey is the first key ID among findings, for a hint the user can

@@ -89,12 +89,16 @@ func (junitRenderer) render(w io.Writer, rr *runResult, _ style) error {
 		suite.Failures++
 	}
 	for _, s := range rr.Skipped {
-		if s.Reason != scanner.SkipTooLarge {
+		if !s.Incomplete() {
 			continue // symlinks and devices are not content keyward should read
+		}
+		msg := fmt.Sprintf("%s is over the size limit (%s)", junitPath(s.Path), humanBytes(s.Size))
+		if s.Reason != scanner.SkipTooLarge {
+			msg = junitPath(s.Path) + ": " + skipDetail(s)
 		}
 		suite.Cases = append(suite.Cases, junitCase{
 			Name: "not scanned: " + junitPath(s.Path), ClassName: junitPath(s.Path), File: junitPath(s.Path), Time: "0",
-			Skipped: &junitSkipped{Message: fmt.Sprintf("%s is over the size limit (%s)", junitPath(s.Path), humanBytes(s.Size))},
+			Skipped: &junitSkipped{Message: msg},
 		})
 		suite.Skipped++
 	}

@@ -161,6 +161,8 @@ type jsonSkip struct {
 	Path   string `json:"path"`
 	Reason string `json:"reason"`
 	Size   int64  `json:"size"`
+	// Detail says which limit kept an archive member unread.
+	Detail string `json:"detail,omitempty"`
 }
 
 type jsonError struct {
@@ -218,7 +220,7 @@ func toJSON(rr *runResult) jsonReport {
 		rep.Findings = append(rep.Findings, jf)
 	}
 	for _, s := range rr.Skipped {
-		rep.Skipped = append(rep.Skipped, jsonSkip{Path: s.Path, Reason: string(s.Reason), Size: s.Size})
+		rep.Skipped = append(rep.Skipped, jsonSkip{Path: s.Path, Reason: string(s.Reason), Size: s.Size, Detail: s.Detail})
 	}
 	for _, e := range rr.Errors {
 		rep.Errors = append(rep.Errors, jsonError{Path: e.Path, Error: e.Err.Error()})
