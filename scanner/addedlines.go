@@ -280,6 +280,14 @@ func (e *Engine) scanChanged(ctx context.Context, repo *git.Repository, data []b
 		}
 		return keepAdded(data, fs, old), skips, nil
 	}
+	fs, err := e.keepNew(ctx, repo, fs, prov, from)
+	return fs, skips, err
+}
+
+// keepNew drops the findings some version in from already held, by
+// fingerprint (rule, path and credential): how changes are judged where
+// lines cannot be diffed, in archives and in blobs scanned as a stream.
+func (e *Engine) keepNew(ctx context.Context, repo *git.Repository, fs []Finding, prov Provenance, from []plumbing.Hash) ([]Finding, error) {
 	had := map[string]bool{}
 	for _, h := range from {
 		if h.IsZero() {
@@ -287,12 +295,17 @@ func (e *Engine) scanChanged(ctx context.Context, repo *git.Repository, data []b
 		}
 		old, _, tooLarge, err := e.readBlob(repo, h, prov.Path)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
+		var ofs []Finding
 		if tooLarge {
-			continue
+			ofs, _, _, err = e.streamBlob(ctx, repo, h, prov, prov.Path)
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			ofs, _ = e.ScanContent(old, prov)
 		}
-		ofs, _ := e.ScanContent(old, prov)
 		for _, f := range ofs {
 			had[f.Fingerprint] = true
 		}
@@ -303,5 +316,24 @@ func (e *Engine) scanChanged(ctx context.Context, repo *git.Repository, data []b
 			out = append(out, f)
 		}
 	}
-	return out, skips, nil
+	return out, nil
+}
+
+// scanChangedLarge is scanChanged for a blob over the in-memory limit: it
+// is scanned as a stream and its findings kept unless an earlier version
+// held them.
+func (e *Engine) scanChangedLarge(ctx context.Context, repo *git.Repository, h plumbing.Hash, prov Provenance, from []plumbing.Hash, label string) ([]Finding, int64, []Skip, error) {
+	fs, size, skip, err := e.streamBlob(ctx, repo, h, prov, label)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	var skips []Skip
+	if skip != nil {
+		skips = append(skips, *skip)
+	}
+	if len(fs) == 0 {
+		return nil, size, skips, nil
+	}
+	fs, err = e.keepNew(ctx, repo, fs, prov, from)
+	return fs, size, skips, err
 }

@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -75,7 +76,16 @@ func (e *Engine) ScanReader(ctx context.Context, r io.Reader, prov Provenance) (
 		return nil, fmt.Errorf("read %s: %w", prov.Path, err)
 	}
 	if int64(len(data)) > e.opts.MaxFileSize {
-		return nil, fmt.Errorf("read %s: %w (%d bytes; raise --max-file-size)", prov.Path, ErrTooLarge, e.opts.MaxFileSize)
+		// Over the in-memory limit: the rest is scanned as a stream.
+		fs, n, skip, err := e.streamFrom(ctx, io.MultiReader(bytes.NewReader(data), r), prov, prov.Path)
+		if err != nil {
+			return nil, err
+		}
+		res := &Result{Files: 1, Bytes: n, Findings: fs}
+		if skip != nil {
+			res.Skipped = append(res.Skipped, *skip)
+		}
+		return res, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -104,7 +114,7 @@ func (e *Engine) ScanPaths(ctx context.Context, paths []string) (*Result, error)
 		go func() {
 			defer wg.Done()
 			for path := range jobs {
-				fs, n, skips, err := e.scanFile(path)
+				fs, n, skips, err := e.scanFile(ctx, path)
 				mu.Lock()
 				switch {
 				case err != nil:
@@ -142,7 +152,7 @@ func (e *Engine) ScanPaths(ctx context.Context, paths []string) (*Result, error)
 
 // scanFile reads and scans one regular file (an archive's members, if it
 // is one). n is -1 when the file was skipped as a whole.
-func (e *Engine) scanFile(path string) (fs []Finding, n int64, skips []Skip, err error) {
+func (e *Engine) scanFile(ctx context.Context, path string) (fs []Finding, n int64, skips []Skip, err error) {
 	skipped := func(s Skip) ([]Finding, int64, []Skip, error) { return nil, -1, []Skip{s}, nil }
 	// Stat before opening: opening a FIFO named on the command line would
 	// block until something writes to it.
@@ -164,17 +174,36 @@ func (e *Engine) scanFile(path string) (fs []Finding, n int64, skips []Skip, err
 		return skipped(Skip{Path: path, Reason: SkipSpecial})
 	}
 	if info.Size() > e.opts.MaxFileSize {
-		return skipped(Skip{Path: path, Reason: SkipTooLarge, Size: info.Size()})
+		return e.streamFile(ctx, f, path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, e.opts.MaxFileSize+1))
 	if err != nil {
 		return nil, 0, nil, unwrapPathError(err)
 	}
 	if int64(len(data)) > e.opts.MaxFileSize { // grew while we read it
-		return skipped(Skip{Path: path, Reason: SkipTooLarge, Size: int64(len(data))})
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, 0, nil, unwrapPathError(err)
+		}
+		return e.streamFile(ctx, f, path)
 	}
 	fs, skips = e.ScanContent(data, Provenance{Path: path})
 	return fs, int64(len(data)), skips, nil
+}
+
+// streamFile scans an open file over the in-memory limit as a stream.
+func (e *Engine) streamFile(ctx context.Context, f *os.File, path string) ([]Finding, int64, []Skip, error) {
+	fs, n, skip, err := e.streamFrom(ctx, f, Provenance{Path: path}, path)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, nil, ctx.Err()
+		}
+		return nil, 0, nil, unwrapPathError(err)
+	}
+	var skips []Skip
+	if skip != nil {
+		skips = append(skips, *skip)
+	}
+	return fs, n, skips, nil
 }
 
 // unwrapPathError drops the operation and path from an *fs.PathError: the

@@ -83,7 +83,9 @@ func (e *Engine) ScanHistory(ctx context.Context, dir string, opts HistoryOption
 
 // history is the commit graph as seen from the refs.
 type history struct {
-	gitDir    string
+	gitDir string
+	// repo reads blobs over the in-memory limit as streams (stream.go).
+	repo      *git.Repository
 	reachable map[plumbing.Hash]*commitRec
 	// branches are local and remote-tracking branches by short name, with
 	// their peeled tips, for PresentIn.
@@ -178,7 +180,7 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 	}
 	prog(true)
 
-	h := &history{gitDir: gitDir, branches: map[string]plumbing.Hash{}}
+	h := &history{gitDir: gitDir, repo: repo, branches: map[string]plumbing.Hash{}}
 	if stashErr != nil {
 		h.warnings = append(h.warnings, stashErr.Error()+"; stash entries older than stash@{0} were not swept")
 	}
@@ -497,12 +499,12 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 				continue
 			}
 			seenAt[pb] = true
-			if size, ok := s.tooLarge[pb.blob]; ok {
-				if !skipped[pb.blob] {
-					skipped[pb.blob] = true
-					res.Skipped = append(res.Skipped, Skip{Path: pb.path, Reason: SkipTooLarge, Size: size})
+			if size, ok := s.tooLarge[pb.blob]; ok && !skipped[pb.blob] {
+				// Over the in-memory limit: scanned now, as a stream, once.
+				skipped[pb.blob] = true
+				if sk := s.streamLarge(ctx, h, pb.blob, size, pb.path, res); sk != nil {
+					res.Skipped = append(res.Skipped, *sk)
 				}
-				continue
 			}
 			attributed[pb.blob] = true
 			if skips, ok := s.archiveSkips[pb.blob]; ok && !skipped[pb.blob] {

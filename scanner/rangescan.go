@@ -487,7 +487,15 @@ func (e *Engine) scanAdded(ctx context.Context, repo *git.Repository, tc treeCha
 		return err
 	}
 	if tooLarge {
-		res.Skipped = append(res.Skipped, Skip{Path: short + ":" + tc.Path, Reason: SkipTooLarge, Size: size})
+		prov.Path = tc.Path
+		fs, n, skips, err := e.scanChangedLarge(ctx, repo, tc.To, prov, from, short+":"+tc.Path)
+		if err != nil {
+			return err
+		}
+		res.Files++
+		res.Bytes += n
+		res.Findings = append(res.Findings, fs...)
+		res.Skipped = append(res.Skipped, skips...)
 		return nil
 	}
 	res.Files++

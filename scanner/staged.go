@@ -480,7 +480,14 @@ func (s *stagedScan) scanChange(ctx context.Context, c treeChange) error {
 		return err
 	}
 	if tooLarge {
-		s.res.Skipped = append(s.res.Skipped, Skip{Path: c.Path, Reason: SkipTooLarge, Size: size})
+		fs, n, skips, err := s.e.scanChangedLarge(ctx, s.repo, c.To, Provenance{Path: c.Path}, []plumbing.Hash{c.From}, c.Path)
+		if err != nil {
+			return err
+		}
+		s.res.Files++
+		s.res.Bytes += n
+		s.res.Findings = append(s.res.Findings, fs...)
+		s.res.Skipped = append(s.res.Skipped, skips...)
 		return nil
 	}
 	s.res.Files++

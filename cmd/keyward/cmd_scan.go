@@ -291,12 +291,13 @@ func summarize(e *env, rr *runResult, format string, quiet bool) {
 }
 
 // incompleteSkips counts the skips that leave content unread (archive
-// members kept out by a limit), which make a scan with no findings exit 2:
-// an incomplete scan is not a clean one.
+// members kept out by a limit, content that could not be streamed), which
+// make a scan with no findings exit 2: an incomplete scan is not a clean
+// one. Files over --max-file-size are streamed, not skipped.
 func incompleteSkips(ss []scanner.Skip) int {
 	n := 0
 	for _, s := range ss {
-		if s.Incomplete() && s.Reason != scanner.SkipTooLarge {
+		if s.Incomplete() {
 			n++
 		}
 	}
