@@ -92,7 +92,9 @@ func keepAdded(data []byte, fs []Finding, old *lineSet) []Finding {
 	for _, f := range fs {
 		last := f.Line
 		if f.End > f.Start {
-			last = lineOf(data, f.End-1)
+			// Counted within the span: counting from the start of the
+			// content for each finding would be quadratic.
+			last += bytes.Count(data[f.Start:f.End-1], []byte{'\n'})
 		}
 		added := false
 		for n := f.Line; n <= last && !added; n++ {

@@ -220,6 +220,7 @@ func (e *Engine) scanView(data []byte, prov Provenance, depth int, find hitFinde
 // keyword named it.
 func (e *Engine) pair(data []byte, prov Provenance, keys, secrets, tokens []candidate) []Finding {
 	var fs []Finding
+	secretIdx, tokenIdx := newNearIndex(secrets), newNearIndex(tokens)
 	for _, k := range keys {
 		f := Finding{
 			RuleID:      e.keyID.ID,
@@ -235,13 +236,13 @@ func (e *Engine) pair(data []byte, prov Provenance, keys, secrets, tokens []cand
 			f.AccountID = acct
 			_, f.Canary = patterns.CanaryAccount(acct)
 		}
-		if s := nearest(data, secrets, k); s != nil {
+		if s := secretIdx.nearest(data, k); s != nil {
 			s.used = true
 			f.Secret = NewSecret(s.value)
 			f.secretStart = s.start
 		}
 		if f.KeyKind == string(patterns.Temporary) {
-			if t := nearest(data, tokens, k); t != nil {
+			if t := tokenIdx.nearest(data, k); t != nil {
 				t.used = true
 				f.SessionToken = NewSecret(t.value)
 			}
@@ -275,17 +276,44 @@ func (e *Engine) pair(data []byte, prov Provenance, keys, secrets, tokens []cand
 	return fs
 }
 
-// nearest returns the unused candidate closest to k within pairWindow,
-// preferring one after the key (ini and env files name the ID first). A
-// candidate in another ini section is never taken: a profile that holds
-// only a key ID (its secret comes from credential_process or SSO) must not
-// borrow the next profile's secret, which would also leave that profile's
-// own key unpaired.
-func nearest(data []byte, cs []candidate, k candidate) *candidate {
-	var best *candidate
-	bestDist := pairWindow + 1
+// nearIndex finds, for a key, the unused candidate nearest to it. The
+// candidates are looked up by start offset in a sorted view, so pairing
+// costs the candidates within reach of each key, not all of them: a CSV
+// of many key pairs pairs in linear time (issue 10; it was quadratic).
+type nearIndex struct {
+	cs     []candidate
+	order  []int // indices into cs by start
+	maxLen int   // longest candidate, bounding how far before a key one may start
+}
+
+func newNearIndex(cs []candidate) nearIndex {
+	x := nearIndex{cs: cs, order: make([]int, len(cs))}
 	for i := range cs {
-		c := &cs[i]
+		x.order[i] = i
+		x.maxLen = max(x.maxLen, cs[i].end-cs[i].start)
+	}
+	sort.SliceStable(x.order, func(a, b int) bool { return cs[x.order[a]].start < cs[x.order[b]].start })
+	return x
+}
+
+// nearest returns the unused candidate closest to k within pairWindow,
+// preferring one after the key (ini and env files name the ID first), and
+// among equals the one listed first. A candidate in another ini section is
+// never taken: a profile that holds only a key ID (its secret comes from
+// credential_process or SSO) must not borrow the next profile's secret,
+// which would also leave that profile's own key unpaired.
+func (x nearIndex) nearest(data []byte, k candidate) *candidate {
+	var best *candidate
+	bestDist, bestIdx := pairWindow+1, len(x.cs)
+	// A candidate within reach ends at most pairWindow before the key,
+	// so it starts no earlier than that minus the longest candidate.
+	from := k.start - pairWindow - x.maxLen
+	lo := sort.Search(len(x.order), func(i int) bool { return x.cs[x.order[i]].start >= from })
+	for _, i := range x.order[lo:] {
+		c := &x.cs[i]
+		if c.start > k.end+pairWindow {
+			break
+		}
 		if c.used {
 			continue
 		}
@@ -293,8 +321,8 @@ func nearest(data []byte, cs []candidate, k candidate) *candidate {
 		if c.start < k.start {
 			d = k.start - c.end + 1 // a secret before its ID loses ties
 		}
-		if d >= 0 && d < bestDist && !crossesSection(data, min(k.start, c.start), max(k.end, c.end)) {
-			best, bestDist = c, d
+		if d >= 0 && (d < bestDist || d == bestDist && i < bestIdx) && !crossesSection(data, min(k.start, c.start), max(k.end, c.end)) {
+			best, bestDist, bestIdx = c, d, i
 		}
 	}
 	return best
