@@ -23,6 +23,10 @@ const BaselineVersion = 1
 // while a mistaken --baseline pointing at a huge file fails fast.
 const maxBaselineSize = 64 << 20
 
+// MaxBaselineSize is the largest baseline file read, for callers that read
+// the file themselves (ReadRegularFile).
+const MaxBaselineSize = maxBaselineSize
+
 // Baseline is the set of findings a project has accepted, usually its
 // history's at the moment keyward was adopted, so that scans report only
 // what is new. It holds no secrets: each entry names its credential by

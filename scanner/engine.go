@@ -141,6 +141,23 @@ func (e *Engine) scan(data []byte, prov Provenance, find hitFinder) []Finding {
 				f.Encoding = enc
 			}
 		}
+		// The bytes as they are, too: a byte-order mark or a UTF-16
+		// opening says nothing about the rest, and a UTF-16 log with ASCII
+		// lines appended, or a stray FF FE before ASCII text, once hid
+		// every ASCII key after it (issue 10). What the UTF-16 view found
+		// is not reported again.
+		raw := e.scanView(data, prov, 0, find)
+		locate(data, raw)
+		e.mark(data, raw)
+		var seen spanIndex
+		for _, f := range fs {
+			seen.add(candidate{start: f.Start, end: f.End})
+		}
+		for _, f := range raw {
+			if !seen.overlaps(candidate{start: f.Start, end: f.End}) {
+				fs = append(fs, f)
+			}
+		}
 	} else {
 		fs = e.scanView(data, prov, 0, find)
 		locate(data, fs)

@@ -453,7 +453,7 @@ func (s *sweep) reportProgress(fn func(HistoryProgress)) (stop func(done bool)) 
 // attribute turns per-blob findings into per-path findings, each
 // attributed to the commit that introduced it.
 func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Result, error) {
-	res := &Result{Files: s.blobs.Load(), Bytes: s.blobBytes.Load()}
+	res := &Result{Files: s.blobs.Load(), Bytes: s.blobBytes.Load(), Commits: int64(len(h.reachable))}
 	res.Warnings = append(res.Warnings, h.warnings...)
 	for _, p := range s.st.problems {
 		res.Errors = append(res.Errors, p)
@@ -571,6 +571,7 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 		if err := walkCommits(topoOrder(rest)); err != nil {
 			return nil, err
 		}
+		res.Commits += int64(len(rest))
 		var loose []uint32
 		for id := range s.blobFinds {
 			if !attributed[id] {
@@ -617,5 +618,6 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 	for _, fp := range order {
 		res.Findings = append(res.Findings, *found[fp])
 	}
+	res.Bytes = s.blobBytes.Load() // blobs streamed above included
 	return res, nil
 }

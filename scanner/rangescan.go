@@ -70,7 +70,7 @@ func (e *Engine) ScanRange(ctx context.Context, dir, spec string) (res *Result, 
 	if err != nil {
 		return nil, err
 	}
-	res = &Result{Warnings: w.warnings}
+	res = &Result{Warnings: w.warnings, Commits: int64(len(commits))}
 	if err := e.scanTags(ctx, w.tags, res); err != nil {
 		return nil, err
 	}

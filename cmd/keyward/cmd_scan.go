@@ -79,7 +79,7 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.redact, "redact", true, "redact secrets in all output")
 	fs.BoolVar(&o.showSecrets, "show-secrets", false, "print secrets in full (same as --redact=false)")
 	fs.BoolVar(&o.noIgnore, "no-ignore", false, "scan files that .gitignore excludes")
-	fs.Var(&o.maxFileSize, "max-file-size", "skip files and blobs larger than `SIZE` (e.g. 500K, 100M, 1G)")
+	fs.Var(&o.maxFileSize, "max-file-size", "hold at most `SIZE` of a file or blob in memory; larger ones are scanned as a stream (e.g. 500K, 100M, 1G)")
 	fs.BoolVar(&o.staged, "staged", false, "scan what is staged for commit (lines added against HEAD)")
 	fs.StringVar(&o.commitMsg, "commit-msg", "", "scan the commit message in `FILE`")
 	fs.StringVar(&o.rangeSpec, "range", "", "scan the commits in `RANGE` (A..B, A...B, a commit, 0000…..B)")
@@ -174,7 +174,7 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	if err := sc.applySuppressions(res, src, o.baseline, o.noBaseline); err != nil {
 		return err
 	}
-	rr := &runResult{Result: res, Duration: time.Since(start), Redact: o.redact}
+	rr := &runResult{Result: res, Duration: time.Since(start), Redact: o.redact, Source: src}
 	if o.verify {
 		if rr.Verdicts, err = verifyFindings(ctx, e, res.Findings, defaultVerifyOptions()); err != nil {
 			return err
@@ -270,8 +270,18 @@ func summarize(e *env, rr *runResult, format string, quiet bool) {
 	if n == 1 {
 		noun = "finding"
 	}
-	fmt.Fprintf(e.stderr, "keyward: %d %s in %d %s (%s scanned in %s)\n", n, noun, res.Files,
-		plural(res.Files, "file", "files"), humanBytes(res.Bytes), rr.Duration.Round(time.Millisecond))
+	what := fmt.Sprintf("%d %s", res.Files, plural(res.Files, "file", "files"))
+	if rr.Source == "--range" || rr.Source == "--history" {
+		// Git sources read commits and the blobs they hold, not files.
+		what = fmt.Sprintf("%d %s and %d %s", res.Commits, plural(res.Commits, "commit", "commits"),
+			res.Files, plural(res.Files, "blob", "blobs"))
+	}
+	fmt.Fprintf(e.stderr, "keyward: %d %s in %s (%s scanned in %s)\n", n, noun, what,
+		humanBytes(res.Bytes), rr.Duration.Round(time.Millisecond))
+	if res.IgnoredFiles+res.IgnoredDirs > 0 {
+		fmt.Fprintf(e.stderr, "keyward: .gitignore excluded %d %s and %d %s (--no-ignore scans them)\n",
+			res.IgnoredFiles, plural(res.IgnoredFiles, "file", "files"), res.IgnoredDirs, plural(res.IgnoredDirs, "directory", "directories"))
+	}
 	summarizeSuppressed(e, rr)
 	if n > 0 && !quiet {
 		if rr.Redact {

@@ -85,19 +85,13 @@ func loadScanConfig(e *env, path string) (*scanConfig, error) {
 
 // readConfig reads a config file, refusing one too large to be a config.
 func readConfig(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	// Bounded and non-blocking: a FIFO or a symlink to /dev/zero in place
+	// of .keyward.toml is refused, never waited on or read forever.
+	data, err := scanner.ReadRegularFile(path, maxConfigSize)
+	if errors.Is(err, scanner.ErrFileTooLarge) {
+		return nil, fmt.Errorf("%s: larger than %d bytes; is it a config file?", displayPath(path), maxConfigSize)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxConfigSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes; is it a config file?", path, maxConfigSize)
-	}
-	return data, nil
+	return data, err
 }
 
 // userConfigPath follows the XDG base directory spec:
@@ -210,7 +204,7 @@ func loadBaseline(path string, required bool) (*scanner.Baseline, error) {
 	if path == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := scanner.ReadRegularFile(path, scanner.MaxBaselineSize)
 	if errors.Is(err, fs.ErrNotExist) && !required {
 		return nil, nil
 	}

@@ -18,6 +18,9 @@ type runResult struct {
 	*scanner.Result
 	Duration time.Duration
 	Redact   bool
+	// Source is the scan's source as o.source names it ("paths", "-",
+	// "--staged", "--range", "--history"...), for how the summary counts.
+	Source string
 	// Verdicts, with --verify, hold one validation per finding, in the
 	// same order.
 	Verdicts []verdict
@@ -171,9 +174,17 @@ type jsonError struct {
 }
 
 type jsonStats struct {
+	// Files counts files for path, stdin and staged scans and blobs for
+	// --range and --history (kept under this name for older readers).
 	Files      int64 `json:"files"`
 	Bytes      int64 `json:"bytes"`
 	DurationMS int64 `json:"duration_ms"`
+	// Commits counts the commits of a range or history scan.
+	Commits int64 `json:"commits"`
+	// IgnoredFiles and IgnoredDirs count what .gitignore kept out of a
+	// directory scan.
+	IgnoredFiles int64 `json:"ignored_files"`
+	IgnoredDirs  int64 `json:"ignored_dirs"`
 }
 
 // reveal returns a secret's text, redacted unless the user asked.
@@ -192,8 +203,9 @@ func toJSON(rr *runResult) jsonReport {
 		Skipped:       []jsonSkip{},
 		Errors:        []jsonError{},
 		Warnings:      append([]string{}, rr.Warnings...),
-		Stats:         jsonStats{Files: rr.Files, Bytes: rr.Bytes, DurationMS: rr.Duration.Milliseconds()},
-		Suppressed:    toJSONSuppressed(rr),
+		Stats: jsonStats{Files: rr.Files, Bytes: rr.Bytes, DurationMS: rr.Duration.Milliseconds(),
+			Commits: rr.Commits, IgnoredFiles: rr.IgnoredFiles, IgnoredDirs: rr.IgnoredDirs},
+		Suppressed: toJSONSuppressed(rr),
 	}
 	for i, f := range rr.Findings {
 		jf := jsonFinding{
