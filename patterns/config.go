@@ -116,7 +116,9 @@ func (e *ConfigError) Error() string {
 	if e.Key != "" {
 		b.WriteString(e.Key + ": ")
 	}
-	b.WriteString(e.Err.Error())
+	// Values quoted from the file are redacted: the file may not be a
+	// config at all but a credentials file in its place.
+	b.WriteString(RedactQuoted(e.Err.Error()))
 	return b.String()
 }
 

@@ -325,13 +325,9 @@ func (e *Engine) keepNew(ctx context.Context, repo *git.Repository, fs []Finding
 // is scanned as a stream and its findings kept unless an earlier version
 // held them.
 func (e *Engine) scanChangedLarge(ctx context.Context, repo *git.Repository, h plumbing.Hash, prov Provenance, from []plumbing.Hash, label string) ([]Finding, int64, []Skip, error) {
-	fs, size, skip, err := e.streamBlob(ctx, repo, h, prov, label)
+	fs, size, skips, err := e.streamBlob(ctx, repo, h, prov, label)
 	if err != nil {
 		return nil, 0, nil, err
-	}
-	var skips []Skip
-	if skip != nil {
-		skips = append(skips, *skip)
 	}
 	if len(fs) == 0 {
 		return nil, size, skips, nil

@@ -100,14 +100,14 @@ func IsArchive(data []byte) bool { return sniffArchive(data) != notArchive }
 // that limits kept from being read; they are never silent.
 func (e *Engine) ScanContent(data []byte, prov Provenance) ([]Finding, []Skip) {
 	if sniffArchive(data) == notArchive {
-		return e.Scan(data, prov), nil
+		return capFindings(e.Scan(data, prov), nil, prov.Path)
 	}
 	x := &expansion{e: e, budget: maxArchiveExpanded}
 	if !x.archive(data, prov, 0) {
 		// Not an archive after all (magic bytes by chance): plain content.
-		return e.Scan(data, prov), x.skips
+		return capFindings(e.Scan(data, prov), x.skips, prov.Path)
 	}
-	return x.finds, x.skips
+	return capFindings(x.finds, x.skips, prov.Path)
 }
 
 // expansion is the state of reading one outermost archive.

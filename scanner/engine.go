@@ -238,7 +238,12 @@ func (e *Engine) scanView(data []byte, prov Provenance, depth int, find hitFinde
 func (e *Engine) pair(data []byte, prov Provenance, keys, secrets, tokens []candidate) []Finding {
 	var fs []Finding
 	secretIdx, tokenIdx := newNearIndex(secrets), newNearIndex(tokens)
-	for _, k := range keys {
+	for i, k := range keys {
+		if i > MaxFindingsPerContent {
+			// Past the per-content cap (caps.go): one more than the cap
+			// says the cap was passed without holding a finding per key.
+			break
+		}
 		f := Finding{
 			RuleID:      e.keyID.ID,
 			Description: e.keyID.Description,

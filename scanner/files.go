@@ -82,15 +82,11 @@ func (e *Engine) ScanReader(ctx context.Context, r io.Reader, prov Provenance) (
 	}
 	if int64(len(data)) > e.opts.MaxFileSize {
 		// Over the in-memory limit: the rest is scanned as a stream.
-		fs, n, skip, err := e.streamFrom(ctx, io.MultiReader(bytes.NewReader(data), r), prov, prov.Path)
+		fs, n, skips, err := e.streamFrom(ctx, io.MultiReader(bytes.NewReader(data), r), prov, prov.Path)
 		if err != nil {
 			return nil, err
 		}
-		res := &Result{Files: 1, Bytes: n, Findings: fs}
-		if skip != nil {
-			res.Skipped = append(res.Skipped, *skip)
-		}
-		return res, nil
+		return &Result{Files: 1, Bytes: n, Findings: fs, Skipped: skips}, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -215,16 +211,12 @@ func (e *Engine) scanFile(ctx context.Context, path string) (found []Finding, n 
 
 // streamFile scans an open file over the in-memory limit as a stream.
 func (e *Engine) streamFile(ctx context.Context, f *os.File, path string) ([]Finding, int64, []Skip, error) {
-	fs, n, skip, err := e.streamFrom(ctx, f, Provenance{Path: path}, path)
+	fs, n, skips, err := e.streamFrom(ctx, f, Provenance{Path: path}, path)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, 0, nil, ctx.Err()
 		}
 		return nil, 0, nil, unwrapPathError(err)
-	}
-	var skips []Skip
-	if skip != nil {
-		skips = append(skips, *skip)
 	}
 	return fs, n, skips, nil
 }

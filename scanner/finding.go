@@ -252,11 +252,11 @@ const (
 )
 
 // SkipReasons lists every reason in the order summaries give them.
-var SkipReasons = []SkipReason{SkipTooLarge, SkipArchiveLimit, SkipArchiveCorrupt, SkipSymlink, SkipSpecial}
+var SkipReasons = []SkipReason{SkipTooLarge, SkipArchiveLimit, SkipArchiveCorrupt, SkipFindingsCap, SkipSymlink, SkipSpecial}
 
 // Incomplete reports whether the skip left content unread that the scan
 // should have read: a symlink or a device is not content, but a file, blob
 // or archive member that was not read means the scan cannot say "clean".
 func (s Skip) Incomplete() bool {
-	return s.Reason != SkipSymlink && s.Reason != SkipSpecial
+	return s.Reason != SkipSymlink && s.Reason != SkipSpecial && s.Reason != SkipFindingsCap
 }

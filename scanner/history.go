@@ -181,6 +181,9 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 	prog(true)
 
 	h := &history{gitDir: gitDir, repo: repo, branches: map[string]plumbing.Hash{}}
+	if w := submoduleWarning(repo, "history sweeps"); w != "" {
+		h.warnings = append(h.warnings, w)
+	}
 	if stashErr != nil {
 		h.warnings = append(h.warnings, stashErr.Error()+"; stash entries older than stash@{0} were not swept")
 	}
@@ -502,9 +505,7 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 			if size, ok := s.tooLarge[pb.blob]; ok && !skipped[pb.blob] {
 				// Over the in-memory limit: scanned now, as a stream, once.
 				skipped[pb.blob] = true
-				if sk := s.streamLarge(ctx, h, pb.blob, size, pb.path, res); sk != nil {
-					res.Skipped = append(res.Skipped, *sk)
-				}
+				res.Skipped = append(res.Skipped, s.streamLarge(ctx, h, pb.blob, size, pb.path, res)...)
 			}
 			attributed[pb.blob] = true
 			if skips, ok := s.archiveSkips[pb.blob]; ok && !skipped[pb.blob] {

@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -138,3 +139,28 @@ func TestRangeTagMessage(t *testing.T) {
 }
 
 const zeroHash = "0000000000000000000000000000000000000000"
+
+// TestSubmoduleWarning: a repository with submodules says its sweep and
+// ranges do not enter them.
+func TestSubmoduleWarning(t *testing.T) {
+	t.Parallel()
+	sub := newTestRepo(t)
+	sub.write("a.txt", "a\n")
+	sub.commit("sub")
+	r := newTestRepo(t)
+	r.write("README", "top\n")
+	r.commit("initial")
+	r.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", sub.dir, "vendor/sub")
+	r.commit("add submodule")
+	res := r.scan(HistoryOptions{})
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "1 submodule(s)") {
+		t.Errorf("history warnings %q", res.Warnings)
+	}
+	rng, err := New(Options{}).ScanRange(context.Background(), r.dir, "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rng.Warnings) != 1 || !strings.Contains(rng.Warnings[0], "range scans do not enter them") {
+		t.Errorf("range warnings %q", rng.Warnings)
+	}
+}

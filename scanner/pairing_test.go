@@ -73,3 +73,23 @@ func BenchmarkPairingCSV(b *testing.B) {
 		})
 	}
 }
+
+// TestFindingsCap: a file of more key IDs than MaxFindingsPerContent keeps
+// the first ones and says so, on disk and as a stream.
+func TestFindingsCap(t *testing.T) {
+	t.Parallel()
+	g := patternstest.New(92)
+	var b strings.Builder
+	for range MaxFindingsPerContent + 500 {
+		b.WriteString(g.KeyID("AKIA", patternstest.DefaultAccount) + "\n")
+	}
+	data := []byte(b.String())
+	fs, skips := New(Options{}).ScanContent(data, Provenance{Path: "ids.txt"})
+	if len(fs) != MaxFindingsPerContent || len(skips) != 1 || skips[0].Reason != SkipFindingsCap || skips[0].Incomplete() {
+		t.Errorf("%d findings, skips %+v", len(fs), skips)
+	}
+	fs, _, skips, err := New(Options{MaxFileSize: 1024}).streamFrom(context.Background(), strings.NewReader(b.String()), Provenance{Path: "ids.txt"}, "ids.txt")
+	if err != nil || len(fs) != MaxFindingsPerContent || len(skips) != 1 || skips[0].Reason != SkipFindingsCap {
+		t.Errorf("stream: %d findings, skips %+v, %v", len(fs), skips, err)
+	}
+}

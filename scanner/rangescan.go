@@ -71,6 +71,9 @@ func (e *Engine) ScanRange(ctx context.Context, dir, spec string) (res *Result, 
 		return nil, err
 	}
 	res = &Result{Warnings: w.warnings, Commits: int64(len(commits))}
+	if msg := submoduleWarning(repo, "range scans"); msg != "" {
+		res.Warnings = append(res.Warnings, msg)
+	}
 	if err := e.scanTags(ctx, w.tags, res); err != nil {
 		return nil, err
 	}

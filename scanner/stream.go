@@ -47,7 +47,17 @@ func (e *Engine) streamWindow() int {
 // stream (their formats need the whole content or random access): an
 // archive over the limit is reported as a Skip by the caller that knows it
 // is one.
+//
+// At most MaxFindingsPerContent findings are kept; Dropped on the returned
+// tally says how many more there were.
 func (e *Engine) ScanStream(ctx context.Context, r io.Reader, prov Provenance) ([]Finding, int64, error) {
+	fs, n, _, err := e.scanStream(ctx, r, prov)
+	return fs, n, err
+}
+
+// scanStream is ScanStream that also returns how many findings past the
+// cap were dropped.
+func (e *Engine) scanStream(ctx context.Context, r io.Reader, prov Provenance) ([]Finding, int64, int, error) {
 	win := e.streamWindow()
 	buf := make([]byte, 0, win)
 	var (
@@ -57,11 +67,12 @@ func (e *Engine) ScanStream(ctx context.Context, r io.Reader, prov Provenance) (
 		lineStart int64 // stream offset of the start of the line holding base
 		keepFrom  int64 // findings before this were kept by the previous window
 		eof       bool
+		dropped   int
 	)
 	for {
 		for len(buf) < win && !eof {
 			if err := ctx.Err(); err != nil {
-				return nil, base + int64(len(buf)), err
+				return nil, base + int64(len(buf)), 0, err
 			}
 			n, err := r.Read(buf[len(buf):win])
 			buf = buf[:len(buf)+n]
@@ -69,7 +80,7 @@ func (e *Engine) ScanStream(ctx context.Context, r io.Reader, prov Provenance) (
 			case errors.Is(err, io.EOF):
 				eof = true
 			case err != nil:
-				return nil, base + int64(len(buf)), fmt.Errorf("read %s at byte %d: %w", prov.Path, base+int64(len(buf)), err)
+				return nil, base + int64(len(buf)), 0, fmt.Errorf("read %s at byte %d: %w", prov.Path, base+int64(len(buf)), err)
 			}
 		}
 		cut := int64(1) << 62 // the last window keeps everything
@@ -90,10 +101,14 @@ func (e *Engine) ScanStream(ctx context.Context, r io.Reader, prov Provenance) (
 			}
 			f.Start, f.End = int(abs), int(base)+f.End
 			f.secretStart = 0 // already turned into SecretLine
+			if len(out) >= MaxFindingsPerContent {
+				dropped++
+				continue
+			}
 			out = append(out, f)
 		}
 		if eof {
-			return out, base + int64(len(buf)), nil
+			return out, base + int64(len(buf)), dropped, nil
 		}
 		adv := len(buf) - streamOverlap
 		head := buf[:adv]
@@ -118,7 +133,7 @@ func archiveTooLarge(path string, size, limit int64) Skip {
 // streamBlob scans blob h, which is over the in-memory limit, as a stream.
 // It returns the findings, the blob's size, and a Skip when the blob is an
 // archive whose members were not read.
-func (e *Engine) streamBlob(ctx context.Context, repo *git.Repository, h plumbing.Hash, prov Provenance, label string) ([]Finding, int64, *Skip, error) {
+func (e *Engine) streamBlob(ctx context.Context, repo *git.Repository, h plumbing.Hash, prov Provenance, label string) ([]Finding, int64, []Skip, error) {
 	blob, err := repo.BlobObject(h)
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("read blob %s (%s): %w", h, label, err)
@@ -131,42 +146,44 @@ func (e *Engine) streamBlob(ctx context.Context, repo *git.Repository, h plumbin
 	return e.streamFrom(ctx, rc, prov, label)
 }
 
-// streamFrom streams r, first sniffing whether it is an archive.
-func (e *Engine) streamFrom(ctx context.Context, r io.Reader, prov Provenance, label string) ([]Finding, int64, *Skip, error) {
+// streamFrom streams r, first sniffing whether it is an archive. The
+// skips say when it was one (its members were not read) and when findings
+// past the cap were dropped.
+func (e *Engine) streamFrom(ctx context.Context, r io.Reader, prov Provenance, label string) ([]Finding, int64, []Skip, error) {
 	head := make([]byte, 512)
 	n, err := io.ReadFull(r, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return nil, 0, nil, fmt.Errorf("read %s: %w", label, err)
 	}
 	head = head[:n]
-	fs, size, err := e.ScanStream(ctx, io.MultiReader(bytes.NewReader(head), r), prov)
+	fs, size, dropped, err := e.scanStream(ctx, io.MultiReader(bytes.NewReader(head), r), prov)
 	if err != nil {
 		return nil, size, nil, err
 	}
+	var skips []Skip
 	if IsArchive(head) {
-		s := archiveTooLarge(label, size, e.opts.MaxFileSize)
-		return fs, size, &s, nil
+		skips = append(skips, archiveTooLarge(label, size, e.opts.MaxFileSize))
 	}
-	return fs, size, nil, nil
+	if dropped > 0 {
+		skips = append(skips, findingsCapped(label, len(fs), dropped))
+	}
+	return fs, size, skips, nil
 }
 
 // streamLarge scans a blob the sweep found over the in-memory limit as a
 // stream, keeping its findings with the sweep's like any blob's. It returns
 // a Skip when the blob could not be read (recorded in res.Errors too) or is
 // an archive whose members were not read.
-func (s *sweep) streamLarge(ctx context.Context, h *history, id uint32, size int64, path string, res *Result) *Skip {
+func (s *sweep) streamLarge(ctx context.Context, h *history, id uint32, size int64, path string, res *Result) []Skip {
 	hash := s.st.hashOf(id)
-	fs, n, skip, err := s.e.streamBlob(ctx, h.repo, hash, Provenance{}, path)
+	fs, n, skips, err := s.e.streamBlob(ctx, h.repo, hash, Provenance{}, path)
 	if err != nil {
 		res.Errors = append(res.Errors, FileError{Path: path, Err: err})
-		return &Skip{Path: path, Reason: SkipTooLarge, Size: size, Detail: "could not be read as a stream"}
+		return []Skip{{Path: path, Reason: SkipTooLarge, Size: size, Detail: "could not be read as a stream"}}
 	}
 	s.blobBytes.Add(n)
 	if len(fs) > 0 {
 		s.blobFinds[id] = fs
 	}
-	if skip != nil {
-		skip.Path = path
-	}
-	return skip
+	return skips
 }

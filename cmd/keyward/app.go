@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/keyward/keyward/patterns"
 )
 
 // Exit codes, documented in usage and the README. Findings and failures get
@@ -189,7 +191,9 @@ func parseFlags(fs *pflag.FlagSet, usageText string, e *env, args []string) erro
 		return pflag.ErrHelp
 	}
 	if err != nil {
-		return usagef("run 'keyward "+fs.Name()+" --help' for usage", "%v", err)
+		// pflag quotes the rejected value; it may be a secret pasted into
+		// the wrong flag.
+		return usagef("run 'keyward "+fs.Name()+" --help' for usage", "%s", patterns.RedactQuoted(err.Error()))
 	}
 	return nil
 }

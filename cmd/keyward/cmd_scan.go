@@ -250,7 +250,7 @@ func summarize(e *env, rr *runResult, format string, quiet bool) {
 			switch {
 			case s.Reason == scanner.SkipTooLarge:
 				warnf(e.stderr, "skipped %s: %s is over the size limit", quotePath(s.Path), humanBytes(s.Size))
-			case s.Incomplete():
+			case s.Incomplete() || s.Reason == scanner.SkipFindingsCap:
 				warnf(e.stderr, "skipped %s: %s", quotePath(s.Path), skipDetail(s))
 			}
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward/responder"
 	"github.com/keyward/keyward/scanner"
@@ -125,9 +127,13 @@ type jsonTool struct {
 }
 
 type jsonFinding struct {
-	RuleID         string `json:"rule_id"`
-	Description    string `json:"description"`
-	Path           string `json:"path"`
+	RuleID      string `json:"rule_id"`
+	Description string `json:"description"`
+	Path        string `json:"path"`
+	// PathBytes is the path's bytes in base64 when they are not valid
+	// UTF-8: JSON strings replace such bytes with U+FFFD, and verify
+	// --report must find the file again.
+	PathBytes      string `json:"path_bytes,omitempty"`
 	Line           int    `json:"line"`
 	Column         int    `json:"column"`
 	Start          int    `json:"start"`
@@ -225,6 +231,9 @@ func toJSON(rr *runResult) jsonReport {
 		}
 		if !f.Date.IsZero() {
 			jf.Date = f.Date.UTC().Format(time.RFC3339)
+		}
+		if !utf8.ValidString(f.Path) {
+			jf.PathBytes = base64.StdEncoding.EncodeToString([]byte(f.Path))
 		}
 		if i < len(rr.Verdicts) {
 			jf.Verification = &rr.Verdicts[i].Verdict

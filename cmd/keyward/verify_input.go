@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +46,7 @@ type scanReport struct {
 type reportFinding struct {
 	RuleID         string `json:"rule_id"`
 	Path           string `json:"path"`
+	PathBytes      string `json:"path_bytes"`
 	Line           int    `json:"line"`
 	KeyID          string `json:"key_id"`
 	KeyKind        string `json:"key_kind"`
@@ -62,10 +64,21 @@ type reportFinding struct {
 	Ref            string `json:"ref"`
 }
 
+// path is the finding's path with its exact bytes: from path_bytes when
+// the path is not valid UTF-8 (JSON's path holds U+FFFD in their place).
+func (rf reportFinding) path() string {
+	if rf.PathBytes != "" {
+		if b, err := base64.StdEncoding.DecodeString(rf.PathBytes); err == nil {
+			return string(b)
+		}
+	}
+	return rf.Path
+}
+
 // provenance is the finding's provenance; a report from before kinds
 // existed says only "message", which then meant a commit message.
 func (rf reportFinding) provenance() scanner.Provenance {
-	p := scanner.Provenance{Path: rf.Path, Commit: rf.Commit, Author: rf.Author, Kind: scanner.Kind(rf.Kind), Ref: rf.Ref}
+	p := scanner.Provenance{Path: rf.path(), Commit: rf.Commit, Author: rf.Author, Kind: scanner.Kind(rf.Kind), Ref: rf.Ref}
 	if p.Kind == "" && rf.Message {
 		p.Kind = scanner.KindCommitMessage
 	}
@@ -129,10 +142,10 @@ func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Findi
 		if !rf.SecretRedacted {
 			sf.Secret, sf.SessionToken = scanner.NewSecret(rf.Secret), scanner.NewSecret(rf.SessionToken)
 		} else if rf.KeyID != "" && !sf.Canary {
-			src := rf.Path + "\x00" + rf.Commit
+			src := rf.path() + "\x00" + rf.Commit
 			found, ok := cache[src]
 			if !ok {
-				data, err := readSource(ctx, repo, rf.Path, rf.Commit)
+				data, err := readSource(ctx, repo, rf.path(), rf.Commit)
 				if err != nil {
 					warnings = append(warnings, fmt.Sprintf("%s: cannot recover the redacted secret: %v", rf.Path, err))
 				} else {
