@@ -114,6 +114,9 @@ func FuzzParseConfig(f *testing.F) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 64<<10 { // bounds a run's time and memory
+			return
+		}
 		lines := strings.Count(string(data), "\n") + 1
 		check := func(err error) {
 			var ce *ConfigError

@@ -102,7 +102,11 @@ func (e *Engine) ScanContent(data []byte, prov Provenance) ([]Finding, []Skip) {
 	if sniffArchive(data) == notArchive {
 		return capFindings(e.Scan(data, prov), nil, prov.Path)
 	}
-	x := &expansion{e: e, budget: maxArchiveExpanded}
+	budget := int64(maxArchiveExpanded)
+	if e.archiveBudget > 0 {
+		budget = e.archiveBudget
+	}
+	x := &expansion{e: e, budget: budget}
 	if !x.archive(data, prov, 0) {
 		// Not an archive after all (magic bytes by chance): plain content.
 		return capFindings(e.Scan(data, prov), x.skips, prov.Path)

@@ -75,6 +75,10 @@ type Engine struct {
 	token  *patterns.Rule
 	regexp []*patterns.Rule
 
+	// archiveBudget overrides maxArchiveExpanded when set (fuzz tests
+	// bound memory with it).
+	archiveBudget int64
+
 	// plans are built on first use, one per set of roles (see sweep.go).
 	planOnce [roleAll + 1]sync.Once
 	plans    [roleAll + 1]*sweepPlan
