@@ -4,29 +4,24 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"golang.org/x/term"
 
 	"github.com/keyward/keyward/patterns"
 	"github.com/keyward/keyward/responder"
 	"github.com/keyward/keyward/scanner"
+	"github.com/keyward/keyward/scanner/report"
 )
 
-// Limits on what verify and respond read.
+// Limits on what verify and respond read. A scan report's limit is
+// report.MaxSize.
 const (
-	// maxReportSize bounds a scan report read back: a report of a
-	// million findings is about 1 GB; 256 MB is far beyond any real one.
-	maxReportSize = 256 << 20
 	// maxSecretInput bounds the secret read from stdin: a secret is 40
 	// bytes and a session token at most a few kilobytes.
 	maxSecretInput = 64 << 10
@@ -35,88 +30,12 @@ const (
 	maxSourceSize = scanner.DefaultMaxFileSize
 )
 
-// scanReport is the part of 'keyward scan --format json' that verify and
-// respond read. It is parsed with its own struct so that the renderer can
-// evolve (fields are only ever added).
-type scanReport struct {
-	SchemaVersion int             `json:"schema_version"`
-	Findings      []reportFinding `json:"findings"`
-}
-
-type reportFinding struct {
-	RuleID         string `json:"rule_id"`
-	Path           string `json:"path"`
-	PathBytes      string `json:"path_bytes"`
-	Line           int    `json:"line"`
-	KeyID          string `json:"key_id"`
-	KeyKind        string `json:"key_kind"`
-	AccountID      string `json:"account_id"`
-	Canary         bool   `json:"canary"`
-	Secret         string `json:"secret"`
-	SecretRedacted bool   `json:"secret_redacted"`
-	SessionToken   string `json:"session_token"`
-	Fingerprint    string `json:"fingerprint"`
-	Commit         string `json:"commit"`
-	Author         string `json:"author"`
-	Date           string `json:"date"`
-	Message        bool   `json:"message"`
-	Kind           string `json:"kind"`
-	Ref            string `json:"ref"`
-}
-
-// path is the finding's path with its exact bytes: from path_bytes when
-// the path is not valid UTF-8 (JSON's path holds U+FFFD in their place).
-func (rf reportFinding) path() string {
-	if rf.PathBytes != "" {
-		if b, err := base64.StdEncoding.DecodeString(rf.PathBytes); err == nil {
-			return string(b)
-		}
-	}
-	return rf.Path
-}
-
-// provenance is the finding's provenance; a report from before kinds
-// existed says only "message", which then meant a commit message.
-func (rf reportFinding) provenance() scanner.Provenance {
-	p := scanner.Provenance{Path: rf.path(), Commit: rf.Commit, Author: rf.Author, Kind: scanner.Kind(rf.Kind), Ref: rf.Ref}
-	if p.Kind == "" && rf.Message {
-		p.Kind = scanner.KindCommitMessage
-	}
-	return p
-}
-
-var errReportSchema = errors.New("not a keyward scan report")
-
-// parseScanReport decodes a scan report and checks its schema version.
-func parseScanReport(data []byte) (*scanReport, error) {
-	var r scanReport
-	if len(data) > maxReportSize {
-		return nil, fmt.Errorf("%w: larger than %d bytes", errReportSchema, maxReportSize)
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("%w: %v", errReportSchema, err)
-	}
-	if r.SchemaVersion != 1 {
-		return nil, fmt.Errorf("%w: schema_version %d, want 1", errReportSchema, r.SchemaVersion)
-	}
-	return &r, nil
-}
-
-// loadReportFindings reads a scan report and turns its findings back into
-// scanner findings. Redacted secrets (the default) are recovered by
-// scanning the source again: the file at path under repo, or the blob
-// commit:path, matching the finding by fingerprint.
+// loadReportFindings reads a scan report (scanner/report) and turns its
+// findings back into scanner findings. Redacted secrets (the default) are
+// recovered by scanning the source again: the file at path under repo, or
+// the blob commit:path, matching the finding by fingerprint.
 func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Finding, []string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read report: %w", err)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxReportSize+1))
-	f.Close()
-	if err != nil {
-		return nil, nil, fmt.Errorf("read report: %w", err)
-	}
-	rep, err := parseScanReport(data)
+	rep, err := report.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read report %s: %w", path, err)
 	}
@@ -128,10 +47,7 @@ func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Findi
 		sf := scanner.Finding{
 			RuleID: rf.RuleID, Line: rf.Line, KeyID: rf.KeyID, KeyKind: rf.KeyKind,
 			AccountID: rf.AccountID, Canary: rf.Canary, Fingerprint: rf.Fingerprint,
-			Provenance: rf.provenance(),
-		}
-		if t, err := time.Parse(time.RFC3339, rf.Date); err == nil {
-			sf.Date = t
+			Provenance: rf.Provenance(),
 		}
 		if rf.KeyID != "" {
 			if acct, ok := patterns.AccountID(rf.KeyID); ok {
@@ -142,10 +58,10 @@ func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Findi
 		if !rf.SecretRedacted {
 			sf.Secret, sf.SessionToken = scanner.NewSecret(rf.Secret), scanner.NewSecret(rf.SessionToken)
 		} else if rf.KeyID != "" && !sf.Canary {
-			src := rf.path() + "\x00" + rf.Commit
+			src := rf.RawPath() + "\x00" + rf.Commit
 			found, ok := cache[src]
 			if !ok {
-				data, err := readSource(ctx, repo, rf.path(), rf.Commit)
+				data, err := readSource(ctx, repo, rf.RawPath(), rf.Commit)
 				if err != nil {
 					warnings = append(warnings, fmt.Sprintf("%s: cannot recover the redacted secret: %v", rf.Path, err))
 				} else {
@@ -166,7 +82,7 @@ func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Findi
 
 // matchFinding finds the re-scanned finding that a report entry describes:
 // by fingerprint, else by key ID on the same line.
-func matchFinding(found []scanner.Finding, rf reportFinding) (scanner.Finding, bool) {
+func matchFinding(found []scanner.Finding, rf report.Finding) (scanner.Finding, bool) {
 	for _, f := range found {
 		if rf.Fingerprint != "" && f.Fingerprint == rf.Fingerprint && f.KeyID == rf.KeyID {
 			return f, true
