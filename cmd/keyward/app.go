@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/keyward/keyward/patterns"
+	"github.com/keyward/keyward/scanner/config"
 )
 
 // Exit codes, documented in usage and the README. Findings and failures get
@@ -193,7 +193,7 @@ func parseFlags(fs *pflag.FlagSet, usageText string, e *env, args []string) erro
 	if err != nil {
 		// pflag quotes the rejected value; it may be a secret pasted into
 		// the wrong flag.
-		return usagef("run 'keyward "+fs.Name()+" --help' for usage", "%s", patterns.RedactQuoted(err.Error()))
+		return usagef("run 'keyward "+fs.Name()+" --help' for usage", "%s", config.RedactQuoted(err.Error()))
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/patterns"
 	"github.com/keyward/keyward/scanner"
+	"github.com/keyward/keyward/scanner/config"
 )
 
 // Config file names.
@@ -36,8 +37,8 @@ type scanConfig struct {
 	inRepo bool
 	// configPath is the project config read, "" if there was none.
 	configPath string
-	project    *patterns.Config
-	user       *patterns.UserConfig
+	project    *config.Config
+	user       *config.UserConfig
 	// userPath is the user config read, "" if there was none.
 	userPath string
 }
@@ -50,7 +51,7 @@ func loadScanConfig(e *env, path string) (*scanConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find repository: %w", err)
 	}
-	sc := &scanConfig{root: wd, project: &patterns.Config{}, user: &patterns.UserConfig{}}
+	sc := &scanConfig{root: wd, project: &config.Config{}, user: &config.UserConfig{}}
 	if r, ok := repoRoot(wd); ok {
 		sc.root, sc.inRepo = r, true
 	}
@@ -62,7 +63,7 @@ func loadScanConfig(e *env, path string) (*scanConfig, error) {
 	switch {
 	case err == nil:
 		sc.configPath = path
-		if sc.project, err = patterns.ParseConfig(data, displayPath(path)); err != nil {
+		if sc.project, err = config.ParseConfig(data, displayPath(path)); err != nil {
 			return nil, err
 		}
 	case explicit || !errors.Is(err, fs.ErrNotExist):
@@ -73,7 +74,7 @@ func loadScanConfig(e *env, path string) (*scanConfig, error) {
 		switch {
 		case err == nil:
 			sc.userPath = up
-			if sc.user, err = patterns.ParseUserConfig(data, displayPath(up)); err != nil {
+			if sc.user, err = config.ParseUserConfig(data, displayPath(up)); err != nil {
 				return nil, err
 			}
 		case !errors.Is(err, fs.ErrNotExist):

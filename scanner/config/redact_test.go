@@ -1,11 +1,11 @@
-package patterns_test
+package config_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/keyward/keyward/patterns"
 	"github.com/keyward/keyward/patterns/patternstest"
+	"github.com/keyward/keyward/scanner/config"
 )
 
 func TestRedact(t *testing.T) {
@@ -19,12 +19,12 @@ func TestRedact(t *testing.T) {
 		{id, id[:4] + "…(20 chars)"},
 		{"Abc123XYZ", "…(9 chars)"},
 	} {
-		if got := patterns.RedactValue(tc.in); got != tc.want {
+		if got := config.RedactValue(tc.in); got != tc.want {
 			t.Errorf("RedactValue(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 	msg := `invalid argument "` + secret + `" for "--max-file-size" flag: invalid size "` + secret + `"`
-	got := patterns.RedactQuoted(msg)
+	got := config.RedactQuoted(msg)
 	if strings.Contains(got, secret) || !strings.Contains(got, `"--max-file-size"`) {
 		t.Errorf("RedactQuoted: %s", got)
 	}

@@ -1,4 +1,10 @@
-package patterns
+// Package config reads keyward's configuration files: a project's
+// .keyward.toml (custom rules, disabled rules, allowlists, the baseline's
+// path) and a user's config.toml (presentation settings). It moved out of
+// patterns, which holds rule data and key facts only (issue 10). Errors
+// name the file, line and key, and never quote a value in full that could
+// be a secret (a credentials file symlinked as .keyward.toml).
+package config
 
 import (
 	"errors"
@@ -9,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/keyward/keyward/patterns"
 )
 
 // Config is a project's .keyward.toml: what the project adds to, removes
@@ -45,7 +53,7 @@ type Config struct {
 // history sweep scans a blob once for all the paths it was stored under),
 // so path scoping is applied to findings afterwards.
 type CustomRule struct {
-	Rule
+	patterns.Rule
 	// Paths limits the rule to matching paths; empty means everywhere.
 	Paths []Glob
 }
@@ -340,7 +348,7 @@ var typeErrPattern = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\
 func (p *parser) project(raw *rawConfig) (*Config, error) {
 	c := &Config{Baseline: raw.Baseline}
 	builtin := map[string]bool{}
-	for _, r := range All() {
+	for _, r := range patterns.All() {
 		builtin[r.ID] = true
 	}
 	if strings.ContainsRune(raw.Baseline, 0) {
@@ -391,8 +399,8 @@ func (p *parser) project(raw *rawConfig) (*Config, error) {
 		if math.IsNaN(rr.Entropy) || rr.Entropy < 0 || rr.Entropy > maxEntropy {
 			return nil, p.errf(at("entropy", -1), ErrBadValue, "%v: an entropy floor is between 0 and %d bits per byte", rr.Entropy, maxEntropy)
 		}
-		cr := CustomRule{Rule: Rule{
-			ID: rr.ID, Description: rr.Description, Matcher: MatchRegexp,
+		cr := CustomRule{Rule: patterns.Rule{
+			ID: rr.ID, Description: rr.Description, Matcher: patterns.MatchRegexp,
 			Regexp: re, MinEntropy: rr.Entropy,
 		}}
 		if cr.Description == "" {
@@ -498,9 +506,9 @@ func (p *parser) regexps(ss []string, at func(int) keyPath) ([]*regexp.Regexp, e
 
 // ScanRules is the rule table a project runs: the built-in rules it did
 // not disable, then its own.
-func (c *Config) ScanRules() []Rule {
-	rules := []Rule{}
-	for _, r := range All() {
+func (c *Config) ScanRules() []patterns.Rule {
+	rules := []patterns.Rule{}
+	for _, r := range patterns.All() {
 		if !contains(c.Disabled, r.ID) {
 			rules = append(rules, r)
 		}

@@ -1,7 +1,8 @@
-package patterns
+package config
 
 import (
 	"errors"
+	"github.com/keyward/keyward/patterns"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +10,7 @@ import (
 )
 
 func TestParseConfig(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "testdata", "fuzz", "config", "full.toml"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "fuzz", "config", "full.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +22,7 @@ func TestParseConfig(t *testing.T) {
 		t.Fatalf("got %+v", c)
 	}
 	r := c.Rules[0]
-	if r.ID != "acme-api-key" || r.Matcher != MatchRegexp || r.MinEntropy != 3.5 || r.Regexp.SubexpIndex("secret") != 1 || len(r.Paths) != 2 {
+	if r.ID != "acme-api-key" || r.Matcher != patterns.MatchRegexp || r.MinEntropy != 3.5 || r.Regexp.SubexpIndex("secret") != 1 || len(r.Paths) != 2 {
 		t.Errorf("rule: %+v", r)
 	}
 	// The rule's own allowlist comes first, limited to the rule.
@@ -35,7 +36,7 @@ func TestParseConfig(t *testing.T) {
 	for _, r := range c.ScanRules() {
 		ids[r.ID] = true
 	}
-	if ids[RuleAWSSessionToken] || !ids[RuleAWSAccessKeyID] || !ids["acme-api-key"] {
+	if ids[patterns.RuleAWSSessionToken] || !ids[patterns.RuleAWSAccessKeyID] || !ids["acme-api-key"] {
 		t.Errorf("ScanRules: %v", ids)
 	}
 	if gs := c.RulePaths()["acme-api-key"]; len(gs) != 2 {
@@ -102,7 +103,7 @@ func TestParseUserConfig(t *testing.T) {
 // FuzzParseConfig checks that any input gives a config or a placed error,
 // never a panic, and that what parses can be used.
 func FuzzParseConfig(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "fuzz", "config", "*"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "fuzz", "config", "*"))
 	if len(files) == 0 {
 		f.Fatal("no seed files in testdata/fuzz/config")
 	}
@@ -131,7 +132,7 @@ func FuzzParseConfig(f *testing.F) {
 			check(err)
 		} else {
 			for _, r := range c.ScanRules() {
-				if r.Matcher == MatchRegexp && (r.Regexp == nil || r.Regexp.MatchString("")) {
+				if r.Matcher == patterns.MatchRegexp && (r.Regexp == nil || r.Regexp.MatchString("")) {
 					t.Fatalf("rule %s: unusable regexp", r.ID)
 				}
 			}
