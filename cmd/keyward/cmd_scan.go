@@ -205,32 +205,32 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// scan reads the chosen source.
+// scan reads the chosen source (a scanner.Source).
 func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src string, args []string) (*scanner.Result, error) {
 	switch src {
 	case "-":
-		return eng.ScanReader(ctx, e.stdin, scanner.Provenance{Path: "-", Kind: scanner.KindStdin})
+		return eng.Run(ctx, scanner.Reader{R: e.stdin, Prov: scanner.Provenance{Path: "-", Kind: scanner.KindStdin}})
 	case "--staged":
-		return eng.ScanStaged(ctx, ".")
+		return eng.Run(ctx, scanner.Staged{Dir: "."})
 	case "--commit-msg":
 		f, err := os.Open(o.commitMsg)
 		if err != nil {
 			return nil, fmt.Errorf("read commit message: %w", err)
 		}
 		defer f.Close()
-		return eng.ScanReader(ctx, f, scanner.Provenance{Path: o.commitMsg, Kind: scanner.KindCommitMessage})
+		return eng.Run(ctx, scanner.Reader{R: f, Prov: scanner.Provenance{Path: o.commitMsg, Kind: scanner.KindCommitMessage}})
 	case "--range":
-		return eng.ScanRange(ctx, ".", o.rangeSpec)
+		return eng.Run(ctx, scanner.Range{Dir: ".", Spec: o.rangeSpec})
 	case "--history":
 		p := newProgress(e)
-		res, err := eng.ScanHistory(ctx, ".", scanner.HistoryOptions{AllObjects: o.allObjects, Progress: p.update})
+		res, err := eng.Run(ctx, scanner.History{Dir: ".", Opts: scanner.HistoryOptions{AllObjects: o.allObjects, Progress: p.update}})
 		p.done()
 		return res, err
 	}
 	if len(args) == 0 {
 		args = []string{"."}
 	}
-	return eng.ScanPaths(ctx, args)
+	return eng.Run(ctx, scanner.Paths(args))
 }
 
 // summarize writes warnings and the one-line summary to stderr, so stdout
