@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -151,4 +152,25 @@ func (e *Engine) scanTags(ctx context.Context, tags []*object.Tag, res *Result) 
 		res.Findings = append(res.Findings, e.Scan([]byte(t.Message+t.PGPSignature), prov)...)
 	}
 	return nil
+}
+
+// ReadTagMessage returns the message of the annotated tag name (its
+// signature included, as scanned) in the repository containing dir: what
+// recovering a redacted secret from a tag-message finding scans again,
+// read from the git objects rather than by running git.
+func (e *Engine) ReadTagMessage(dir, name string) ([]byte, error) {
+	repo, err := e.openRepo(dir)
+	if err != nil {
+		return nil, err
+	}
+	w := &rangeWalk{repo: repo}
+	tags := w.pushedTags(name)
+	if len(tags) == 0 {
+		return nil, fmt.Errorf("read tag %s: no annotated tag of that name", name)
+	}
+	t := tags[0]
+	if n := int64(len(t.Message) + len(t.PGPSignature)); n > e.opts.MaxFileSize {
+		return nil, fmt.Errorf("read tag %s: %w", name, ErrTooLarge)
+	}
+	return []byte(t.Message + t.PGPSignature), nil
 }

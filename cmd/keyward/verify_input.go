@@ -61,11 +61,10 @@ func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Findi
 			src := rf.RawPath() + "\x00" + rf.Commit
 			found, ok := cache[src]
 			if !ok {
-				data, err := readSource(ctx, repo, rf.RawPath(), rf.Commit)
+				var err error
+				found, err = rescan(ctx, eng, repo, sf.Provenance)
 				if err != nil {
 					warnings = append(warnings, fmt.Sprintf("%s: cannot recover the redacted secret: %v", rf.Path, err))
-				} else {
-					found = eng.Scan(data, sf.Provenance)
 				}
 				cache[src] = found
 			}
@@ -94,6 +93,35 @@ func matchFinding(found []scanner.Finding, rf report.Finding) (scanner.Finding, 
 		}
 	}
 	return scanner.Finding{}, false
+}
+
+// rescan scans again the content a finding came from, to recover its
+// redacted secret: an annotated tag's message read from the git objects, an
+// archive read whole so its members are scanned as the scan did
+// (path "a.zip!member"), else the file or blob at the finding's path.
+func rescan(ctx context.Context, eng *scanner.Engine, repo string, p scanner.Provenance) ([]scanner.Finding, error) {
+	if repo == "" {
+		repo = "."
+	}
+	if p.Kind == scanner.KindTagMessage {
+		data, err := eng.ReadTagMessage(repo, p.Ref)
+		if err != nil {
+			return nil, err
+		}
+		return eng.Scan(data, p), nil
+	}
+	path := p.Path
+	if archive, _, ok := p.Member(); ok {
+		path = archive
+	}
+	data, err := readSource(ctx, repo, path, p.Commit)
+	if err != nil {
+		return nil, err
+	}
+	q := p
+	q.Path = path
+	fs, _ := eng.ScanContent(data, q)
+	return fs, nil
 }
 
 // readSource reads the content a finding came from: a blob when commit is
