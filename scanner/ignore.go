@@ -38,8 +38,8 @@ type ignorer struct {
 
 type ignoreFrame struct {
 	dir      string
-	patterns []gitignore.Pattern // this frame's and every enclosing frame's
-	matcher  gitignore.Matcher   // nil when patterns is empty
+	patterns []ignorePattern // this frame's and every enclosing frame's
+	matcher  *ignoreMatcher  // nil when patterns is empty
 }
 
 func newIgnorer(root string, on bool, warn func(string)) *ignorer {
@@ -52,20 +52,20 @@ func newIgnorer(root string, on bool, warn func(string)) *ignorer {
 	return ig
 }
 
-func (ig *ignorer) push(dir string, own []gitignore.Pattern) {
-	var ps []gitignore.Pattern
+func (ig *ignorer) push(dir string, own []ignorePattern) {
+	var ps []ignorePattern
 	if n := len(ig.stack); n > 0 {
 		ps = ig.stack[n-1].patterns
 	}
 	if len(own) > 0 {
-		ps = append(append([]gitignore.Pattern{}, ps...), own...)
+		ps = append(append([]ignorePattern{}, ps...), own...)
 	}
 	f := ignoreFrame{dir: dir, patterns: ps}
 	if len(ps) > 0 {
 		if n := len(ig.stack); n > 0 && len(own) == 0 {
 			f.matcher = ig.stack[n-1].matcher // nothing new: share the parent's
 		} else {
-			f.matcher = gitignore.NewMatcher(ps)
+			f.matcher = newIgnoreMatcher(ps)
 		}
 	}
 	ig.stack = append(ig.stack, f)
@@ -132,7 +132,7 @@ func within(path, dir string) bool {
 // large is not used, and the warning says so. Lines are split by hand, with
 // no length limit: a line scanner's 64 KiB token limit once dropped every
 // pattern after a long line, negations included.
-func (ig *ignorer) read(path string, domain []string) []gitignore.Pattern {
+func (ig *ignorer) read(path string, domain []string) []ignorePattern {
 	data, err := ReadRegularFile(path, maxIgnoreFileSize)
 	if err != nil {
 		// ENOTDIR: .git is a file in worktrees and submodules, so there
@@ -147,8 +147,8 @@ func (ig *ignorer) read(path string, domain []string) []gitignore.Pattern {
 
 // parseIgnore parses ignore-file content as git does: comments and blank
 // lines skipped, trailing CR dropped.
-func parseIgnore(data []byte, domain []string) []gitignore.Pattern {
-	var ps []gitignore.Pattern
+func parseIgnore(data []byte, domain []string) []ignorePattern {
+	var ps []ignorePattern
 	for len(data) > 0 {
 		line := data
 		if nl := bytes.IndexByte(data, '\n'); nl >= 0 {
@@ -160,7 +160,7 @@ func parseIgnore(data []byte, domain []string) []gitignore.Pattern {
 		if strings.HasPrefix(s, "#") || strings.TrimSpace(s) == "" {
 			continue
 		}
-		ps = append(ps, gitignore.ParsePattern(s, domain))
+		ps = append(ps, ignorePattern{p: gitignore.ParsePattern(s, domain), line: s})
 	}
 	return ps
 }
