@@ -37,19 +37,19 @@ type Git struct {
 func (g *Git) Mirror(ctx context.Context, repo Repo, dir string) error {
 	if isMirror(dir) {
 		if _, err := g.run(ctx, dir, "remote", "update", "--prune"); err != nil {
-			return fmt.Errorf("update mirror of %s: %w", repo.URL, err)
+			return fmt.Errorf("update mirror: %w", err)
 		}
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
-		return fmt.Errorf("mirror %s: %w", repo.URL, err)
+		return fmt.Errorf("mirror: %w", err)
 	}
 	tmp := dir + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
-		return fmt.Errorf("mirror %s: %w", repo.URL, err)
+		return fmt.Errorf("mirror: %w", err)
 	}
 	if err := os.RemoveAll(dir); err != nil { // a leftover that is not a mirror
-		return fmt.Errorf("mirror %s: %w", repo.URL, err)
+		return fmt.Errorf("mirror: %w", err)
 	}
 	args := []string{"clone", "--mirror", "--quiet"}
 	if !isURL(repo.URL) {
@@ -59,11 +59,11 @@ func (g *Git) Mirror(ctx context.Context, repo Repo, dir string) error {
 	args = append(args, "--", repo.URL, tmp)
 	if _, err := g.run(ctx, "", args...); err != nil {
 		os.RemoveAll(tmp)
-		return fmt.Errorf("clone %s: %w", repo.URL, err)
+		return err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		os.RemoveAll(tmp)
-		return fmt.Errorf("mirror %s: %w", repo.URL, err)
+		return fmt.Errorf("mirror: %w", err)
 	}
 	return nil
 }
@@ -108,7 +108,7 @@ func (g *Git) run(ctx context.Context, dir string, args ...string) ([]byte, erro
 		return nil, ctx.Err()
 	}
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
+		msg := uniqueLines(stderr.String())
 		if len(msg) > maxGitStderr {
 			msg = "…" + msg[len(msg)-maxGitStderr:]
 		}
@@ -120,4 +120,19 @@ func (g *Git) run(ctx context.Context, dir string, args ...string) ([]byte, erro
 		return nil, fmt.Errorf("git %s: %w", sub, err)
 	}
 	return stdout.Bytes(), nil
+}
+
+// uniqueLines joins git's stderr lines, each once: git repeats itself
+// when one object is bad in several ways.
+func uniqueLines(s string) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -192,7 +192,7 @@ func (s *Sweeper) sweepOne(ctx context.Context, r Repo, prev RepoState, had bool
 	}
 	refs, err := s.Git.RefState(ctx, dir)
 	if err != nil {
-		return fail(fmt.Errorf("mirror of %s: %w", r.URL, err))
+		return fail(fmt.Errorf("mirror: %w", err))
 	}
 	o.Refs = refs
 	if had && prev.Status == StatusSwept && prev.Refs == refs && fileExists(prev.Report) {
@@ -201,7 +201,7 @@ func (s *Sweeper) sweepOne(ctx context.Context, r Repo, prev RepoState, had bool
 	}
 	res, err := s.Engine.ScanHistory(ctx, dir, scanner.HistoryOptions{AllObjects: s.AllObjects, Progress: progress})
 	if err != nil {
-		return fail(fmt.Errorf("sweep %s: %w", r.URL, err))
+		return fail(fmt.Errorf("sweep: %w", err))
 	}
 	o.Result, o.Status, o.Duration = res, StatusSwept, time.Since(start)
 	if len(res.Errors) > 0 {
