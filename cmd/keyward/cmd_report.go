@@ -16,8 +16,10 @@ key leaked in five repositories is one credential with five places, which
 is what a responder works from. Key IDs found with their secret come first.
 
 A repository that failed or was swept only in part, in any input, keeps
-the merged report incomplete, and so does a missing shard: inputs from
-'keyward sweep --shards N' record their shard, and all N must be given.
+the merged report incomplete, and so does a missing shard (inputs from
+'keyward sweep --shards N' record their shard, and all N must be given) or
+a FILE that cannot be read: the other inputs are still merged, so their
+findings are reported either way.
 
 Examples:
   keyward report merge shard-*.json --report all.json
@@ -70,17 +72,22 @@ func runReport(ctx context.Context, e *env, args []string) error {
 		return usagef("name the reports to merge", "report merge needs at least one FILE")
 	}
 	var reps []*sweepReport
+	var unread []string
 	for _, p := range fs.Args() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		rep, err := readSweepReport(p)
 		if err != nil {
-			return err
+			// A shard whose job died leaves no report: the others'
+			// findings are still reported, and the merge is incomplete.
+			unread = append(unread, err.Error())
+			continue
 		}
 		reps = append(reps, rep)
 	}
 	merged := mergeSweepReports(reps)
+	merged.Incomplete = append(merged.Incomplete, unread...)
 	for _, rep := range reps {
 		// An input already marked incomplete stays so (e.g. a merged
 		// report that lacked a shard); its repository-level reasons are
