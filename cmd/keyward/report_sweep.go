@@ -304,7 +304,7 @@ func readSweepReport(path string) (*sweepReport, error) {
 	}
 	if len(scan.Errors) > 0 {
 		r.Status = fleet.StatusIncomplete
-		r.Error = fmt.Sprintf("%d inputs could not be read", len(scan.Errors))
+		r.Error = fmt.Sprintf("%d %s could not be read", len(scan.Errors), plural(int64(len(scan.Errors)), "input", "inputs"))
 	}
 	return &sweepReport{SchemaVersion: 1, Repositories: []sweepRepo{r}}, nil
 }

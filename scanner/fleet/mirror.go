@@ -37,7 +37,9 @@ type Git struct {
 func (g *Git) Mirror(ctx context.Context, repo Repo, dir string) error {
 	if isMirror(dir) {
 		if _, err := g.run(ctx, dir, "remote", "update", "--prune"); err != nil {
-			return fmt.Errorf("update mirror: %w", err)
+			// Not deleted and cloned again: a server that is down would
+			// cost the whole cache. The error says where the mirror is.
+			return fmt.Errorf("update mirror %s (delete it to clone afresh): %w", dir, err)
 		}
 		return nil
 	}
