@@ -103,7 +103,7 @@ func (o *sweepOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.state, "state", "", "state `FILE` (default: CACHE/state.json, or CACHE/state-shard-I-of-N.json with --shards)")
 	fs.IntVarP(&o.jobs, "jobs", "j", 0, "sweep `N` repositories at once (default: the number of CPUs, at least 2)")
 	fs.IntVar(&o.shards, "shards", 1, "split the list into `N` shards and sweep one")
-	fs.IntVar(&o.shard, "shard", -1, "sweep shard `I` (0 to N-1; default: $JOB_COMPLETION_INDEX)")
+	fs.IntVar(&o.shard, "shard", 0, "sweep shard `I` (0 to N-1; default: $JOB_COMPLETION_INDEX)")
 	fs.StringVarP(&o.format, "format", "f", "text", "output format: text (a summary table), json or sarif")
 	fs.StringVar(&o.report, "report", "", "also write the merged report to `FILE` (mode 0600)")
 	fs.StringVar(&o.reportFormat, "report-format", "", "report format: json, sarif or text (default: from the extension, .sarif or .txt, else json)")
@@ -294,10 +294,8 @@ func (o *sweepOptions) check(e *env, fs *pflag.FlagSet) error {
 	if o.shards < 1 || o.shards > fleet.MaxShards {
 		return usagef("", "--shards %d: want 1 to %d", o.shards, fleet.MaxShards)
 	}
-	if o.shard < 0 {
-		if o.shards == 1 {
-			o.shard = 0
-		} else if v := e.getenv("JOB_COMPLETION_INDEX"); v != "" {
+	if !fs.Changed("shard") && o.shards > 1 {
+		if v := e.getenv("JOB_COMPLETION_INDEX"); v != "" {
 			i, err := strconv.Atoi(v)
 			if err != nil {
 				return usagef("Kubernetes sets it to the pod's index in an Indexed Job", "JOB_COMPLETION_INDEX=%q is not a number", v)
@@ -308,7 +306,7 @@ func (o *sweepOptions) check(e *env, fs *pflag.FlagSet) error {
 				"--shards %d needs the shard to sweep", o.shards)
 		}
 	}
-	if o.shard >= o.shards {
+	if o.shard < 0 || o.shard >= o.shards {
 		return usagef("shards are numbered from 0", "shard %d of %d does not exist", o.shard, o.shards)
 	}
 	return nil
