@@ -263,6 +263,12 @@ func readSweepReport(path string) (*sweepReport, error) {
 	if len(data) > maxSweepReportSize {
 		return nil, fmt.Errorf("read report %s: over %d bytes", path, maxSweepReportSize)
 	}
+	return parseSweepReport(path, data)
+}
+
+// parseSweepReport parses a report read from path (the name a scan
+// report's repository gets).
+func parseSweepReport(path string, data []byte) (*sweepReport, error) {
 	var probe struct {
 		SchemaVersion int             `json:"schema_version"`
 		Kind          string          `json:"kind"`

@@ -94,6 +94,11 @@ func TestParseList(t *testing.T) {
 	if repos[0].ID() == repos[1].ID() || !strings.HasPrefix(repos[0].ID(), "api-") {
 		t.Errorf("IDs %q, %q", repos[0].ID(), repos[1].ID())
 	}
+	for _, bad := range []string{"https://", "A000://", "git@host:", "https://github.com/"} {
+		if _, err := ParseList(strings.NewReader(bad + "\n")); err == nil {
+			t.Errorf("%q was accepted as a repository", bad)
+		}
+	}
 	if _, err := ParseList(strings.NewReader(strings.Repeat("x", maxListLine+1))); err == nil {
 		t.Error("an over-long line was accepted")
 	}
@@ -272,4 +277,44 @@ func TestGroupPutsPairsFirst(t *testing.T) {
 	if keep := DedupePlaces(dup); len(keep) != len(places) {
 		t.Errorf("kept %d of %d with one duplicate", len(keep), len(dup))
 	}
+}
+
+// FuzzParseList: any list parses or fails cleanly, keys are unique, and
+// shards partition what was parsed.
+func FuzzParseList(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "fuzz", "sweeplist", "*"))
+	if len(files) == 0 {
+		f.Fatal("no seed files in testdata/fuzz/sweeplist")
+	}
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		repos, err := ParseList(strings.NewReader(string(data)))
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, r := range repos {
+			if r.Key == "" || r.URL == "" || seen[r.Key] {
+				t.Fatalf("bad or repeated repository %+v", r)
+			}
+			seen[r.Key] = true
+		}
+		total := 0
+		for i := 0; i < 3; i++ {
+			part, err := Shard(repos, 3, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += len(part)
+		}
+		if total != len(repos) {
+			t.Fatalf("3 shards hold %d of %d", total, len(repos))
+		}
+	})
 }

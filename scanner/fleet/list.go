@@ -58,7 +58,12 @@ func NewRepo(s string) (Repo, error) {
 		}
 		s = abs
 	}
-	return Repo{URL: s, Key: Normalize(s)}, nil
+	key := Normalize(s)
+	if isURL(s) && !strings.Contains(strings.Trim(key, "/"), "/") {
+		// No host or no path: nothing git could clone.
+		return Repo{}, fmt.Errorf("repository %q: not a clone URL", s)
+	}
+	return Repo{URL: s, Key: key}, nil
 }
 
 // scpLike is git's user@host:path form.
