@@ -65,8 +65,11 @@ type Outcome struct {
 type Progress struct {
 	Total, Done              int
 	Swept, Unchanged, Failed int
-	// Objects and Bytes count what the history sweeps have read so far,
-	// finished and in flight.
+	// Objects and Bytes count what the history sweeps have read so far:
+	// for finished sweeps their blobs and blob bytes (Result.Files and
+	// Bytes), for sweeps in flight the objects and stored bytes their
+	// progress reports. A display, not an account: reports hold the exact
+	// numbers.
 	Objects, Bytes int64
 	Leaks          int
 }
