@@ -88,6 +88,9 @@ func runReport(ctx context.Context, e *env, args []string) error {
 	}
 	merged := mergeSweepReports(reps)
 	merged.Incomplete = append(merged.Incomplete, unread...)
+	if merged.Stats.Repositories == 0 {
+		merged.Incomplete = append(merged.Incomplete, "no repositories in the reports")
+	}
 	for _, rep := range reps {
 		// An input already marked incomplete stays so (e.g. a merged
 		// report that lacked a shard); its repository-level reasons are

@@ -200,10 +200,6 @@ func runSweep(ctx context.Context, e *env, args []string) error {
 	}
 	merged := mergeSweepReports(parts)
 	merged.Shards = shards
-	if len(repos) == 0 {
-		merged.Incomplete = slices.DeleteFunc(merged.Incomplete, func(s string) bool { return s == "no repositories in the reports" })
-		merged.Complete = len(merged.Incomplete) == 0
-	}
 	merged.Stats.DurationMS = time.Since(start).Milliseconds()
 	return finishSweep(e, merged, outFormat, o.report, repFormat, sc.style(e, e.stdout))
 }

@@ -346,11 +346,7 @@ func mergeSweepReports(reps []*sweepReport) *sweepReport {
 		repos = append(repos, *byKey[k])
 	}
 	shards, missing := checkShards(shards)
-	if len(repos) == 0 {
-		missing = append(missing, "no repositories in the reports")
-	}
-	rep := buildSweepReport(repos, shards, missing)
-	return rep
+	return buildSweepReport(repos, shards, missing)
 }
 
 // checkShards de-duplicates shard records and names each shard missing
