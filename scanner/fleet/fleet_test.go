@@ -318,3 +318,51 @@ func FuzzParseList(f *testing.F) {
 		}
 	})
 }
+
+// TestStateJournalSurvivesACrash records repositories one line at a time,
+// as a sweep does, and reads them back without a compaction, as after a
+// kill; a line cut short is ignored.
+func TestStateJournalSurvivesACrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	st, _ := LoadState(path)
+	st.Config = "c1"
+	if err := st.Compact(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if err := st.Record(path, k, RepoState{URL: k, Status: StatusSwept, Refs: "r-" + k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := os.Stat(path + journalSuffix)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("journal: %v, %v", info, err)
+	}
+	f, _ := os.OpenFile(path+journalSuffix, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"config":"c1","key":"d","state":{"url":`) // the crash
+	f.Close()
+	back, err := LoadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Repos) != 3 || back.Repos["b"].Refs != "r-b" {
+		t.Fatalf("replayed %v", back.Repos)
+	}
+	if err := back.Compact(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + journalSuffix); !os.IsNotExist(err) {
+		t.Errorf("journal left after compaction: %v", err)
+	}
+	again, err := LoadState(path)
+	if err != nil || len(again.Repos) != 3 {
+		t.Fatalf("after compaction: %v, %v", again, err)
+	}
+	// A journal line from another configuration does not count.
+	again.Config = "c2"
+	again.Record(path, "e", RepoState{Status: StatusSwept})
+	last, _ := LoadState(path)
+	if _, ok := last.Repos["e"]; ok {
+		t.Error("a line recorded under another config was replayed")
+	}
+}

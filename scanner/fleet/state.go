@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -30,8 +31,9 @@ const (
 
 // State is what a sweep remembers between runs: for each repository, the
 // ref state it last swept completely, so a re-run sweeps only repositories
-// whose refs moved. It is saved after every repository, so a crash loses
-// at most the repositories being swept at that moment.
+// whose refs moved. Each repository is recorded (in a journal beside the
+// state file) as soon as it is done, so a crash loses at most the
+// repositories being swept at that moment.
 type State struct {
 	Version int `json:"version"`
 	// Config identifies the rules and settings of the sweep; when it
@@ -56,8 +58,49 @@ type RepoState struct {
 	Sweeps int `json:"sweeps"`
 }
 
-// LoadState reads a state file; a missing file is an empty state.
+// journalSuffix names a state's journal, beside it: one line per
+// repository recorded since the state file was last written whole.
+const journalSuffix = ".journal"
+
+// journalEntry is one line of the journal.
+type journalEntry struct {
+	Config string    `json:"config"`
+	Key    string    `json:"key"`
+	State  RepoState `json:"state"`
+}
+
+// LoadState reads a state file and replays its journal; a missing file is
+// an empty state. A journal line cut short by a crash is ignored: its
+// repository is swept again.
 func LoadState(path string) (*State, error) {
+	st, err := loadStateFile(path)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path + journalSuffix)
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state journal: %w", err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	for i, line := range lines {
+		if !strings.HasSuffix(line, "\n") {
+			break // the last line, torn or empty
+		}
+		var e journalEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			return nil, fmt.Errorf("read state journal %s: line %d: %w", path+journalSuffix, i+1, err)
+		}
+		if e.Config == st.Config && e.Key != "" {
+			st.Repos[e.Key] = e.State
+		}
+	}
+	return st, nil
+}
+
+func loadStateFile(path string) (*State, error) {
 	st := &State{Version: stateVersion, Repos: map[string]RepoState{}}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -76,6 +119,46 @@ func LoadState(path string) (*State, error) {
 		st.Repos = map[string]RepoState{}
 	}
 	return st, nil
+}
+
+// Record sets one repository's state, in memory and as one line appended
+// to the journal beside path and synced before it returns, so recording
+// costs the same however many repositories the state holds (rewriting the
+// whole file after each of 10,000 repositories would write it 10,000
+// times). Compact folds the journal into the state file.
+func (s *State) Record(path, key string, rs RepoState) error {
+	s.Repos[key] = rs
+	line, err := json.Marshal(journalEntry{Config: s.Config, Key: key, State: rs})
+	if err != nil {
+		return fmt.Errorf("record state: %w", err)
+	}
+	f, err := os.OpenFile(path+journalSuffix, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("record state: %w", err)
+	}
+	_, err = f.Write(append(line, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("record state: %w", err)
+	}
+	return nil
+}
+
+// Compact writes the whole state to path (atomically, see Save) and then
+// removes the journal, whose lines it now holds.
+func (s *State) Compact(path string) error {
+	if err := s.Save(path); err != nil {
+		return err
+	}
+	if err := os.Remove(path + journalSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("compact state: %w", err)
+	}
+	return nil
 }
 
 // Save writes the state atomically with mode 0600 (it names private

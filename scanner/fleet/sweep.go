@@ -27,8 +27,9 @@ type Sweeper struct {
 	Jobs int
 	// AllObjects is passed to the history sweep.
 	AllObjects bool
-	// State is read to skip unchanged repositories and updated and saved
-	// to StatePath after each one.
+	// State is read to skip unchanged repositories; each repository done
+	// is recorded in StatePath's journal at once, and the state is
+	// compacted into StatePath at the start and end of a run.
 	State     *State
 	StatePath string
 	// Config identifies rules and settings; a State with another Config
@@ -88,6 +89,12 @@ func (s *Sweeper) Run(ctx context.Context, repos []Repo) ([]Outcome, error) {
 	}
 	fresh := s.State.Config != s.Config
 	s.State.Config = s.Config
+	if s.StatePath != "" {
+		// Start from a compact state, so the journal holds this run only.
+		if err := s.State.Compact(s.StatePath); err != nil {
+			return nil, err
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -167,6 +174,9 @@ feed:
 	}
 	close(work)
 	wg.Wait()
+	if s.StatePath != "" && fatal == nil {
+		fatal = s.State.Compact(s.StatePath)
+	}
 	if fatal != nil {
 		return outcomes, fatal
 	}
@@ -246,11 +256,11 @@ func (s *Sweeper) record(o *Outcome) error {
 	if o.Status != StatusSwept {
 		rs.Refs = "" // retried next time, whatever the refs
 	}
-	s.State.Repos[o.Repo.Key] = rs
 	if s.StatePath == "" {
+		s.State.Repos[o.Repo.Key] = rs
 		return nil
 	}
-	return s.State.Save(s.StatePath)
+	return s.State.Record(s.StatePath, o.Repo.Key, rs)
 }
 
 func fileExists(p string) bool {
