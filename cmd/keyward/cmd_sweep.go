@@ -44,8 +44,8 @@ that forge's URLs send it as an HTTP header through the environment, never
 on the command line or in the cache; --repos lists use git's own
 credentials (credential helpers, SSH keys).
 
-Resumable: the state file records, per repository, the refs it swept and
-is rewritten (atomically, mode 0600) after every repository. A re-run
+Resumable: the state file records, per repository, the refs it swept; each
+repository is journalled (mode 0600, synced) as soon as it is done. A re-run
 sweeps only repositories whose refs moved, or that failed last time, and
 reuses the others' reports; a crash loses at most the repositories being
 swept at that moment. Changing keyward's version, rules or config sweeps
