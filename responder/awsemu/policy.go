@@ -225,7 +225,6 @@ func conditionHolds(op, key string, vals []string, rc reqContext) bool {
 	return false
 }
 
-
 // trustDecision evaluates a role's trust policy for a caller: whether it
 // allows sts:AssumeRole at all, and whether it names the caller itself
 // (its user or role ARN, or its session ARN) rather than only its account,

@@ -89,14 +89,14 @@ type Server struct {
 	partition string
 	ctDelay   time.Duration
 	policies  map[string]*managedPolicy // customer managed, by ARN
-	rnd      io.Reader
-	accounts map[string]*account
-	keys     map[string]*accessKey // every key, long-term and temporary
-	managed  map[string]string     // managed policy ARN -> document
-	events   []*event              // oldest first
-	faults   faults
-	seq      int
-	calls    map[string]int // action -> authenticated calls, for tests
+	rnd       io.Reader
+	accounts  map[string]*account
+	keys      map[string]*accessKey // every key, long-term and temporary
+	managed   map[string]string     // managed policy ARN -> document
+	events    []*event              // oldest first
+	faults    faults
+	seq       int
+	calls     map[string]int // action -> authenticated calls, for tests
 }
 
 type account struct {
