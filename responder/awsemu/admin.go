@@ -212,3 +212,22 @@ func (s *Server) role(acct, name string) (*role, error) {
 	}
 	return r, nil
 }
+
+// PutRolePolicy sets an inline policy on a role, within the role's
+// inline-size quota.
+func (s *Server) PutRolePolicy(acct, name, policyName, doc string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.role(acct, name)
+	if err != nil {
+		return err
+	}
+	if _, err := parsePolicy(doc); err != nil {
+		return err
+	}
+	if inlineChars(r.inline, policyName, doc) > MaxRoleInlinePolicyChars {
+		return fmt.Errorf("put role policy %s: %w", policyName, ErrLimitExceeded)
+	}
+	r.inline[policyName] = doc
+	return nil
+}

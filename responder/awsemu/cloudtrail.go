@@ -55,14 +55,24 @@ func (s *Server) record(c *call, aerr *apiError) {
 	switch {
 	case k.root || (k.temporary && k.roleName == "" && s.keys[k.parent] != nil && s.keys[k.parent].root):
 		ident["type"], username = "Root", "root"
+	case k.federated:
+		ident["type"], username = "FederatedUser", k.sessionName
+		ident["sessionContext"] = map[string]any{"sessionIssuer": map[string]any{
+			"type": "IAMUser", "userName": k.user, "arn": s.userARN(k.account, k.user)}}
 	case k.roleName != "":
 		ident["type"], username = "AssumedRole", k.roleName
+		ident["sessionContext"] = map[string]any{"sessionIssuer": map[string]any{
+			"type": "Role", "userName": k.roleName, "arn": s.roleARN(k.account, k.roleName)}}
 	default:
 		ident["type"], ident["userName"] = "IAMUser", k.user
 	}
 	if k.temporary {
-		ident["sessionContext"] = map[string]any{"attributes": map[string]any{
-			"creationDate": isoTime(k.issued), "mfaAuthenticated": "false"}}
+		sc, _ := ident["sessionContext"].(map[string]any)
+		if sc == nil {
+			sc = map[string]any{}
+		}
+		sc["attributes"] = map[string]any{"creationDate": isoTime(k.issued), "mfaAuthenticated": "false"}
+		ident["sessionContext"] = sc
 	}
 	// IAM is global and logs in us-east-1; STS now logs in the region of
 	// the endpoint the caller signed for, CloudTrail in its own.
@@ -84,6 +94,18 @@ func (s *Server) record(c *call, aerr *apiError) {
 	h := hex.EncodeToString(sum[:16])
 	e.id = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 	s.events = append(s.events, e)
+	// A cross-account AssumeRole is logged in the role's account too, the
+	// only place that account's owner can see it.
+	if c.action == "AssumeRole" && aerr == nil {
+		if acct, _, ok := s.parseRoleARN(c.form.Get("RoleArn")); ok && acct != k.account {
+			other := *e
+			other.account = acct
+			sum := sha256.Sum256([]byte(c.reqID + c.action + acct))
+			h := hex.EncodeToString(sum[:16])
+			other.id = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+			s.events = append(s.events, &other)
+		}
+	}
 }
 
 // EventInfo is one recorded call as a test sees it, whether or not
