@@ -218,6 +218,9 @@ func New(opts Options) *Server {
 	return s
 }
 
+// Partition returns the emulator's partition: aws, aws-us-gov or aws-cn.
+func (s *Server) Partition() string { return s.partition }
+
 // Account returns the first account's ID.
 func (s *Server) Account() string {
 	s.mu.Lock()
@@ -384,7 +387,7 @@ func (s *Server) CreateOperator(acct, name string) (Credentials, error) {
 	if err := s.CreateUser(acct, name); err != nil {
 		return Credentials{}, err
 	}
-	if err := s.AttachUserPolicy(acct, name, AdministratorAccessARN); err != nil {
+	if err := s.AttachUserPolicy(acct, name, s.ManagedPolicyARN("AdministratorAccess")); err != nil {
 		return Credentials{}, err
 	}
 	return s.CreateAccessKey(acct, name)
