@@ -67,11 +67,15 @@ func (s *Server) DropAfterApply(action string, n int) {
 
 // Advance moves the emulator's clock forward by d (or back, if negative),
 // e.g. past CloudTrail's delivery delay, a session's expiry or the
-// credential report's four hours, without sleeping.
+// credential report's four hours, without sleeping. It is time travel that
+// the clients are taken to share: requests signed with the real clock are
+// still accepted (the 15-minute window is measured without it), while
+// everything the emulator stamps, expires or delivers, and its Date header,
+// follow the advanced clock.
 func (s *Server) Advance(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.offset += d
+	s.advanced += d
 }
 
 // SetClockOffset sets the server's clock to the base clock plus d: a

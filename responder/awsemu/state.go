@@ -85,7 +85,8 @@ type Server struct {
 	mu        sync.Mutex
 	now       func() time.Time // the emulator's clock: base plus offset
 	base      func() time.Time
-	offset    time.Duration // Advance and SetClockOffset; read under mu
+	offset    time.Duration // SetClockOffset: the server's skew from its clients; read under mu
+	advanced  time.Duration // Advance: time travel the clients share; read under mu
 	partition string
 	ctDelay   time.Duration
 	policies  map[string]*managedPolicy // customer managed, by ARN
@@ -206,7 +207,7 @@ func New(opts Options) *Server {
 	if s.base == nil {
 		s.base = time.Now
 	}
-	s.now = func() time.Time { return s.base().Add(s.offset) }
+	s.now = func() time.Time { return s.base().Add(s.offset + s.advanced) }
 	if s.rnd == nil {
 		s.rnd = rand.Reader
 	}
