@@ -88,6 +88,7 @@ type Server struct {
 	offset    time.Duration // SetClockOffset: the server's skew from its clients; read under mu
 	advanced  time.Duration // Advance: time travel the clients share; read under mu
 	partition string
+	first     string // Options.Account
 	ctDelay   time.Duration
 	policies  map[string]*managedPolicy // customer managed, by ARN
 	rnd       io.Reader
@@ -215,6 +216,7 @@ func New(opts Options) *Server {
 	if acct == "" {
 		acct = DefaultAccount
 	}
+	s.first = acct
 	s.AddAccount(acct)
 	return s
 }
@@ -222,16 +224,11 @@ func New(opts Options) *Server {
 // Partition returns the emulator's partition: aws, aws-us-gov or aws-cn.
 func (s *Server) Partition() string { return s.partition }
 
-// Account returns the first account's ID.
+// Account returns the first account's ID: Options.Account.
 func (s *Server) Account() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := make([]string, 0, len(s.accounts))
-	for id := range s.accounts {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids[0]
+	return s.first
 }
 
 // AddAccount adds an empty account, so tests can hold keys that belong to
