@@ -91,6 +91,8 @@ type Server struct {
 	first     string // Options.Account
 	ctDelay   time.Duration
 	policies  map[string]*managedPolicy // customer managed, by ARN
+	buckets   map[string]*bucket        // S3, by name (global, as S3's are)
+	topics    map[string]*topic         // SNS, by ARN
 	rnd       io.Reader
 	accounts  map[string]*account
 	keys      map[string]*accessKey // every key, long-term and temporary
@@ -203,6 +205,8 @@ func New(opts Options) *Server {
 		keys:      map[string]*accessKey{},
 		managed:   managedPolicies(part, !opts.NoQuarantinePolicies),
 		policies:  map[string]*managedPolicy{},
+		buckets:   map[string]*bucket{},
+		topics:    map[string]*topic{},
 		calls:     map[string]int{},
 	}
 	if s.base == nil {
