@@ -250,6 +250,17 @@ func TestTrustPolicies(t *testing.T) {
 	if _, err := sts.NewFromConfig(cfg(url, plain)).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acct + ":role/names-the-account"), RoleSessionName: aws.String("s")}); err != nil {
 		t.Errorf("account-wide trust with permission: %v", err)
 	}
+	// A condition on sts:ExternalId is met only when the caller passes it.
+	must(t, emu.CreateRole(acct, "vendor", ""))
+	must(t, emu.SetRoleTrust(acct, "vendor", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+acct+`:user/plain"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"s3cret-id"}}}]}`))
+	vendor := &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acct + ":role/vendor"), RoleSessionName: aws.String("s")}
+	if _, err := sts.NewFromConfig(cfg(url, plain)).AssumeRole(ctx, vendor); code(err) != "AccessDenied" {
+		t.Errorf("without the external ID: %v", err)
+	}
+	vendor.ExternalId = aws.String("s3cret-id")
+	if _, err := sts.NewFromConfig(cfg(url, plain)).AssumeRole(ctx, vendor); err != nil {
+		t.Errorf("with the external ID: %v", err)
+	}
 	// Across accounts, naming the user is not enough without permission.
 	const other = "444455556666"
 	emu.AddAccount(other)

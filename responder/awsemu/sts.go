@@ -43,7 +43,7 @@ func (s *Server) decide(k *accessKey, action, resource string, now time.Time) de
 		return allow
 	}
 	svc, _, _ := strings.Cut(action, ":")
-	rc := reqContext{action: action, resource: resource, now: now}
+	rc := reqContext{action: action, resource: resource, now: now, keys: s.principalKeys(k)}
 	if k.temporary {
 		rc.tokenIssueTime = k.issued
 	}
@@ -97,6 +97,30 @@ func (s *Server) decide(k *accessKey, action, resource string, now time.Time) de
 	default:
 		return evaluate(s.identityDocs(k.account, k.user, ""), rc)
 	}
+}
+
+// principalKeys are the global condition keys that describe k's principal
+// (IAM User Guide, "AWS global condition context keys").
+func (s *Server) principalKeys(k *accessKey) map[string]string {
+	arn, uid := s.principalOf(k)
+	m := map[string]string{"aws:principalaccount": k.account, "aws:userid": uid, "aws:securetransport": "false"}
+	rootSession := k.temporary && !k.federated && k.roleName == "" && s.keys[k.parent] != nil && s.keys[k.parent].root
+	switch {
+	case k.root || rootSession:
+		m["aws:principaltype"], m["aws:principalarn"] = "Account", arn
+	case k.federated:
+		m["aws:principaltype"], m["aws:principalarn"] = "FederatedUser", arn
+	case k.roleName != "":
+		// For a role session the principal ARN is the role's.
+		m["aws:principaltype"], m["aws:principalarn"] = "AssumedRole", s.roleARN(k.account, k.roleName)
+	default:
+		m["aws:principaltype"], m["aws:principalarn"] = "User", arn
+		m["aws:username"] = k.user
+	}
+	if k.temporary {
+		m["aws:multifactorauthpresent"] = "false" // no session is minted with MFA here
+	}
+	return m
 }
 
 // identityDocs returns the identity policies of a user (with its groups')
@@ -263,7 +287,11 @@ func (s *Server) assumeRole(c *call) (string, *apiError) {
 	if k.roleName != "" {
 		arns = append(arns, s.roleARN(k.account, k.roleName))
 	}
-	rc := reqContext{action: "sts:AssumeRole", resource: roleArn, now: c.now}
+	rc := reqContext{action: "sts:AssumeRole", resource: roleArn, now: c.now, keys: s.principalKeys(k)}
+	rc.keys["sts:rolesessionname"] = name
+	if ext := c.form.Get("ExternalId"); ext != "" {
+		rc.keys["sts:externalid"] = ext
+	}
 	trust, specific := trustDecision(r.trust, k.account, arns, rc)
 	if trust != allow {
 		return "", denied
