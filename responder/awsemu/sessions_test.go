@@ -278,3 +278,32 @@ func TestTrustPolicies(t *testing.T) {
 		t.Errorf("cross-account with both sides: %v", err)
 	}
 }
+
+// TestMFASession: a session proven with an MFA device the user enabled
+// (an attacker's persistence) may call IAM; one without may not; a device
+// of someone else is refused.
+func TestMFASession(t *testing.T) {
+	emu, url, _ := start(t)
+	ctx := context.Background()
+	acct := emu.Account()
+	must(t, emu.CreateUser(acct, "m"))
+	must(t, emu.AttachUserPolicy(acct, "m", awsemu.AdministratorAccessARN))
+	k, err := emu.CreateAccessKey(acct, "m")
+	must(t, err)
+	must(t, emu.EnableUserMFA(acct, "m"))
+	serial := "arn:aws:iam::" + acct + ":mfa/m"
+	s := sts.NewFromConfig(cfg(url, k))
+	plain, err := s.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	must(t, err)
+	if emu.CanCall(*plain.Credentials.AccessKeyId, "iam:ListUsers") {
+		t.Error("a session without MFA may call IAM")
+	}
+	withMFA, err := s.GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String(serial), TokenCode: aws.String("123456")})
+	must(t, err)
+	if _, err := iam.NewFromConfig(cfg(url, sessCreds(withMFA.Credentials))).ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
+		t.Errorf("an MFA session calling IAM: %v", err)
+	}
+	if _, err := s.GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String("arn:aws:iam::" + acct + ":mfa/other"), TokenCode: aws.String("123456")}); code(err) != "AccessDenied" {
+		t.Errorf("someone else's device: %v", err)
+	}
+}

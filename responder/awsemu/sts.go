@@ -1,6 +1,7 @@
 package awsemu
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,9 +74,9 @@ func (s *Server) decide(k *accessKey, action, resource string, now time.Time) de
 		}
 		return pd
 	case k.temporary && k.roleName == "":
-		// GetSessionToken credentials without MFA cannot call IAM, nor STS
-		// beyond AssumeRole and GetCallerIdentity.
-		if svc == "iam" || (svc == "sts" && action != "sts:AssumeRole") {
+		// GetSessionToken credentials without MFA cannot call IAM; none
+		// call STS beyond AssumeRole and GetCallerIdentity.
+		if (svc == "iam" && !k.mfa) || (svc == "sts" && action != "sts:AssumeRole") {
 			return implicitDeny
 		}
 		parent, ok := s.keys[k.parent]
@@ -118,7 +119,7 @@ func (s *Server) principalKeys(k *accessKey) map[string]string {
 		m["aws:username"] = k.user
 	}
 	if k.temporary {
-		m["aws:multifactorauthpresent"] = "false" // no session is minted with MFA here
+		m["aws:multifactorauthpresent"] = strconv.FormatBool(k.mfa)
 	}
 	return m
 }
@@ -199,8 +200,12 @@ func (s *Server) serveSTS(c *call) (string, *apiError) {
 			secs = rootSessionSeconds // root's sessions are cut to 1 h, not refused
 		}
 		c.params = map[string]any{"durationSeconds": secs}
+		mfa, aerr := s.mfaProof(c, k)
+		if aerr != nil {
+			return "", aerr
+		}
 		t, err := s.mintSession(c, k.account, secs, func(t *accessKey) {
-			t.user, t.root = k.user, false
+			t.user, t.root, t.mfa = k.user, false, mfa
 		})
 		if err != nil {
 			return "", internalError()
@@ -251,6 +256,23 @@ func (s *Server) serveSTS(c *call) (string, *apiError) {
 		return s.assumeRole(c)
 	}
 	return "", &apiError{400, "InvalidAction", "Could not find operation " + c.action + " for version " + stsVersion}
+}
+
+// mfaProof checks GetSessionToken's SerialNumber and TokenCode: the device
+// must be one the caller enabled; any six digits pass, as the emulator has
+// no authenticator. No serial means a session without MFA.
+func (s *Server) mfaProof(c *call, k *accessKey) (bool, *apiError) {
+	serial := c.form.Get("SerialNumber")
+	if serial == "" {
+		return false, nil
+	}
+	c.params["serialNumber"] = serial
+	denied := &apiError{403, "AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code."}
+	u, ok := s.accounts[k.account].users[k.user]
+	if k.root || !ok || !slices.Contains(u.mfa, serial) || len(c.form.Get("TokenCode")) != 6 {
+		return false, denied
+	}
+	return true, nil
 }
 
 // assumeRole checks both sides as AWS does: the caller's identity policies
