@@ -214,7 +214,6 @@ func (s *Server) iamCreateAccessKey(c *call) (string, *apiError) {
 	// CloudTrail records the new key's ID, never its secret.
 	c.response = map[string]any{"accessKey": map[string]any{"userName": name, "accessKeyId": k.id, "status": k.status,
 		"createDate": isoTime(k.created)}}
-	c.applied = true
 	return "<AccessKey>" + el("UserName", name) + el("AccessKeyId", k.id) + el("Status", k.status) +
 		el("SecretAccessKey", k.secret) + el("CreateDate", isoTime(k.created)) + "</AccessKey>", nil
 }
