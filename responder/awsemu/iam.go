@@ -15,7 +15,7 @@ func validation(msg string) *apiError { return &apiError{400, "ValidationError",
 func (s *Server) targetUser(c *call) (*user, string, *apiError) {
 	name := c.form.Get("UserName")
 	if name == "" {
-		if c.key.root || c.key.user == "" || c.key.temporary {
+		if c.key.root || c.key.user == "" || c.key.federated || c.key.roleName != "" {
 			return nil, "", validation("Must specify userName when calling with non-User credentials")
 		}
 		name = c.key.user
