@@ -57,6 +57,10 @@ type GlobalStatus struct {
 	HadPrevious bool
 	Previous    string
 	Hooks       []HookStatus
+	// Unforwarded lists the client-side hooks (ClientHooks) that have no
+	// keyward shim in Dir: with core.hooksPath pointing there, git runs no
+	// repository's own hook of that name.
+	Unforwarded []string
 }
 
 // Status reports the hooks of the repository at g.Dir, with keyward the
@@ -109,6 +113,20 @@ func StatusGlobal(ctx context.Context, g Git, dir, keyward string) (GlobalStatus
 			return gs, err
 		}
 		gs.Hooks = append(gs.Hooks, hs)
+	}
+	if installed {
+		for _, name := range ClientHooks {
+			if !Forwarded(name) {
+				continue
+			}
+			hs, err := hookStatus(dir, name, keyward)
+			if err != nil {
+				return gs, err
+			}
+			if hs.State != StateCurrent && hs.State != StateOutdated {
+				gs.Unforwarded = append(gs.Unforwarded, name)
+			}
+		}
 	}
 	return gs, nil
 }

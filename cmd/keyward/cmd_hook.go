@@ -78,12 +78,14 @@ func runHook(ctx context.Context, e *env, args []string) error {
 // hookInstallOptions are the flags of 'keyward hook install'.
 type hookInstallOptions struct {
 	global bool
+	server bool
 	chain  bool
 	hooks  []string
 }
 
 func (o *hookInstallOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.global, "global", false, "install for every repository (sets the global core.hooksPath)")
+	fs.BoolVar(&o.server, "server", false, "install the pre-receive hook in this (bare) repository, to check pushes it receives")
 	fs.BoolVar(&o.chain, "chain", false, "move hooks keyward did not write to <name>.keyward-chained and run them after keyward")
 	fs.StringSliceVar(&o.hooks, "hooks", nil, "install only these `HOOKS` (default pre-commit,commit-msg,pre-push)")
 }
@@ -96,6 +98,18 @@ func runHookInstall(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	opts := hooks.InstallOptions{Hooks: o.hooks, Keyward: keywardBinary(), Chain: o.chain}
+	if o.server {
+		if o.global || len(o.hooks) > 0 {
+			return usagef("a server repository gets the pre-receive hook only", "--server cannot be combined with --global or --hooks")
+		}
+		res, err := hooks.InstallServer(ctx, hooks.Git{}, opts)
+		if err != nil {
+			return hookError(e, "install", err)
+		}
+		printChanges(e, res.Changes)
+		fmt.Fprintln(e.stdout, "pushes to this repository are now checked; settings: git config keyward.timeout SECONDS (default 60, then the push is rejected), keyward.allowSkip true (allows git push -o keyward.skip=REASON, logged)")
+		return nil
+	}
 	if o.global && o.chain {
 		return usagef("the global hooks always run each repository's own hooks after keyward's", "--chain cannot be combined with --global")
 	}
@@ -138,11 +152,13 @@ func runHookInstall(ctx context.Context, e *env, args []string) error {
 // hookUninstallOptions are the flags of 'keyward hook uninstall'.
 type hookUninstallOptions struct {
 	global bool
+	server bool
 	hooks  []string
 }
 
 func (o *hookUninstallOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.global, "global", false, "remove the global hooks and restore the global core.hooksPath")
+	fs.BoolVar(&o.server, "server", false, "remove the pre-receive hook from this repository")
 	fs.StringSliceVar(&o.hooks, "hooks", nil, "remove only these `HOOKS` (repository only)")
 }
 
@@ -152,6 +168,14 @@ func runHookUninstall(ctx context.Context, e *env, args []string) error {
 	o.addFlags(fs)
 	if err := parseHookFlags(fs, e, args, 0); err != nil {
 		return err
+	}
+	if o.server {
+		res, err := hooks.UninstallServer(ctx, hooks.Git{})
+		if err != nil {
+			return hookError(e, "uninstall", err)
+		}
+		printChanges(e, res.Changes)
+		return nil
 	}
 	if o.global {
 		if len(o.hooks) > 0 {
@@ -197,7 +221,14 @@ func runHookUninstall(ctx context.Context, e *env, args []string) error {
 // printChanges writes one line per hook, so a user can see exactly what an
 // install or uninstall touched.
 func printChanges(e *env, changes []hooks.Change) {
+	forwards := map[hooks.Action]int{}
 	for _, c := range changes {
+		if hooks.Forwarded(c.Hook) && c.Action != hooks.LeftAlone && c.Action != hooks.NotInstalled {
+			// The global install's forwarding shims: one line for all,
+			// so the hooks that check stand out.
+			forwards[c.Action]++
+			continue
+		}
 		line := fmt.Sprintf("%-10s  %-13s  %s", c.Hook, c.Action, quotePath(c.Path))
 		switch {
 		case c.Restored:
@@ -208,6 +239,11 @@ func printChanges(e *env, changes []hooks.Change) {
 			line += fmt.Sprintf("  (then runs %s)", filepath.Base(c.Chained))
 		}
 		fmt.Fprintln(e.stdout, line)
+	}
+	for _, a := range []hooks.Action{hooks.Installed, hooks.Updated, hooks.Unchanged, hooks.Removed} {
+		if n := forwards[a]; n > 0 {
+			fmt.Fprintf(e.stdout, "%-10s  %-13s  %d forwarding hooks (post-commit, prepare-commit-msg, post-checkout, ...: they run each repository's own)\n", "others", a, n)
+		}
 	}
 }
 
