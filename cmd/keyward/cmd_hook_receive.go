@@ -164,7 +164,11 @@ func runPreReceive(ctx context.Context, e *env, g hooks.Git, shim string) error 
 		res, walked = r, n
 		return r, err
 	}
-	err = runScanFrom(tctx, &se, append([]string{"--quiet"}, gc.args...), src)
+	args, err := hookScanArgs(tctx, g)
+	if err != nil {
+		return receiveFailed(ctx, tctx, e, set, err)
+	}
+	err = runScanFrom(tctx, &se, append(args, gc.args...), src)
 	switch {
 	case errors.Is(err, errFindings):
 		blockedPush(e, res, "pre-receive", set.allowSkip)

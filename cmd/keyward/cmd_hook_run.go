@@ -88,7 +88,11 @@ func runHookRun(ctx context.Context, e *env, args []string) error {
 		}
 		// --quiet: the hook explains a block itself, and a clean commit
 		// should not print anything.
-		err = runScanFrom(ctx, &se, []string{"--quiet"}, capture)
+		args, err := hookScanArgs(ctx, g)
+		if err != nil {
+			return hookScanFailed(ctx, e, name, err)
+		}
+		err = runScanFrom(ctx, &se, args, capture)
 		switch {
 		case errors.Is(err, errFindings):
 			blockedHints(e, name, hargs, res)
@@ -101,6 +105,22 @@ func runHookRun(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	return runChain(ctx, e, g, o.shim, name, hargs, stdin)
+}
+
+// hookScanArgs are the scan flags a hook runs with: --quiet, since the
+// hook explains a block itself and a clean commit should print nothing,
+// and --max-file-size from git config keyward.maxFileSize, since git gives
+// hooks no flags.
+func hookScanArgs(ctx context.Context, g hooks.Git) ([]string, error) {
+	args := []string{"--quiet"}
+	v, ok, err := g.ConfigValue(ctx, "--get", "keyward.maxFileSize")
+	if err != nil {
+		return nil, fmt.Errorf("read keyward.maxFileSize: %w", err)
+	}
+	if ok {
+		args = append(args, "--max-file-size", v)
+	}
+	return args, nil
 }
 
 // runChain runs the hook keyward chained to from shim, if there is one git
@@ -207,4 +227,3 @@ func bypassCommand(name string) string {
 	}
 	return "'git commit --no-verify'"
 }
-
