@@ -146,6 +146,13 @@ func checkHooks(ctx context.Context, e *env) []check {
 			out = append(out, check{checkWarn, "hooks", h.Hook + ": a hook keyward did not write is there, so keyward does not run", "keyward hook install --chain (keeps it, runs it after keyward)"})
 		}
 	}
+	if rs.Covered {
+		if dir, err := hooks.GlobalDir(e.getenv); err == nil {
+			if gs, err := hooks.StatusGlobal(ctx, hooks.Git{}, dir, keywardBinary()); err == nil && len(gs.Unforwarded) > 0 {
+				out = append(out, check{checkWarn, "hooks", "the global hooks do not forward " + strings.Join(gs.Unforwarded, ", ") + ", so repositories' own hooks of these names do not run", "keyward hook install --global"})
+			}
+		}
+	}
 	if len(current) > 0 {
 		where := quotePath(rs.Dir)
 		if rs.Covered {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -332,6 +333,11 @@ func printGlobalStatus(e *env, gs hooks.GlobalStatus) {
 		return
 	}
 	printHookStates(e, gs.Hooks)
+	if len(gs.Unforwarded) > 0 {
+		fmt.Fprintf(e.stdout, "  not forwarded: %s (repositories' own hooks of these names do not run; 'keyward hook install --global' restores them)\n", strings.Join(gs.Unforwarded, ", "))
+	} else if gs.Installed {
+		fmt.Fprintf(e.stdout, "  forwards the %d other client-side hooks to each repository's own\n", len(hooks.ClientHooks)-len(hooks.Names))
+	}
 	if gs.HadPrevious {
 		fmt.Fprintf(e.stdout, "  replaced core.hooksPath %s: its hooks run after keyward's; uninstall --global restores it\n", gs.Previous)
 	} else {
