@@ -122,6 +122,9 @@ func runCI(ctx context.Context, e *env, args []string) error {
 	defer gc.cleanup()
 	gc.explain(e)
 	src := func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
+		if needsGitPlumbing(ctx) {
+			return patchCommits(r.include, r.exclude)(ctx, eng)
+		}
 		res, _, err := eng.ScanCommits(ctx, ".", r.include, r.exclude, scanner.CommitsOptions{})
 		return res, err
 	}

@@ -112,10 +112,6 @@ func runPreReceive(ctx context.Context, e *env, g hooks.Git, shim string) error 
 	}
 	var include []string
 	for _, u := range updates {
-		if len(u.New) == 64 {
-			return usagef("uninstall the hook from this repository ('keyward hook uninstall --server') until keyward supports SHA-256",
-				"this is a SHA-256 repository; keyward reads SHA-1 repositories only (go-git v5), so it cannot check this push")
-		}
 		if !u.IsDelete() {
 			include = append(include, u.New)
 		}
@@ -160,6 +156,15 @@ func runPreReceive(ctx context.Context, e *env, g hooks.Git, shim string) error 
 	var res *scanner.Result
 	var walked int
 	src := func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
+		if needsGitPlumbing(ctx) {
+			cs, err := revList(ctx, include, exclude)
+			if err != nil {
+				return nil, err
+			}
+			r, err := patchCommits(include, exclude)(ctx, eng)
+			res, walked = r, len(cs)
+			return r, err
+		}
 		r, n, err := eng.ScanCommits(ctx, ".", include, exclude, scanner.CommitsOptions{ViaGit: true})
 		res, walked = r, n
 		return r, err

@@ -147,6 +147,9 @@ func hookScans(ctx context.Context, e *env, g hooks.Git, name string, hargs []st
 		if len(hargs) != 0 {
 			return nil, nil, usagef("git runs pre-commit without arguments", "hook run pre-commit takes no arguments")
 		}
+		if needsGitPlumbing(ctx) || splitIndex(ctx) {
+			return patchStaged(), e.stdin, nil
+		}
 		return func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
 			return eng.ScanStaged(ctx, ".")
 		}, e.stdin, nil
@@ -195,6 +198,9 @@ func pushScan(include, exclude []string) gateSourceFunc {
 	return func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
 		if len(include) == 0 {
 			return &scanner.Result{}, nil
+		}
+		if needsGitPlumbing(ctx) {
+			return patchCommits(include, exclude)(ctx, eng)
 		}
 		res, _, err := eng.ScanCommits(ctx, ".", include, exclude, scanner.CommitsOptions{})
 		return res, err
