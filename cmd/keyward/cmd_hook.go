@@ -355,18 +355,22 @@ func orUnset(s string) string {
 func printHookStates(e *env, hs []hooks.HookStatus) {
 	for _, h := range hs {
 		var desc string
-		switch h.State {
-		case hooks.StateMissing:
+		switch {
+		case h.State == hooks.StateMissing:
 			desc = "not installed"
-		case hooks.StateForeign:
-			desc = "not keyward's (keyward does not run here)"
-		case hooks.StateCurrent:
+		case h.State == hooks.StateCurrent:
 			desc = "keyward, current"
-		case hooks.StateOutdated:
+		case h.State == hooks.StateOutdated:
 			desc = "keyward, outdated: run 'keyward hook install' to refresh"
 			if h.Keyward != "" {
 				desc += " (records " + quotePath(h.Keyward) + ")"
 			}
+		case h.State == hooks.StateForeign && h.Framework && frameworkRunsKeyward(h.Hook):
+			desc = "managed by the pre-commit framework, which runs keyward (id " + frameworkIDs[h.Hook] + ")"
+		case h.State == hooks.StateForeign && h.Framework:
+			desc = "managed by the pre-commit framework, whose " + frameworkConfig + " has no keyward hook: add '- id: " + frameworkIDs[h.Hook] + "'"
+		case h.State == hooks.StateForeign:
+			desc = "not keyward's (keyward does not run here)"
 		}
 		switch {
 		case h.Chain.Path != "" && h.Chain.Runnable:
