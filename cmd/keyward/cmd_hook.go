@@ -15,7 +15,8 @@ import (
 )
 
 const hookUsage = `Usage: keyward hook install [--global] [--chain] [--hooks LIST]
-       keyward hook uninstall [--global]
+       keyward hook install --server [--chain]
+       keyward hook uninstall [--global | --server]
        keyward hook status
        keyward hook run <hook> [git's hook arguments]
 
@@ -32,10 +33,20 @@ hooks and moves chained ones back.
 
 --global installs for every repository of the user: the hooks go into
 $XDG_CONFIG_HOME/keyward/hooks (default ~/.config/keyward/hooks) and the
-global core.hooksPath is pointed there. They chain to each repository's own
-.git/hooks/<name> (or to the global core.hooksPath they replaced), so
-repository hooks keep running. uninstall --global puts core.hooksPath back
-as it was.
+global core.hooksPath is pointed there. Since git then looks for every hook
+there, keyward writes one for each client-side hook of githooks(5); the ones
+it does not check only forward. Each chains to the repository's own
+.git/hooks/<name> (or to the global core.hooksPath it replaced), so
+repository hooks (and git-lfs's) keep running. uninstall --global puts
+core.hooksPath back as it was.
+
+--server installs the pre-receive hook in this repository (normally a bare
+repository on a server): it rejects a push whose new commits contain a key,
+before any ref moves. Settings (git config): keyward.timeout SECONDS
+(default 60; then the push is rejected), keyward.failOpen, keyward.allowSkip
+(honour 'git push -o keyward.skip="reason"', logged to keyward.auditLog),
+keyward.maxFileSize. The README has recipes for GitLab, Gitea/Forgejo and
+GitHub Enterprise Server.
 
 The hooks record the path of this keyward binary and fall back to PATH; if
 keyward is gone they fail closed. 'git commit --no-verify' and
@@ -44,14 +55,17 @@ keyward is gone they fail closed. 'git commit --no-verify' and
 run is what the installed hooks execute, and what another hook manager
 (husky, lefthook) can call: 'keyward hook run pre-commit',
 'keyward hook run commit-msg FILE', 'keyward hook run pre-push REMOTE URL'
-with git's ref lines on standard input. It exits 1 when it blocks and 2
-when the check could not run (which blocks too).
+with git's ref lines on standard input, 'keyward hook run pre-receive' with
+git's "old new ref" lines. It exits 1 when it blocks and 2 when the check
+could not finish, or a file was over the size limit (which blocks too).
+Hooks read the size limit from git config keyward.maxFileSize.
 
 Examples:
   keyward hook install                     this repository
   keyward hook install --chain             keep the existing hooks running
   keyward hook install --hooks pre-commit,pre-push
   keyward hook install --global            every repository
+  keyward hook install --server            this bare repository: pre-receive
   keyward hook status                      what is installed where
   keyward hook uninstall --global
 `
