@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -121,14 +122,41 @@ func runCI(ctx context.Context, e *env, args []string) error {
 	}
 	defer gc.cleanup()
 	gc.explain(e)
-	src := func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
+	var found *scanner.Result
+	src := func(ctx context.Context, eng *scanner.Engine) (res *scanner.Result, err error) {
 		if needsGitPlumbing(ctx) {
-			return patchCommits(r.include, r.exclude)(ctx, eng)
+			res, err = patchCommits(r.include, r.exclude)(ctx, eng)
+		} else {
+			res, _, err = eng.ScanCommits(ctx, ".", r.include, r.exclude, scanner.CommitsOptions{})
 		}
-		res, _, err := eng.ScanCommits(ctx, ".", r.include, r.exclude, scanner.CommitsOptions{})
+		found = res
 		return res, err
 	}
-	return runScanFrom(ctx, e, append(append([]string(nil), gc.args...), rest...), src)
+	err = runScanFrom(ctx, e, append(append([]string(nil), gc.args...), rest...), src)
+	if errors.Is(err, errFindings) {
+		ciBlocked(e, found)
+	}
+	return err
+}
+
+// ciBlocked says what to do after the gate failed: the commits are on the
+// server already, so the key is out.
+func ciBlocked(e *env, res *scanner.Result) {
+	ids := keyIDs(res)
+	what := "credentials"
+	if len(ids) > 0 {
+		what = "AWS key " + idList(ids)
+	}
+	errorf(e.stderr, "gate failed: the commits being checked contain %s", what)
+	switch len(ids) {
+	case 0:
+		hintf(e.stderr, "they are on the server already: revoke the credential with its provider")
+	case 1:
+		hintf(e.stderr, "they are on the server already, so treat the key as leaked: keyward respond --key-id %s", ids[0])
+	default:
+		hintf(e.stderr, "they are on the server already, so treat the keys as leaked: keyward respond --key-id ID, for each of %s", idList(ids))
+	}
+	rewriteHints(e, res)
 }
 
 // ciResolved is a plan resolved against the clone: full commit names.
