@@ -196,7 +196,7 @@ func githubPush(getenv func(string) string, ev githubEvent, defaultBranch string
 	// What the project had already accepted, when the push's own before
 	// cannot say: the default branch, or for the default branch itself,
 	// nothing (its whole history is checked).
-	var accepted []string
+	accepted := []string{} // empty, not nil: "no exclusion" is a valid fallback
 	acceptedWhy := "its whole history (it is the default branch)"
 	switch {
 	case !onDefault && defaultBranch != "":
@@ -258,7 +258,7 @@ func gitlabPlan(getenv func(string) string, base string) (ciPlan, error) {
 	branch := getenv("CI_COMMIT_BRANCH")
 	tag := getenv("CI_COMMIT_TAG")
 	onDefault := tag == "" && branch != "" && branch == defaultBranch
-	var accepted []string
+	accepted := []string{} // empty, not nil: "no exclusion" is a valid fallback
 	acceptedWhy := "its whole history (it is the default branch)"
 	switch {
 	case !onDefault && defaultBranch != "":

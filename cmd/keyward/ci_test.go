@@ -11,6 +11,7 @@ func TestDetectCI(t *testing.T) {
 	files := map[string]string{
 		"push.json":      `{"before":"` + a + `","after":"` + b + `","ref":"refs/heads/feat","commits":[{}],"repository":{"default_branch":"main"}}`,
 		"newbr.json":     `{"before":"` + zeroSHA + `","after":"` + b + `","ref":"refs/heads/feat","created":true,"commits":[{}],"repository":{"default_branch":"main"}}`,
+		"forcemain.json": `{"before":"` + a + `","after":"` + b + `","ref":"refs/heads/main","forced":true,"commits":[{}],"repository":{"default_branch":"main"}}`,
 		"newmain.json":   `{"before":"` + zeroSHA + `","after":"` + b + `","ref":"refs/heads/main","created":true,"repository":{"default_branch":"main"}}`,
 		"tag.json":       `{"before":"` + zeroSHA + `","after":"` + b + `","ref":"refs/tags/v1","created":true,"repository":{"default_branch":"main"}}`,
 		"deleted.json":   `{"before":"` + a + `","after":"` + zeroSHA + `","ref":"refs/heads/feat","deleted":true}`,
@@ -40,15 +41,16 @@ func TestDetectCI(t *testing.T) {
 		return m
 	}
 	tests := []struct {
-		name     string
-		env      map[string]string
-		include  string
-		exclude  string
-		fallback string
-		history  bool
-		nothing  bool
-		expect   bool
-		wantErr  bool
+		name          string
+		env           map[string]string
+		include       string
+		exclude       string
+		fallback      string
+		history       bool
+		nothing       bool
+		expect        bool
+		wantErr       bool
+		emptyFallback bool
 	}{
 		{name: "github pr", env: gh("pull_request", "pr.json"), include: b, exclude: "refs/remotes/origin/main", expect: true},
 		{name: "github pr no payload", env: gh("pull_request", "", "GITHUB_BASE_REF", "dev"), include: "HEAD", exclude: "refs/remotes/origin/dev"},
@@ -56,6 +58,7 @@ func TestDetectCI(t *testing.T) {
 		{name: "github merge group", env: gh("merge_group", "mg.json"), include: b, exclude: a, expect: true},
 		{name: "github push", env: gh("push", "push.json"), include: b, exclude: a, fallback: "refs/remotes/origin/main", expect: true},
 		{name: "github new branch", env: gh("push", "newbr.json"), include: b, exclude: "refs/remotes/origin/main", expect: true},
+		{name: "github force push to default branch", env: gh("push", "forcemain.json"), include: b, exclude: a, expect: true, emptyFallback: true},
 		{name: "github new default branch", env: gh("push", "newmain.json"), include: b, exclude: ""},
 		{name: "github tag", env: gh("push", "tag.json"), include: b, exclude: "refs/remotes/origin/main"},
 		{name: "github deleted", env: gh("push", "deleted.json"), nothing: true},
@@ -93,6 +96,9 @@ func TestDetectCI(t *testing.T) {
 			}
 			if got := strings.Join(p.exclude, " "); got != tt.exclude {
 				t.Errorf("exclude = %q, want %q", got, tt.exclude)
+			}
+			if tt.emptyFallback && (p.fallback == nil || len(p.fallback) != 0) {
+				t.Errorf("fallback = %#v, want an empty, non-nil list (the whole history)", p.fallback)
 			}
 			if got := strings.Join(p.fallback, " "); got != tt.fallback {
 				t.Errorf("fallback = %q, want %q", got, tt.fallback)
