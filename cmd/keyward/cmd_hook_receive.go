@@ -47,19 +47,27 @@ func readReceiveSettings(ctx context.Context, g hooks.Git, getenv func(string) s
 		if v := getenv(envName); v != "" {
 			return v, nil
 		}
-		v, _, err := g.ConfigValue(ctx, "--type="+typ, "--get", key)
+		args := []string{"--get", key}
+		if typ != "" {
+			args = append([]string{"--type=" + typ}, args...)
+		}
+		v, _, err := g.ConfigValue(ctx, args...)
 		return v, err
 	}
-	v, err := get("keyward.timeout", "KEYWARD_TIMEOUT", "int")
+	v, err := get("keyward.timeout", "KEYWARD_TIMEOUT", "")
 	if err != nil {
 		return rs, fmt.Errorf("read keyward.timeout: %w", err)
 	}
 	if v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return rs, fmt.Errorf("keyward.timeout %q: want a number of seconds", v)
+		// Seconds, or a Go duration ("90s", "2m").
+		d, err := time.ParseDuration(v)
+		if n, nerr := strconv.Atoi(v); nerr == nil {
+			d, err = time.Duration(n)*time.Second, nil
 		}
-		rs.timeout = time.Duration(n) * time.Second
+		if err != nil || d <= 0 {
+			return rs, fmt.Errorf("keyward.timeout %q: want a number of seconds, or a duration such as 90s", v)
+		}
+		rs.timeout = d
 	}
 	for _, b := range []struct {
 		key, env string
