@@ -173,3 +173,55 @@ func changeOf(cs []Change, hook string) Change {
 	}
 	return Change{}
 }
+
+// TestGlobalChecksSubset: with --hooks, the global install still writes a
+// shim for every client-side hook, and only the named ones check.
+func TestGlobalChecksSubset(t *testing.T) {
+	ctx := context.Background()
+	env := testEnv(t)
+	g := newRepo(t, env, "repo")
+	dir := filepath.Join(homeOf(env), ".config", "keyward", "hooks")
+	if _, err := InstallGlobal(ctx, g, dir, InstallOptions{Keyward: testKeyward, Hooks: []string{PreCommit}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range ClientHooks {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: no shim: %v", name, err)
+		}
+	}
+	for name, want := range map[string]bool{PreCommit: true, CommitMsg: false, PrePush: false, "post-commit": false} {
+		got, err := ShimChecks(g, filepath.Join(dir, name), name)
+		if err != nil || got != want {
+			t.Errorf("ShimChecks(%s) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	// Installing again without --hooks checks all of them again.
+	if _, err := InstallGlobal(ctx, g, dir, InstallOptions{Keyward: testKeyward}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ShimChecks(g, filepath.Join(dir, PrePush), PrePush); !got {
+		t.Error("pre-push does not check after a full reinstall")
+	}
+	gs, err := StatusGlobal(ctx, g, dir, testKeyward)
+	if err != nil || len(gs.Unforwarded) != 0 {
+		t.Errorf("status: unforwarded %v, err %v", gs.Unforwarded, err)
+	}
+}
+
+// TestParsePreReceive: git's "old new ref" lines, strictly.
+func TestParsePreReceive(t *testing.T) {
+	z, a := "0000000000000000000000000000000000000000", "1111111111111111111111111111111111111111"
+	us, err := ParsePreReceive([]byte(z + " " + a + " refs/heads/new\n" + a + " " + z + " refs/tags/gone\n"))
+	if err != nil || len(us) != 2 || !us[0].IsNew() || us[0].IsDelete() || !us[1].IsDelete() {
+		t.Fatalf("got %+v, %v", us, err)
+	}
+	for _, bad := range []string{"x y z\n", a + " " + a + "\n", a + " " + a + " main\n", a + " 22 refs/heads/x\n"} {
+		if _, err := ParsePreReceive([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	env := map[string]string{"GIT_PUSH_OPTION_COUNT": "2", "GIT_PUSH_OPTION_0": "a", "GIT_PUSH_OPTION_1": "keyward.skip=why"}
+	if got := PushOptions(func(k string) string { return env[k] }); len(got) != 2 || got[1] != "keyward.skip=why" {
+		t.Errorf("push options %v", got)
+	}
+}

@@ -2,7 +2,6 @@ package scanner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/go-git/go-git/v5"
@@ -15,10 +14,6 @@ import (
 // CI push event) brings several new tips and must be compared with several
 // existing ones. It reuses the range walk and the per-commit scan, so a
 // gate sees exactly what 'scan --range' would (issue 9).
-
-// ErrNotCommit is returned, wrapped, when an object the caller excludes is
-// not a commit (or a tag pointing at one).
-var ErrNotCommit = errors.New("not a commit")
 
 // ScanCommits scans the commits reachable from any of include and from none
 // of exclude — git's `rev-list INCLUDE... --not EXCLUDE...` — each commit's
