@@ -135,15 +135,26 @@ func checkHooks(ctx context.Context, e *env) []check {
 	var out []check
 	var current []string
 	for _, h := range rs.Hooks {
-		switch h.State {
-		case hooks.StateCurrent:
+		switch {
+		case h.State == hooks.StateCurrent:
 			current = append(current, h.Hook)
-		case hooks.StateMissing:
+		case h.State == hooks.StateMissing:
 			out = append(out, check{checkWarn, "hooks", h.Hook + ": not installed in " + quotePath(rs.Dir), "keyward hook install"})
-		case hooks.StateOutdated:
+		case h.State == hooks.StateOutdated:
 			out = append(out, check{checkWarn, "hooks", h.Hook + ": installed by another keyward or for another binary", "keyward hook install (refreshes it)"})
-		case hooks.StateForeign:
+		case h.State == hooks.StateForeign && h.Framework && frameworkRunsKeyward(h.Hook):
+			current = append(current, h.Hook+" (pre-commit framework)")
+		case h.State == hooks.StateForeign && h.Framework:
+			out = append(out, check{checkWarn, "hooks", h.Hook + ": managed by the pre-commit framework, whose " + frameworkConfig + " does not run keyward", "add '- id: " + frameworkIDs[h.Hook] + "' under keyward's repo in " + frameworkConfig + " (see .pre-commit-hooks.yaml)"})
+		case h.State == hooks.StateForeign:
 			out = append(out, check{checkWarn, "hooks", h.Hook + ": a hook keyward did not write is there, so keyward does not run", "keyward hook install --chain (keeps it, runs it after keyward)"})
+		}
+	}
+	if rs.Covered {
+		if dir, err := hooks.GlobalDir(e.getenv); err == nil {
+			if gs, err := hooks.StatusGlobal(ctx, hooks.Git{}, dir, keywardBinary()); err == nil && len(gs.Unforwarded) > 0 {
+				out = append(out, check{checkWarn, "hooks", "the global hooks do not forward " + strings.Join(gs.Unforwarded, ", ") + ", so repositories' own hooks of these names do not run", "keyward hook install --global"})
+			}
 		}
 	}
 	if len(current) > 0 {

@@ -131,6 +131,16 @@ func (o *scanOptions) source(args []string) (string, error) {
 }
 
 func runScan(ctx context.Context, e *env, args []string) error {
+	return runScanFrom(ctx, e, args, nil)
+}
+
+// gateSourceFunc is a source a gate chose itself (the commits of a push,
+// say), used instead of the ones scan's flags name; see gate.go.
+type gateSourceFunc func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error)
+
+// runScanFrom is runScan with an optional source chosen by a gate: the
+// flags, configuration, output and exit codes stay scan's.
+func runScanFrom(ctx context.Context, e *env, args []string, gate gateSourceFunc) error {
 	var o scanOptions
 	fs := newFlagSet("scan")
 	o.addFlags(fs)
@@ -161,10 +171,21 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if gate != nil {
+		if src != "paths" || fs.NArg() > 0 {
+			return usagef("the gate chooses what to scan", "%s cannot be combined with a gate", src)
+		}
+		src = gateSource
+	}
 
 	eng := scanner.New(scanner.Options{MaxFileSize: int64(o.maxFileSize), NoIgnore: o.noIgnore, Rules: sc.rules(), Filter: sc.filter()})
 	start := time.Now()
-	res, err := o.scan(ctx, e, eng, src, fs.Args())
+	var res *scanner.Result
+	if gate != nil {
+		res, err = gate(ctx, eng)
+	} else {
+		res, err = o.scan(ctx, e, eng, src, fs.Args())
+	}
 	if errors.Is(err, scanner.ErrNotRepository) {
 		return usagef("run it inside a git repository, or scan files with 'keyward scan PATH'", "%v", err)
 	}
@@ -196,10 +217,11 @@ func runScan(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	summarize(e, rr, o.format, o.quiet)
+	incomplete := gateIncomplete(e, res, src, int64(o.maxFileSize))
 	switch {
 	case len(res.Findings) > 0:
 		return errFindings
-	case len(res.Errors) > 0:
+	case len(res.Errors) > 0 || incomplete:
 		return errSilent
 	}
 	return nil
