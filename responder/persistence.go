@@ -217,7 +217,6 @@ func principalOf(it *PersistenceItem) string {
 	return ""
 }
 
-
 // containCommand is the command that contains a created thing by hand.
 func containCommand(it PersistenceItem) string {
 	switch it.Kind {

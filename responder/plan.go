@@ -404,7 +404,6 @@ func principalNames(arn string) (userName, roleName string) {
 	return "", ""
 }
 
-
 func shortErr(err error) string {
 	if pe, ok := err.(*PermissionError); ok {
 		return "AccessDenied for " + pe.Action

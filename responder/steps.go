@@ -187,7 +187,7 @@ func Steps() []StepDef {
 		},
 		{
 			ID: StepPersistence, Title: "Contain what the attacker created (keys, users, roles, login profiles); list changes to existing principals", Signer: SignerOperator,
-			Actions: []string{"iam:ListAccessKeys", "iam:UpdateAccessKey", "iam:PutUserPolicy", "iam:PutRolePolicy", "iam:DeleteLoginProfile"},
+			Actions:  []string{"iam:ListAccessKeys", "iam:UpdateAccessKey", "iam:PutUserPolicy", "iam:PutRolePolicy", "iam:DeleteLoginProfile"},
 			Mutating: true, Recheck: true, Resume: ResumeRerun, Applies: always,
 			Calls: func(s Situation) []string {
 				if s.Options.NoPersistence {
@@ -222,9 +222,9 @@ func Steps() []StepDef {
 			ID: StepRotate, Title: "Create a replacement key", Signer: SignerOperator,
 			Actions: []string{"iam:CreateAccessKey", "iam:ListAccessKeys", "iam:DeleteAccessKey"}, Mutating: true, Resume: ResumeOnce,
 			Applies: func(s Situation) bool { return s.longTerm() && s.Options.Rotate },
-			Calls: func(s Situation) []string { return []string{"iam:CreateAccessKey(UserName=" + s.user() + ")"} },
-			Note:  "AWS allows 2 keys per user, inactive ones included; never retried, and a key created by a dropped call is found and deleted",
-			Run:   (*Execution).rotate,
+			Calls:   func(s Situation) []string { return []string{"iam:CreateAccessKey(UserName=" + s.user() + ")"} },
+			Note:    "AWS allows 2 keys per user, inactive ones included; never retried, and a key created by a dropped call is found and deleted",
+			Run:     (*Execution).rotate,
 		},
 		{
 			ID: StepReleaseQuarantine, Title: "Release the quarantine so the replacement key works", Signer: SignerOperator,
