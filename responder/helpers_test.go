@@ -29,7 +29,10 @@ type lab struct {
 	operator awsemu.Credentials
 	leaked   awsemu.Credentials
 	cfg      aws.Config // the operator's
-	offset   atomic.Int64
+	journal  string     // the adversary suite's journal
+	// noQuarantine runs the adversary suite without the quarantine.
+	noQuarantine bool
+	offset       atomic.Int64
 }
 
 // newClockLab is a lab whose emulator clock tests move with advance.
