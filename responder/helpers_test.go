@@ -65,13 +65,20 @@ func (l *lab) sessionToken(t *testing.T, c awsemu.Credentials, secs int32) awsem
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
-func newLab(t *testing.T) *lab {
+func newLab(t *testing.T) *lab { return newLabWith(t, nil) }
+
+// newLabWith is newLab with emulator options set by opt.
+func newLabWith(t *testing.T, opt func(*awsemu.Options)) *lab {
 	t.Helper()
 	l := &lab{}
-	emu := awsemu.New(awsemu.Options{
+	o := awsemu.Options{
 		Rand: patternstest.New(uint64(len(t.Name())) + 7),
 		Now:  func() time.Time { return time.Now().Add(time.Duration(l.offset.Load())) },
-	})
+	}
+	if opt != nil {
+		opt(&o)
+	}
+	emu := awsemu.New(o)
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
 	l.emu, l.srv, l.acct = emu, srv, emu.Account()
