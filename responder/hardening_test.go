@@ -175,7 +175,9 @@ func TestGovCloudKey(t *testing.T) {
 		t.Fatalf("verdict %+v, partition %q", res.Incident.Verdict, res.Incident.Facts.Partition)
 	}
 	attached, _, _ := l.emu.UserPolicies(l.acct, "alice")
-	if !slices.ContainsFunc(attached, func(a string) bool { return strings.HasPrefix(a, "arn:aws-us-gov:iam::aws:policy/"+QuarantinePolicyPrefix) }) {
+	if !slices.ContainsFunc(attached, func(a string) bool {
+		return strings.HasPrefix(a, "arn:aws-us-gov:iam::aws:policy/"+QuarantinePolicyPrefix)
+	}) {
 		t.Fatalf("attached %v", attached)
 	}
 	if st, _ := l.emu.KeyStatus(l.leaked.AccessKeyID); st != "Inactive" {
