@@ -300,20 +300,20 @@ func (o *respondOptions) targets(ctx context.Context, e *env) ([]target, int, er
 		}
 		return []target{{cred: c}}, 0, nil
 	}
-	findings, warnings, err := loadReportFindings(ctx, o.report, o.repo)
+	in, err := loadReport(ctx, o.report, o.repo)
 	if err != nil {
 		return nil, 0, err
 	}
-	for _, w := range warnings {
+	for _, w := range in.warnings {
 		warnf(e.stderr, "%s", w)
 	}
-	verdicts, err := verifyFindings(ctx, e, findings, defaultVerifyOptions())
+	verdicts, err := verifyFindings(ctx, e, in.findings, defaultVerifyOptions())
 	if err != nil {
 		return nil, 0, err
 	}
 	index := map[string]int{}
 	var out []target
-	unresolved := 0
+	unresolved := in.unrecovered
 	for _, v := range verdicts {
 		f := v.Finding
 		live := v.Status == responder.StatusValid || v.Status == responder.StatusUnknown
@@ -321,9 +321,6 @@ func (o *respondOptions) targets(ctx context.Context, e *env) ([]target, int, er
 		if !live && !resume {
 			if f.KeyID != "" {
 				fmt.Fprintf(e.stdout, "skip %s  %s:%d  %s\n", f.KeyID, f.Path, f.Line, v.Status)
-				if v.Status == responder.StatusNotValidatable && patternsLongTerm(f.KeyID) {
-					unresolved++
-				}
 			}
 			continue
 		}
