@@ -375,3 +375,59 @@ func TestClockSkew(t *testing.T) {
 		t.Fatalf("key %s", st)
 	}
 }
+
+// TestIdentityCenterRoleIsLeftForAHuman: an AWSReservedSSO_ role cannot be
+// edited in IAM; it is named with what to do, and never contained.
+func TestIdentityCenterRoleIsLeftForAHuman(t *testing.T) {
+	l := newLab(t)
+	const name = "AWSReservedSSO_Admin_0123456789abcdef"
+	must(t, l.emu.CreateRole(l.acct, name, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`))
+	_, err := sts.NewFromConfig(l.config(l.leaked)).AssumeRole(context.Background(), &sts.AssumeRoleInput{
+		RoleArn: aws.String("arn:aws:iam::" + l.acct + ":role/" + name), RoleSessionName: aws.String("x")})
+	must(t, err)
+	res, err := l.runner(t, "").Execute(context.Background(), cred(l.leaked))
+	if res.Incident.Outcome != OutcomePartial || err == nil {
+		t.Fatalf("outcome %q, err %v", res.Incident.Outcome, err)
+	}
+	if len(res.Incident.HumanActions) != 1 || !strings.Contains(res.Incident.HumanActions[0].What, "IAM Identity Center") {
+		t.Fatalf("human actions %+v", res.Incident.HumanActions)
+	}
+	if n := l.emu.Calls("PutRolePolicy"); n != 0 {
+		t.Fatalf("PutRolePolicy called %d times", n)
+	}
+}
+
+// TestReleaseQuarantineAfterRecheck: the replacement key is restricted by
+// the quarantine until it is released, which is refused before a re-check
+// and allowed after one that found nothing live.
+func TestReleaseQuarantineAfterRecheck(t *testing.T) {
+	l := newLab(t)
+	must(t, l.emu.PutUserPolicy(l.acct, "alice", "s3", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`))
+	l.journal = filepath.Join(t.TempDir(), "j.json")
+	r := l.runner(t, l.journal)
+	r.Now, r.Rotate, r.ReleaseQuarantine = l.emu.Now, true, true
+	res, _ := r.Execute(context.Background(), cred(l.leaked))
+	if res.NewKey == nil {
+		t.Fatalf("no new key: %+v", res.Incident.Steps)
+	}
+	newKey := res.NewKey.KeyID
+	if rel := lastStep(res, StepReleaseQuarantine); rel.Status != StepFailed || !strings.Contains(rel.Error, "re-check first") {
+		t.Fatalf("release before the re-check: %+v", rel)
+	}
+	if l.emu.Check(newKey, "s3:GetObject", "") == nil {
+		t.Fatal("the test is void: the quarantine does not restrict the new key")
+	}
+	res, err := l.recheck(t)
+	if err != nil || res.Incident.Outcome != OutcomeContained {
+		t.Fatalf("re-check: %q %v", res.Incident.Outcome, err)
+	}
+	r = l.runner(t, l.journal)
+	r.Now, r.ReleaseQuarantine = l.emu.Now, true
+	res, err = r.Execute(context.Background(), cred(l.leaked))
+	if err != nil || lastStep(res, StepReleaseQuarantine).Status != StepDone {
+		t.Fatalf("release: %v %+v", err, lastStep(res, StepReleaseQuarantine))
+	}
+	if err := l.emu.Check(newKey, "s3:GetObject", ""); err != nil {
+		t.Fatalf("the new key is still restricted: %v", err)
+	}
+}
