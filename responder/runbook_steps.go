@@ -142,6 +142,11 @@ func (x *Execution) validate(ctx context.Context, res *StepResult) error {
 		if isRootARN(v.ARN) {
 			return rootStop(v.Account)
 		}
+		if x.f.OperatorAccount != "" && v.Account != "" && v.Account != x.f.OperatorAccount {
+			// The ownership step could not ask STS; the key's own answer
+			// says it is another account's.
+			return otherAccountStop(v.Account, x.f.OperatorAccount)
+		}
 		x.f.ARN, x.f.UserID = v.ARN, v.UserID
 		if x.f.KeyAccount == "" {
 			x.f.KeyAccount = v.Account
