@@ -431,3 +431,38 @@ func TestReleaseQuarantineAfterRecheck(t *testing.T) {
 		t.Fatalf("the new key is still restricted: %v", err)
 	}
 }
+
+// TestInlineQuotaDoesNotStopInvestigation: alice's inline policies leave
+// no room for the session deny (2,048 characters per user): the step fails
+// with its fix, the investigation still runs, and nothing says contained.
+func TestInlineQuotaDoesNotStopInvestigation(t *testing.T) {
+	l := newLab(t)
+	pad := strings.Repeat("x", 1700)
+	must(t, l.emu.PutUserPolicy(l.acct, "alice", "big", `{"Version":"2012-10-17","Statement":[{"Sid":"`+pad+`","Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`))
+	res, err := l.runner(t, "").Execute(context.Background(), cred(l.leaked))
+	rs := lastStep(res, StepRevokeSessions)
+	if rs.Status != StepFailed || !strings.Contains(rs.Error, "2,048") {
+		t.Fatalf("revoke-sessions %+v", rs)
+	}
+	if lastStep(res, StepInvestigate).Status != StepDone || res.Incident.Outcome != OutcomePartial || err == nil {
+		t.Fatalf("outcome %q, err %v", res.Incident.Outcome, err)
+	}
+}
+
+// TestFederatedSessionKeyIsLeftForAHuman: a leaked GetFederationToken
+// session: its minting user is not in its ARN, so a human must find it.
+func TestFederatedSessionKeyIsLeftForAHuman(t *testing.T) {
+	l := newLab(t)
+	must(t, l.emu.PutUserPolicy(l.acct, "alice", "fed", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetFederationToken","Resource":"*"}]}`))
+	out, err := sts.NewFromConfig(l.config(l.leaked)).GetFederationToken(context.Background(), &sts.GetFederationTokenInput{Name: aws.String("fed"),
+		Policy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+	must(t, err)
+	fed := NewCredential(*out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken)
+	res, err := l.runner(t, "").Execute(context.Background(), fed)
+	if res.Incident.Outcome != OutcomePartial || err == nil {
+		t.Fatalf("outcome %q, err %v", res.Incident.Outcome, err)
+	}
+	if len(res.Incident.HumanActions) == 0 || !strings.Contains(res.Incident.HumanActions[0].What, "GetFederationToken") {
+		t.Fatalf("human actions %+v", res.Incident.HumanActions)
+	}
+}
