@@ -375,7 +375,8 @@ func (x *Execution) federationIssuer(ctx context.Context) string {
 	}
 	for _, region := range regions {
 		client := cloudtrail.NewFromConfig(x.cfg(), func(o *cloudtrail.Options) { o.Region = region })
-		out, err := x.r.lookup(ctx, client, x.c.KeyID, x.r.now().Add(-x.r.lookback()), x.r.now(), nil)
+		end := x.r.now().Truncate(time.Second).Add(time.Second)
+		out, err := x.r.lookup(ctx, client, x.c.KeyID, end.Add(-x.r.lookback()), end, nil)
 		if err != nil {
 			continue
 		}
