@@ -474,3 +474,25 @@ func TestFederatedSessionKeyDeniesTheMintingUser(t *testing.T) {
 		t.Fatal("the federated session still works")
 	}
 }
+
+// TestRotateHandOverFailureDeletesTheKey: the new key could not be stored
+// (the credentials file, say): it is deleted at once rather than left in
+// IAM with a secret nobody holds, and the step is not journalled done.
+func TestRotateHandOverFailureDeletesTheKey(t *testing.T) {
+	l := newLab(t)
+	r := l.runner(t, filepath.Join(t.TempDir(), "j.json"))
+	r.Rotate = true
+	r.HandOver = func(Credential) error { return errors.New("disk full") }
+	res, _ := r.Execute(context.Background(), cred(l.leaked))
+	if st := lastStep(res, StepRotate); st.Status != StepFailed || !strings.Contains(st.Error, "was deleted") {
+		t.Fatalf("rotate %+v", st)
+	}
+	if res.NewKey != nil {
+		t.Fatal("a key whose hand-over failed was returned")
+	}
+	keys, err := l.iam().ListAccessKeys(context.Background(), &iam.ListAccessKeysInput{UserName: aws.String("alice")})
+	must(t, err)
+	if len(keys.AccessKeyMetadata) != 1 {
+		t.Fatalf("alice has %d keys", len(keys.AccessKeyMetadata))
+	}
+}
