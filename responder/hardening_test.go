@@ -496,3 +496,24 @@ func TestRotateHandOverFailureDeletesTheKey(t *testing.T) {
 		t.Fatalf("alice has %d keys", len(keys.AccessKeyMetadata))
 	}
 }
+
+// TestQuarantineAlreadyAttachedByAWS: AWS attached its quarantine before
+// the response (it does so within minutes of finding a key in public):
+// keyward says so, and that a support case is likely open.
+func TestQuarantineAlreadyAttachedByAWS(t *testing.T) {
+	l := newLab(t)
+	must(t, l.emu.AttachUserPolicy(l.acct, "alice", awsemu.QuarantineV3ARN))
+	res, err := firstRun(l.runner(t, ""), cred(l.leaked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := lastStep(res, StepQuarantine); q.Status != StepSkipped || !strings.Contains(q.Detail, "support case") {
+		t.Fatalf("quarantine %+v", q)
+	}
+	if !slices.ContainsFunc(res.Incident.FollowUps, func(s string) bool { return strings.Contains(s, "AWS Support case") }) {
+		t.Fatalf("follow-ups %v", res.Incident.FollowUps)
+	}
+	if n := l.emu.Calls("AttachUserPolicy"); n != 0 {
+		t.Fatalf("AttachUserPolicy called %d times", n)
+	}
+}
