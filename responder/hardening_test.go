@@ -275,6 +275,39 @@ func TestAlreadyInactiveKeyStillGetsSessionDeny(t *testing.T) {
 // iam:ListAccessKeys the key is still deactivated.
 func TestMissingInformationalPermissions(t *testing.T) {
 	l := newLab(t)
+	r := l.runner(t, "")
+	r.Config = l.config(limitedOperator(t, l))
+	res, _ := r.Execute(context.Background(), cred(l.leaked))
+	if s, _ := l.emu.KeyStatus(l.leaked.AccessKeyID); s != "Inactive" {
+		t.Fatalf("key %s; steps %+v", s, res.Incident.Steps)
+	}
+	if o := lastStep(res, StepOwnership); o.Status != StepFailed || !strings.Contains(o.Error, "informational") {
+		t.Fatalf("ownership %+v", o)
+	}
+}
+
+// TestMissingListAccessKeysAlreadyInactive: the key's status cannot be
+// read and STS says it is dead, but IAM named its user: its sessions still
+// get the deny.
+func TestMissingListAccessKeysAlreadyInactive(t *testing.T) {
+	l := newLab(t)
+	session := l.sessionToken(t, l.leaked, 3600)
+	must(t, l.deactivate("alice", l.leaked.AccessKeyID))
+	r := l.runner(t, "")
+	r.Config, r.NoQuarantine = l.config(limitedOperator(t, l)), true
+	res, _ := r.Execute(context.Background(), cred(l.leaked))
+	if res.Incident.Stop != nil {
+		t.Fatalf("stopped: %v", res.Incident.Stop)
+	}
+	if alive(l, session.AccessKeyID) {
+		t.Fatalf("the session survived; steps %+v", res.Incident.Steps)
+	}
+}
+
+// limitedOperator is an operator allowed every action of the runbook but
+// sts:GetAccessKeyInfo and iam:ListAccessKeys.
+func limitedOperator(t *testing.T, l *lab) awsemu.Credentials {
+	t.Helper()
 	var allow []string
 	for _, a := range RequiredActions(Options{}) {
 		if a != "sts:GetAccessKeyInfo" && a != "iam:ListAccessKeys" {
@@ -286,15 +319,7 @@ func TestMissingInformationalPermissions(t *testing.T) {
 	must(t, l.emu.PutUserPolicy(l.acct, "responder", "least", string(doc)))
 	op, err := l.emu.CreateAccessKey(l.acct, "responder")
 	must(t, err)
-	r := l.runner(t, "")
-	r.Config = l.config(op)
-	res, _ := r.Execute(context.Background(), cred(l.leaked))
-	if s, _ := l.emu.KeyStatus(l.leaked.AccessKeyID); s != "Inactive" {
-		t.Fatalf("key %s; steps %+v", s, res.Incident.Steps)
-	}
-	if o := lastStep(res, StepOwnership); o.Status != StepFailed || !strings.Contains(o.Error, "informational") {
-		t.Fatalf("ownership %+v", o)
-	}
+	return op
 }
 
 // TestDroppedCreateAccessKeyLeavesNoOrphan: the connection drops after
