@@ -547,3 +547,32 @@ func TestQuarantineAlreadyAttachedByAWS(t *testing.T) {
 		t.Fatalf("AttachUserPolicy called %d times", n)
 	}
 }
+
+// TestRequiredActionsAreEnough: an operator allowed exactly
+// RequiredActions, nothing more, carries out the whole runbook, persistence
+// and rotation included: the list the step table derives is sufficient.
+func TestRequiredActionsAreEnough(t *testing.T) {
+	l := newAdversaryLab(t)
+	a := &attacker{creds: map[string]string{}}
+	moves[2].do(t, l, a) // user svc-backup with a key
+	opts := Options{Rotate: true, Delete: true}
+	doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Effect": "Allow", "Action": RequiredActions(opts), "Resource": "*"}}})
+	must(t, l.emu.CreateUser(l.acct, "responder"))
+	must(t, l.emu.PutUserPolicy(l.acct, "responder", "least", string(doc)))
+	op, err := l.emu.CreateAccessKey(l.acct, "responder")
+	must(t, err)
+	r := l.runner(t, "")
+	r.Config, r.Rotate, r.Delete = l.config(op), true, true
+	res, err := firstRun(r, cred(l.leaked))
+	if err != nil {
+		t.Fatalf("Execute with RequiredActions only: %v\n%+v", err, res.Incident.Steps)
+	}
+	for _, s := range res.Incident.Steps {
+		if s.Status == StepFailed {
+			t.Errorf("step %s failed: %s", s.ID, s.Error)
+		}
+	}
+	if alive(l, a.creds["svc-backup key"]) {
+		t.Fatal("the svc-backup key still works")
+	}
+}
