@@ -306,3 +306,23 @@ func TestAdversaryNoPersistenceReportsOnly(t *testing.T) {
 	}
 	assertDeadOrNamed(t, l, a, res)
 }
+
+// TestAdversaryDeletedWhatItCreated: the attacker created a role, assumed
+// it, then deleted the role. Nothing is left to contain, and a missing
+// role is not a failure.
+func TestAdversaryDeletedWhatItCreated(t *testing.T) {
+	l := newAdversaryLab(t)
+	a := &attacker{creds: map[string]string{}}
+	moves[3].do(t, l, a)
+	ctx := context.Background()
+	c := iam.NewFromConfig(l.config(l.leaked))
+	_, err := c.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String("backdoor"), PolicyArn: aws.String(awsemu.AdministratorAccessARN)})
+	must(t, err)
+	_, err = c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("backdoor")})
+	must(t, err)
+	_, res, err := l.respondAndRecheck(t)
+	if err != nil || res.Incident.Outcome != OutcomeContained {
+		t.Fatalf("outcome %q, err %v, steps %+v", res.Incident.Outcome, err, res.Incident.Steps)
+	}
+	assertDeadOrNamed(t, l, a, res)
+}

@@ -107,10 +107,17 @@ func (x *Execution) persistence(ctx context.Context, res *StepResult) error {
 		switch {
 		case it.Kind == "user" && it.Created:
 			err = x.containUser(ctx, client, it)
+			if isCode(err, "NoSuchEntity") {
+				// Deleted since: its keys and sessions went with it.
+				err, it.Action = nil, "the user no longer exists"
+			}
 		case it.Kind == "role" && it.Created:
 			err = x.denyRole(ctx, roleARN(x.f.partition(), x.f.KeyAccount, it.Target), DenyAllPolicyName, DenyAllPolicy)
-			if err == nil {
+			switch {
+			case err == nil:
 				it.Action = "inline " + DenyAllPolicyName + " put on the role (ends its sessions too)"
+			case isCode(err, "NoSuchEntity"):
+				err, it.Action = nil, "the role no longer exists"
 			}
 		case it.Kind == "access-key":
 			user, id, _ := strings.Cut(it.Target, "/")

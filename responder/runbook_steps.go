@@ -501,7 +501,11 @@ func (x *Execution) revokeRoles(ctx context.Context, res *StepResult) error {
 	var done []string
 	var errs []error
 	for _, arn := range local {
-		if err := x.denyRole(ctx, arn, RevokePolicyName, RevokeSessionsPolicy(cutoff)); err != nil {
+		if err := x.denyRole(ctx, arn, RevokePolicyName, RevokeSessionsPolicy(cutoff)); isCode(err, "NoSuchEntity") {
+			// The role was deleted: its sessions lost every permission.
+			done = append(done, arn+" (deleted)")
+			continue
+		} else if err != nil {
 			errs = append(errs, err)
 			continue
 		}
