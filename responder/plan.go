@@ -288,7 +288,7 @@ func (r *Runner) Plan(ctx context.Context, c Credential) (*Plan, error) {
 		p.Notes = append(p.Notes, rs.Describe())
 	}
 	p.Steps = r.steps(Situation{KeyID: c.KeyID, Kind: c.Kind(), Options: r.Options, Facts: *f}, rs)
-	p.Notes = append(p.Notes, fmt.Sprintf("CloudTrail delivers events in about 5 minutes on average: run keyward respond --key-id %s --recheck --execute %s after --execute, to catch what it had not yet delivered", c.KeyID, roundDuration(CloudTrailDeliveryDelay)))
+	p.Notes = append(p.Notes, fmt.Sprintf("CloudTrail delivers events in about 5 minutes on average: %s after the response, run keyward respond --key-id %s --recheck --execute to catch what it had not yet delivered", roundDuration(CloudTrailDeliveryDelay), c.KeyID))
 	return p, nil
 }
 
