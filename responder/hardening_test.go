@@ -394,6 +394,7 @@ func TestSpoofedUserAgentIsNotHidden(t *testing.T) {
 func TestClockSkew(t *testing.T) {
 	l := newLab(t)
 	l.emu.SetClockOffset(20 * time.Minute)
+	l.sessionToken(t, l.leaked, 3600) // the SDK corrects its own skew
 	res, err := firstRun(l.runner(t, ""), cred(l.leaked))
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
@@ -403,6 +404,11 @@ func TestClockSkew(t *testing.T) {
 	}
 	if st, _ := l.emu.KeyStatus(l.leaked.AccessKeyID); st != "Inactive" {
 		t.Fatalf("key %s", st)
+	}
+	// CloudTrail's events carry AWS's time, 20 minutes ahead: the
+	// investigation must still see them (the session minted before).
+	if tr := res.Incident.Facts.Trail; tr == nil || len(tr.DerivedKeys) != 1 {
+		t.Fatalf("the investigation missed the session: %+v", tr)
 	}
 }
 

@@ -86,10 +86,19 @@ func (r *Runner) investigate(ctx context.Context, x *Execution, keyID string, re
 	if err != nil {
 		return nil, err
 	}
-	// LookupEvents takes whole milliseconds: round the end up to the next
-	// second so an event of the last instant (keyward's own validation, a
-	// moment ago) is not cut off.
-	now := r.now().Truncate(time.Second).Add(time.Second)
+	// CloudTrail stamps events with AWS's clock: with a local clock minutes
+	// behind, an end taken from it would cut off the latest events. The
+	// end is AWS's time (the Date header of an operator call), or the
+	// local clock when AWS sends none, whichever is later. LookupEvents
+	// takes whole milliseconds: round the end up to the next second so an
+	// event of the last instant (keyward's own validation) is not cut off.
+	now := r.now()
+	if x != nil {
+		if aws, fromAWS := x.serverNow(ctx); fromAWS && aws.After(now) {
+			now = aws
+		}
+	}
+	now = now.Truncate(time.Second).Add(time.Second)
 	t := &Trail{Regions: rs.Regions, RegionSource: rs.Source, RegionsWhy: rs.Why, Since: now.Add(-r.lookback()), Until: now,
 		EventNames: map[string]int{}, EventRegions: map[string]int{}, Errors: map[string]int{}}
 	ips, agents := map[string]bool{}, map[string]bool{}

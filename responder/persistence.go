@@ -181,7 +181,7 @@ func (x *Execution) persistence(ctx context.Context, res *StepResult) error {
 	if fresh > 0 && x.r.Recheck {
 		// Something new was found and contained now: what it did just
 		// before may not be delivered yet, so another re-check is due.
-		now := x.r.now()
+		now, _ := x.serverNow(ctx) // CloudTrail's clock, as the investigation's end
 		x.f.RecheckAfter, x.f.Rechecked = now.Add(CloudTrailDeliveryDelay), time.Time{}
 	}
 	open := 0
