@@ -582,3 +582,22 @@ func TestRequiredActionsAreEnough(t *testing.T) {
 		t.Fatal("the svc-backup key still works")
 	}
 }
+
+// TestRecheckAfterDelete: --delete removed the key; the re-check still
+// runs (no secret, key gone from IAM) rather than stopping as "not live".
+func TestRecheckAfterDelete(t *testing.T) {
+	l := newLab(t)
+	l.journal = filepath.Join(t.TempDir(), "j.json")
+	r := l.runner(t, l.journal)
+	r.Now, r.Delete = l.emu.Now, true
+	if res, _ := r.Execute(context.Background(), cred(l.leaked)); lastStep(res, StepDelete).Status != StepDone {
+		t.Fatalf("delete %+v", lastStep(res, StepDelete))
+	}
+	l.emu.Advance(CloudTrailDeliveryDelay + time.Minute)
+	r = l.runner(t, l.journal)
+	r.Now, r.Recheck = l.emu.Now, true
+	res, err := r.Execute(context.Background(), NewCredential(l.leaked.AccessKeyID, "", ""))
+	if err != nil || res.Incident.Outcome != OutcomeContained {
+		t.Fatalf("re-check after delete: %q %v %+v", res.Incident.Outcome, err, res.Incident.Stop)
+	}
+}

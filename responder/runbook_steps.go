@@ -176,8 +176,20 @@ func (x *Execution) validate(ctx context.Context, res *StepResult) error {
 	case !x.temporary() && inIAM && x.f.UserName != "":
 		res.Detail = "already inactive (" + string(v.Status) + "): sessions it minted may still live, so the session deny and the investigation still run"
 		return nil
+	case !x.temporary() && x.f.KeyStatus == KeyAbsent && x.f.UserName != "" && x.earlierResponse():
+		// Deleted by an earlier response (--delete): a re-check still runs.
+		res.Detail = "deleted by an earlier response: the re-check and the session deny still run"
+		return nil
 	}
 	return verdictStop(v)
+}
+
+// earlierResponse reports whether the journal records this key deactivated
+// or deleted by an earlier run.
+func (x *Execution) earlierResponse() bool {
+	_, deactivated := x.j.Done(StepDeactivate)
+	_, deleted := x.j.Done(StepDelete)
+	return deactivated || deleted
 }
 
 // validateKey validates in the partition of the facts, or, when the
