@@ -495,8 +495,12 @@ func (x *Execution) revokeRoles(ctx context.Context, res *StepResult) error {
 				Commands: []string{"aws iam put-role-policy --role-name " + name + " --policy-name " + RevokePolicyName + " --policy-document '" + doc + "'   # with credentials of account " + acct}})
 		case strings.HasPrefix(name, "AWSReservedSSO_"):
 			x.addHuman(HumanAction{Subject: "role " + arn,
-				What:     "an IAM Identity Center role cannot be edited in IAM: revoke the user's sessions in IAM Identity Center",
-				Commands: []string{"IAM Identity Center console: Users, <the user>, Active sessions, Revoke sessions; and remove the permission set assignment if needed"}})
+				What: "an IAM Identity Center role cannot be edited in IAM: deny its older sessions through its permission set (merge with the set's existing inline policy, which this replaces), or revoke the user's sessions in the IAM Identity Center console",
+				Commands: []string{
+					"aws sso-admin list-permission-sets --instance-arn <instance ARN>   # find the set named in " + name,
+					"aws sso-admin put-inline-policy-to-permission-set --instance-arn <instance ARN> --permission-set-arn <set ARN> --inline-policy '" + doc + "'",
+					"aws sso-admin provision-permission-set --instance-arn <instance ARN> --permission-set-arn <set ARN> --target-type ALL_PROVISIONED_ACCOUNTS",
+				}})
 		default:
 			local = append(local, arn)
 		}
