@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// healthScriptCmds are the script commands for rotate, audit and the
+// Health-event responder (issue 11).
+func healthScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"selfuser": cmdSelfuser,
+		"keycount": cmdKeycount,
+	}
+}
+
+// selfServicePolicy lets a user manage its own access keys.
+const selfServicePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:ListAccessKeys","iam:CreateAccessKey","iam:UpdateAccessKey","iam:DeleteAccessKey","iam:GetAccessKeyLastUsed"],"Resource":"*"}]}`
+
+// cmdSelfuser creates an IAM user who may manage its own keys, and appends
+// its key as a profile to $AWS_SHARED_CREDENTIALS_FILE:
+//
+//	selfuser NAME PROFILE    exports NAME_KEY_ID
+func cmdSelfuser(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: selfuser NAME PROFILE")
+	}
+	se := emuOf(ts)
+	acct := se.emu.Account()
+	ts.Check(se.emu.CreateUser(acct, args[0]))
+	ts.Check(se.emu.PutUserPolicy(acct, args[0], "self", selfServicePolicy))
+	c, err := se.emu.CreateAccessKey(acct, args[0])
+	ts.Check(err)
+	se.creds[args[0]] = c
+	ts.Setenv(envName(args[0])+"_KEY_ID", c.AccessKeyID)
+	path := ts.Getenv("AWS_SHARED_CREDENTIALS_FILE")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	ts.Check(err)
+	_, err = fmt.Fprintf(f, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n", args[1], c.AccessKeyID, c.SecretAccessKey)
+	ts.Check(err)
+	ts.Check(f.Close())
+}
+
+// cmdKeycount asserts how many access keys an IAM user has:
+//
+//	keycount USER N
+func cmdKeycount(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: keycount USER N")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	se := emuOf(ts)
+	op := se.creds["admin"]
+	client := iam.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(se.srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(op.AccessKeyID, op.SecretAccessKey, "")})
+	out, err := client.ListAccessKeys(context.Background(), &iam.ListAccessKeysInput{UserName: aws.String(args[0])})
+	ts.Check(err)
+	if got := len(out.AccessKeyMetadata); got != want {
+		ts.Fatalf("user %s has %d keys, want %d", args[0], got, want)
+	}
+}
