@@ -81,16 +81,23 @@ func (s *Server) authenticate(r *http.Request, body []byte) (*accessKey, authReq
 	if err != nil || !strings.HasPrefix(r.Header.Get("X-Amz-Date"), ar.date) {
 		return nil, ar, errSignature
 	}
-	if d := now.Sub(signTime); d > maxSkew || d < -maxSkew {
+	// The signing window is measured against the server's clock, skew
+	// included. Advance's time travel is shared by the clients: a client
+	// signing with the real clock is as welcome as one that has learnt the
+	// advanced clock from the Date header (the SDK does, after any answer).
+	sigNow := now.Add(-s.advanced)
+	if d := sigNow.Sub(signTime); (d > maxSkew || d < -maxSkew) && !within(now.Sub(signTime), maxSkew) {
 		return nil, ar, &apiError{status: 403, code: "SignatureDoesNotMatch",
 			msg: "Signature expired: " + signTime.Format(amzDateFormat) + " is now earlier than " +
-				now.Add(-maxSkew).UTC().Format(amzDateFormat) + " (" + now.UTC().Format(amzDateFormat) + " - 15 min.)"}
+				sigNow.Add(-maxSkew).UTC().Format(amzDateFormat) + " (" + sigNow.UTC().Format(amzDateFormat) + " - 15 min.)"}
 	}
 	if !s.signatureMatches(r, body, ar, k, token, signTime) {
 		return nil, ar, errSignature
 	}
 	return k, ar, nil
 }
+
+func within(d, max time.Duration) bool { return d <= max && d >= -max }
 
 // keyLive applies key status as authentication sees it, including the
 // consistency delay after a status change.

@@ -26,6 +26,7 @@ type statement struct {
 	Action    stringList                       `json:"Action,omitempty"`
 	NotAction stringList                       `json:"NotAction,omitempty"`
 	Resource  stringList                       `json:"Resource,omitempty"`
+	Principal *principals                      `json:"Principal,omitempty"`
 	Condition map[string]map[string]stringList `json:"Condition,omitempty"`
 }
 
@@ -44,6 +45,33 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*l = many
+	return nil
+}
+
+// principals is a trust policy's Principal: "*" or {"AWS": ..., "Service":
+// ..., "Federated": ...}.
+type principals struct {
+	anyone                  bool
+	aws, service, federated stringList
+}
+
+// UnmarshalJSON accepts "*" or the object form.
+func (p *principals) UnmarshalJSON(b []byte) error {
+	var star string
+	if err := json.Unmarshal(b, &star); err == nil {
+		if star != "*" {
+			return fmt.Errorf("principal %q", star)
+		}
+		p.anyone = true
+		return nil
+	}
+	var obj struct {
+		AWS, Service, Federated stringList
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return err
+	}
+	p.aws, p.service, p.federated = obj.AWS, obj.Service, obj.Federated
 	return nil
 }
 
@@ -197,21 +225,67 @@ func conditionHolds(op, key string, vals []string, rc reqContext) bool {
 	return false
 }
 
-// managedPolicies are the AWS managed policies the emulator knows. The
-// quarantine policies are abridged to the actions that matter to the
-// runbook and a few a thief reaches for first; the real ones list more.
-func managedPolicies() map[string]string {
-	quarantine := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":[` +
-		`"iam:AttachUserPolicy","iam:AttachRolePolicy","iam:AttachGroupPolicy","iam:ChangePassword",` +
-		`"iam:CreateAccessKey","iam:CreateLoginProfile","iam:CreateRole","iam:CreateUser",` +
-		`"iam:DeleteAccessKey","iam:UpdateAccessKey","iam:PutUserPolicy","iam:PutRolePolicy",` +
-		`"iam:DetachUserPolicy","iam:DeleteUserPolicy","iam:UpdateLoginProfile",` +
-		`"cloudtrail:LookupEvents","cloudtrail:StopLogging","cloudtrail:DeleteTrail",` +
-		`"sts:GetSessionToken","sts:GetFederationToken","ec2:RunInstances","lambda:CreateFunction",` +
-		`"s3:PutBucketPolicy","organizations:*"],"Resource":"*"}]}`
-	return map[string]string{
-		AdministratorAccessARN: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`,
-		QuarantineV2ARN:        quarantine,
-		QuarantineV3ARN:        quarantine,
+// trustDecision evaluates a role's trust policy for a caller: whether it
+// allows sts:AssumeRole at all, and whether it names the caller itself
+// (its user or role ARN, or its session ARN) rather than only its account,
+// in which case, within one account, no identity policy is needed (IAM
+// User Guide, "Cross account resource access in IAM").
+func trustDecision(trust string, callerAcct string, callerARNs []string, rc reqContext) (d decision, specific bool) {
+	p, err := parsePolicy(trust)
+	if err != nil {
+		return implicitDeny, false
 	}
+	for _, st := range p.Statement {
+		if st.Principal == nil {
+			continue
+		}
+		if len(st.Action) > 0 && !anyMatch(st.Action, rc.action, true) {
+			continue
+		}
+		if len(st.NotAction) > 0 && anyMatch(st.NotAction, rc.action, true) {
+			continue
+		}
+		condOK := true
+		for op, keys := range st.Condition {
+			for key, vals := range keys {
+				condOK = condOK && conditionHolds(op, key, vals, rc)
+			}
+		}
+		if !condOK {
+			continue
+		}
+		match, named := st.Principal.matches(callerAcct, callerARNs)
+		if !match {
+			continue
+		}
+		if st.Effect == "Deny" {
+			return explicitDeny, false
+		}
+		d = allow
+		specific = specific || named
+	}
+	return d, specific
+}
+
+// matches reports whether the principal element covers the caller, and
+// whether it does so by naming the caller rather than its account or "*".
+func (p *principals) matches(acct string, arns []string) (match, named bool) {
+	if p.anyone {
+		return true, false
+	}
+	for _, v := range p.aws {
+		switch {
+		case v == "*":
+			match = true
+		case v == acct || (strings.HasSuffix(v, ":iam::"+acct+":root") && strings.HasPrefix(v, "arn:")):
+			match = true
+		default:
+			for _, a := range arns {
+				if v == a {
+					return true, true
+				}
+			}
+		}
+	}
+	return match, false
 }
