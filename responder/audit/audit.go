@@ -90,7 +90,7 @@ func (a *Auditor) Run(ctx context.Context) (*Report, error) {
 		rep.Users++
 		if row.Bool("password_enabled") && !row.Bool("mfa_active") {
 			rep.add(Finding{Check: CheckConsoleMFA, User: row.User(), ARN: row["arn"],
-				Message: "user " + row.User() + " can sign in to the console without MFA",
+				Message:  "user " + row.User() + " can sign in to the console without MFA",
 				Evidence: []Evidence{rev(row, "password_enabled"), rev(row, "mfa_active")}})
 		}
 	}
