@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -18,6 +19,7 @@ func healthScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, arg
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"selfuser": cmdSelfuser,
 		"keycount": cmdKeycount,
+		"hygiene":  cmdHygiene,
 	}
 }
 
@@ -65,5 +67,50 @@ func cmdKeycount(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	if got := len(out.AccessKeyMetadata); got != want {
 		ts.Fatalf("user %s has %d keys, want %d", args[0], got, want)
+	}
+}
+
+// cmdHygiene sets up what an account accumulates over months, for audits:
+//
+//	hygiene rootmfa on|off
+//	hygiene keyage USER DAYS          USER's first key was created DAYS ago
+//	hygiene keyused USER DAYS|never   and last used DAYS ago, in s3/eu-west-1
+//	hygiene password USER             USER gets a console password
+//	hygiene mfa USER                  USER gets an MFA device
+func cmdHygiene(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: hygiene rootmfa|keyage|keyused|password|mfa ...")
+	}
+	se := emuOf(ts)
+	acct, now := se.emu.Account(), time.Now()
+	keyOf := func(user string) string {
+		c, ok := se.creds[user]
+		if !ok {
+			ts.Fatalf("hygiene: no key for %s", user)
+		}
+		return c.AccessKeyID
+	}
+	days := func(s string) time.Time {
+		n, err := strconv.Atoi(s)
+		ts.Check(err)
+		return now.AddDate(0, 0, -n)
+	}
+	switch args[0] {
+	case "rootmfa":
+		ts.Check(se.emu.SetRootMFA(acct, args[1] == "on"))
+	case "keyage":
+		ts.Check(se.emu.SetKeyCreated(keyOf(args[1]), days(args[2])))
+	case "keyused":
+		var t time.Time
+		if args[2] != "never" {
+			t = days(args[2])
+		}
+		ts.Check(se.emu.SetKeyLastUsed(keyOf(args[1]), t, "s3", "eu-west-1"))
+	case "password":
+		ts.Check(se.emu.SetUserPassword(acct, args[1], now.AddDate(0, 0, -3), time.Time{}))
+	case "mfa":
+		ts.Check(se.emu.EnableUserMFA(acct, args[1]))
+	default:
+		ts.Fatalf("hygiene: unknown %q", args[0])
 	}
 }
