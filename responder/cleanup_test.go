@@ -77,7 +77,7 @@ func TestCleanupWaitsFor36Hours(t *testing.T) {
 		t.Errorf("step %+v", res)
 	}
 	// The quarantine policy stays: only the session deny goes.
-	if attached, _, _ := l.emu.UserPolicies(l.acct, "alice"); !slices.Contains(attached, QuarantinePolicyARN) {
+	if attached, _, _ := l.emu.UserPolicies(l.acct, "alice"); !slices.ContainsFunc(attached, isQuarantineARN) {
 		t.Error("the quarantine policy was removed")
 	}
 

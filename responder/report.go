@@ -56,6 +56,11 @@ type Incident struct {
 	Facts        Facts        `json:"facts"`
 	ManualChecks []string     `json:"manual_checks"`
 	FollowUps    []string     `json:"follow_ups,omitempty"`
+	// Remaining is why the outcome is not "contained": what is still
+	// live, unverified or left for a human.
+	Remaining []string `json:"remaining,omitempty"`
+	// HumanActions are what only a human can do, with exact commands.
+	HumanActions []HumanAction `json:"human_actions,omitempty"`
 }
 
 // PlanIncident is the report of a dry run.
