@@ -11,15 +11,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/keyward/keyward/responder"
 )
 
 // healthScriptCmds are the script commands for rotate, audit and the
 // Health-event responder (issue 11).
 func healthScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
-		"selfuser": cmdSelfuser,
-		"keycount": cmdKeycount,
-		"hygiene":  cmdHygiene,
+		"selfuser":      cmdSelfuser,
+		"keycount":      cmdKeycount,
+		"hygiene":       cmdHygiene,
+		"responderrole": cmdResponderRole,
+		"healthevent":   cmdHealthEvent,
 	}
 }
 
@@ -113,4 +117,32 @@ func cmdHygiene(ts *testscript.TestScript, neg bool, args []string) {
 	default:
 		ts.Fatalf("hygiene: unknown %q", args[0])
 	}
+}
+
+// cmdResponderRole creates the KeywardResponder role in a member account,
+// trusting the emulator's first account and allowed what
+// 'keyward respond --print-policy' prints:
+//
+//	responderrole ACCOUNT
+func cmdResponderRole(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: responderrole ACCOUNT")
+	}
+	se := emuOf(ts)
+	doc := responder.ResponderPolicy(responder.Options{}).JSON()
+	ts.Check(se.emu.CreateRole(args[0], "KeywardResponder", doc))
+	ts.Check(se.emu.SetRoleTrust(args[0], "KeywardResponder", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+se.emu.Account()+`:root"},"Action":"sts:AssumeRole"}]}`))
+}
+
+// cmdHealthEvent writes an AWS_RISK_CREDENTIALS_EXPOSED event of AWS's
+// documented shape for a key generated at test time:
+//
+//	healthevent FILE ACCOUNT KEYID
+func cmdHealthEvent(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: healthevent FILE ACCOUNT KEYID")
+	}
+	ev := `{"version":"0","id":"7bf73129-1428-4cd3-a780-95db273d1602","detail-type":"AWS Health Event","source":"aws.health","account":"` + args[1] +
+		`","time":"2026-12-01T10:00:00Z","region":"us-east-1","resources":[],"detail":{"eventArn":"arn:aws:health:global::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_TEST","service":"RISK","eventTypeCode":"AWS_RISK_CREDENTIALS_EXPOSED","eventTypeCategory":"issue","startTime":"Tue, 1 Dec 2026 10:00:00 GMT","eventDescription":[{"language":"en_US","latestDescription":"Your access key was found in a public GitHub repository."}],"affectedEntities":[{"entityValue":"` + args[2] + `"}]}}`
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(ev), 0o600))
 }
