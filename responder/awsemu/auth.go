@@ -142,9 +142,21 @@ func (s *Server) signatureMatches(r *http.Request, body []byte, ar authRequest, 
 		return false
 	}
 	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: k.id, SecretAccessKey: k.secret, SessionToken: token}
+	payloadHash := hex.EncodeToString(sum[:])
 	signer := v4.NewSigner()
-	if err := signer.SignHTTP(context.Background(), creds, clone, hex.EncodeToString(sum[:]), ar.service, ar.region, signTime); err != nil {
+	if ar.service == "s3" {
+		// S3 signs the payload hash it declares (a real hash or
+		// UNSIGNED-PAYLOAD) and does not escape the path twice.
+		declared := r.Header.Get("X-Amz-Content-Sha256")
+		if declared == "" || (declared != "UNSIGNED-PAYLOAD" && declared != payloadHash) {
+			return false
+		}
+		payloadHash = declared
+		clone.Header.Set("X-Amz-Content-Sha256", declared)
+		signer = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	}
+	creds := aws.Credentials{AccessKeyID: k.id, SecretAccessKey: k.secret, SessionToken: token}
+	if err := signer.SignHTTP(context.Background(), creds, clone, payloadHash, ar.service, ar.region, signTime); err != nil {
 		return false
 	}
 	want := []byte(clone.Header.Get("Authorization"))

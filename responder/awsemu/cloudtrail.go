@@ -116,6 +116,9 @@ type EventInfo struct {
 	AccessKeyID          string
 	Time, Visible        time.Time // when it happened; when LookupEvents shows it
 	ErrorCode            string
+	ReadOnly             bool // Get*, List*, Lookup*: a dry run makes only these
+	Account              string
+	UserAgent, SourceIP  string
 }
 
 // EventLog returns every recorded call of keyID ("" for all), oldest
@@ -127,7 +130,8 @@ func (s *Server) EventLog(keyID string) []EventInfo {
 	for _, e := range s.events {
 		if keyID == "" || e.accessKeyID == keyID {
 			out = append(out, EventInfo{Name: e.name, Source: e.source, Region: e.region, RequestID: e.reqID,
-				AccessKeyID: e.accessKeyID, Time: e.at, Visible: e.visible, ErrorCode: e.errCode})
+				AccessKeyID: e.accessKeyID, Time: e.at, Visible: e.visible, ErrorCode: e.errCode,
+				ReadOnly: e.readOnly, Account: e.account, UserAgent: e.userAgent, SourceIP: e.sourceIP})
 		}
 	}
 	return out

@@ -34,3 +34,23 @@ func httpPost(srv string, form url.Values, auth string) (string, error) {
 	}
 	return "", nil
 }
+
+var s3CodeRE = regexp.MustCompile(`<Code>([^<]*)</Code>`)
+
+// httpPut sends an unsigned PUT and returns the S3 error code.
+func httpPut(u, body string) (string, error) {
+	req, err := http.NewRequest(http.MethodPut, u, strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if m := s3CodeRE.FindSubmatch(b); m != nil {
+		return string(m[1]), nil
+	}
+	return "", nil
+}

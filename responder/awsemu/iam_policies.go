@@ -8,6 +8,16 @@ import (
 	"strings"
 )
 
+// protectedRole reports whether a role belongs to AWS rather than to the
+// account: IAM Identity Center's permission-set roles (AWSReservedSSO_*)
+// cannot be edited in IAM; their sessions are revoked in Identity Center.
+func protectedRole(name string) bool { return strings.HasPrefix(name, "AWSReservedSSO_") }
+
+func unmodifiable(name string) *apiError {
+	return &apiError{400, "UnmodifiableEntity", "Cannot perform the operation on the protected role '" + name +
+		"' - this role is only modifiable by AWS"}
+}
+
 // principalPolicies is what a user, role or group holds: the parts of an
 // IAM principal that policy calls act on.
 type principalPolicies struct {
@@ -28,6 +38,9 @@ func (s *Server) policyHolder(c *call) principalPolicies {
 		p := principalPolicies{kind: "Role", name: name, arn: s.roleARN(acct, name)}
 		if r, ok := a.roles[name]; ok {
 			p.attached, p.inline = &r.attached, r.inline
+			if protectedRole(name) && !strings.HasPrefix(c.action, "Get") && !strings.HasPrefix(c.action, "List") {
+				p.missing = unmodifiable(name)
+			}
 		} else {
 			p.missing = noSuchEntity("The role with name " + name + " cannot be found.")
 		}

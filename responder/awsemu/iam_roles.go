@@ -81,6 +81,9 @@ func (s *Server) iamDeleteRole(c *call) (string, *apiError) {
 	if err != nil {
 		return "", err
 	}
+	if protectedRole(r.name) {
+		return "", unmodifiable(r.name)
+	}
 	if len(r.attached) > 0 || len(r.inline) > 0 {
 		return "", &apiError{409, "DeleteConflict", "Cannot delete entity, must detach all policies first."}
 	}
@@ -95,6 +98,9 @@ func (s *Server) iamUpdateAssumeRolePolicy(c *call) (string, *apiError) {
 	}
 	doc := c.form.Get("PolicyDocument")
 	c.params["policyDocument"] = doc
+	if protectedRole(r.name) {
+		return "", unmodifiable(r.name)
+	}
 	if !validTrust(doc) {
 		return "", &apiError{400, "MalformedPolicyDocument", "The trust policy document is malformed."}
 	}

@@ -255,3 +255,53 @@ func TestNewRoutesNeedSignatures(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityCenterRoleAndSnapshot: an AWSReservedSSO_* role refuses
+// edits with UnmodifiableEntity; Snapshot sees persistence beyond keys and
+// policies (a login profile, a trust policy) and nothing from reads.
+func TestIdentityCenterRoleAndSnapshot(t *testing.T) {
+	emu, url, op := start(t)
+	ctx := context.Background()
+	acct := emu.Account()
+	must(t, emu.CreateRole(acct, "AWSReservedSSO_AdministratorAccess_0123456789abcdef", ""))
+	c := iam.NewFromConfig(cfg(url, op))
+	_, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("AWSReservedSSO_AdministratorAccess_0123456789abcdef"),
+		PolicyName: aws.String("AWSRevokeOlderSessions"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`)})
+	var ue *iamtypes.UnmodifiableEntityException
+	if !errors.As(err, &ue) {
+		t.Fatalf("PutRolePolicy on an Identity Center role: %v", err)
+	}
+	if _, err := c.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String("AWSReservedSSO_AdministratorAccess_0123456789abcdef")}); err != nil {
+		t.Errorf("reading an Identity Center role: %v", err)
+	}
+
+	must(t, emu.CreateUser(acct, "u"))
+	before := string(emu.Snapshot())
+	for _, read := range []func() error{
+		func() error { _, err := c.ListUsers(ctx, &iam.ListUsersInput{}); return err },
+		func() error { _, err := c.ListRoles(ctx, &iam.ListRolesInput{}); return err },
+		func() error {
+			_, err := c.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: aws.String("u")})
+			return err
+		},
+	} {
+		must(t, read())
+	}
+	if after := string(emu.Snapshot()); after != before {
+		t.Fatal("reads changed the snapshot")
+	}
+	_, err = c.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("u"), Password: aws.String("pw-Pw-123456")})
+	must(t, err)
+	if string(emu.Snapshot()) == before {
+		t.Error("a new login profile is not in the snapshot")
+	}
+	mutating := 0
+	for _, e := range emu.EventLog(op.AccessKeyID) {
+		if !e.ReadOnly {
+			mutating++
+		}
+	}
+	if mutating != 2 { // the refused PutRolePolicy and CreateLoginProfile
+		t.Errorf("%d mutating events, want 2", mutating)
+	}
+}

@@ -191,8 +191,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := &call{r: r, body: body}
-	jsonProto, restJSON := false, false
-	if op, ok := accountRoutes[r.URL.Path]; ok && r.Method == http.MethodPost {
+	jsonProto, restJSON, restXML := false, false, false
+	if isS3(r) {
+		restXML = true
+		c.service = "s3"
+		c.action, _, _ = s3Action(r)
+		if c.action == "" {
+			c.action = r.Method
+		}
+	} else if op, ok := accountRoutes[r.URL.Path]; ok && r.Method == http.MethodPost {
 		jsonProto, restJSON = true, true
 		c.service, c.action = "account", op
 	} else if t := r.Header.Get("X-Amz-Target"); t != "" {
@@ -221,6 +228,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.service = "sts"
 		case iamVersion:
 			c.service = "iam"
+		case snsVersion:
+			c.service = "sns"
 		}
 	}
 
@@ -232,7 +241,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// correct its own skew; net/http would otherwise send the host's.
 	w.Header().Set("Date", c.now.Format(http.TimeFormat))
 	writeErr := func(e *apiError) {
-		if restJSON {
+		if restXML {
+			if e == errMissingAuth {
+				e = &apiError{403, "AccessDenied", "Access Denied"} // S3 treats it as an anonymous request
+			}
+			writeS3Error(w, r, c.reqID, e)
+		} else if restJSON {
 			writeRESTJSONError(w, c.reqID, e)
 		} else if jsonProto {
 			writeJSONError(w, c.reqID, e)
@@ -278,6 +292,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		key.lastUsed, key.lastService, key.lastRgn = c.now, c.service, ar.region
 	}
 
+	if c.service == "s3" {
+		// S3 answers in its own shape and keeps no event history here.
+		w.Header().Set("X-Amz-Request-Id", c.reqID)
+		if aerr := s.serveS3(c, w); aerr != nil {
+			writeErr(aerr)
+		}
+		return
+	}
 	var (
 		out   string
 		jsOut any
@@ -291,8 +313,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		jsOut, aerr = s.serveCloudTrail(c)
 	case "account":
 		jsOut, aerr = s.serveAccount(c)
+	case "sns":
+		out, aerr = s.serveSNS(c)
 	}
-	s.record(c, aerr)
+	if c.action != "Publish" {
+		s.record(c, aerr) // Publish is a data event, not in event history
+	}
 	if aerr != nil {
 		writeErr(aerr)
 		return
@@ -322,8 +348,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns := "https://sts.amazonaws.com/doc/" + stsVersion + "/"
-	if c.service == "iam" {
+	switch c.service {
+	case "iam":
 		ns = "https://iam.amazonaws.com/doc/" + iamVersion + "/"
+	case "sns":
+		ns = "http://sns.amazonaws.com/doc/" + snsVersion + "/"
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("X-Amzn-RequestId", c.reqID)

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -91,6 +90,8 @@ type Server struct {
 	first     string // Options.Account
 	ctDelay   time.Duration
 	policies  map[string]*managedPolicy // customer managed, by ARN
+	buckets   map[string]*bucket        // S3, by name (global, as S3's are)
+	topics    map[string]*topic         // SNS, by ARN
 	rnd       io.Reader
 	accounts  map[string]*account
 	keys      map[string]*accessKey // every key, long-term and temporary
@@ -203,6 +204,8 @@ func New(opts Options) *Server {
 		keys:      map[string]*accessKey{},
 		managed:   managedPolicies(part, !opts.NoQuarantinePolicies),
 		policies:  map[string]*managedPolicy{},
+		buckets:   map[string]*bucket{},
+		topics:    map[string]*topic{},
 		calls:     map[string]int{},
 	}
 	if s.base == nil {
@@ -445,60 +448,6 @@ func (s *Server) Calls(action string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[action]
-}
-
-// Snapshot returns IAM's resource state (accounts, users, roles, keys and
-// their status, policies) as canonical JSON. It leaves out the CloudTrail
-// history and keys' last-used data, which read-only calls change in AWS
-// too, so that a dry run can be shown to have changed nothing.
-func (s *Server) Snapshot() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	type keyView struct {
-		ID, Account, User, Status string
-		Root, Temporary, Deleted  bool
-	}
-	type userView struct {
-		Name, ID string
-		Attached []string
-		Inline   map[string]string
-	}
-	type roleView struct {
-		Name     string
-		Attached []string
-		Inline   map[string]string
-	}
-	type acctView struct {
-		ID    string
-		Users []userView
-		Roles []roleView
-	}
-	var view struct {
-		Accounts []acctView
-		Keys     []keyView
-	}
-	for _, a := range s.accounts {
-		av := acctView{ID: a.id}
-		for _, u := range a.users {
-			av.Users = append(av.Users, userView{u.name, u.id, u.attached, u.inline})
-		}
-		sort.Slice(av.Users, func(i, j int) bool { return av.Users[i].Name < av.Users[j].Name })
-		for _, r := range a.roles {
-			av.Roles = append(av.Roles, roleView{r.name, r.attached, r.inline})
-		}
-		sort.Slice(av.Roles, func(i, j int) bool { return av.Roles[i].Name < av.Roles[j].Name })
-		view.Accounts = append(view.Accounts, av)
-	}
-	sort.Slice(view.Accounts, func(i, j int) bool { return view.Accounts[i].ID < view.Accounts[j].ID })
-	for _, k := range s.keys {
-		view.Keys = append(view.Keys, keyView{k.id, k.account, k.user, k.status, k.root, k.temporary, k.deleted})
-	}
-	sort.Slice(view.Keys, func(i, j int) bool { return view.Keys[i].ID < view.Keys[j].ID })
-	b, err := json.Marshal(view)
-	if err != nil {
-		panic(err) // only plain types above: cannot fail
-	}
-	return b
 }
 
 func (s *Server) user(acct, name string) (*user, error) {
