@@ -119,18 +119,33 @@ func cmdHygiene(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// cmdResponderRole creates the KeywardResponder role in a member account,
-// trusting the emulator's first account and allowed what
-// 'keyward respond --print-policy' prints:
+// cmdResponderRole creates the KeywardResponder role of deploy/aws in a
+// member account, trusting the emulator's first account, with the
+// keyward-runbook policy 'keyward respond --print-policy' prints; -missing
+// leaves an action out, as a StackSet not updated after an upgrade would:
 //
-//	responderrole ACCOUNT
+//	responderrole [-missing ACTION] ACCOUNT
 func cmdResponderRole(ts *testscript.TestScript, neg bool, args []string) {
+	missing := ""
+	if len(args) == 3 && args[0] == "-missing" {
+		missing, args = args[1], args[2:]
+	}
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: responderrole ACCOUNT")
+		ts.Fatalf("usage: responderrole [-missing ACTION] ACCOUNT")
 	}
 	se := emuOf(ts)
-	doc := responder.ResponderPolicy(responder.Options{}).JSON()
-	ts.Check(se.emu.CreateRole(args[0], "KeywardResponder", doc))
+	pol := responder.ResponderPolicy(responder.Options{})
+	if missing != "" {
+		var kept []string
+		for _, a := range pol.Statement[0].Action {
+			if a != missing {
+				kept = append(kept, a)
+			}
+		}
+		pol.Statement[0].Action = kept
+	}
+	ts.Check(se.emu.CreateRole(args[0], "KeywardResponder", ""))
+	ts.Check(se.emu.PutRolePolicy(args[0], "KeywardResponder", responder.ResponderPolicyName, pol.JSON()))
 	ts.Check(se.emu.SetRoleTrust(args[0], "KeywardResponder", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+se.emu.Account()+`:root"},"Action":"sts:AssumeRole"}]}`))
 }
 

@@ -180,7 +180,7 @@ func MemberTemplate() obj {
 				"AssumeRolePolicyDocument": policy(obj{"Effect": "Allow",
 					"Principal": obj{"AWS": sub("arn:${AWS::Partition}:iam::${SecurityAccountId}:role/${FunctionRoleName}")},
 					"Action":    "sts:AssumeRole"}),
-				"Policies": []obj{{"PolicyName": "keyward-runbook", "PolicyDocument": policy(statements(responder.ResponderPolicy(responder.Options{}))...)}},
+				"Policies": []obj{{"PolicyName": responder.ResponderPolicyName, "PolicyDocument": policy(statements(responder.ResponderPolicy(responder.Options{}))...)}},
 			}},
 		},
 		"Outputs": obj{"ResponderRoleArn": obj{"Value": getAtt("ResponderRole", "Arn")}},
