@@ -191,6 +191,22 @@ func (j *Journal) Done(id StepID) (StepResult, bool) {
 	return r, ok && (r.Status == StepDone || r.Status == StepSkipped)
 }
 
+// doneBefore reports whether step a was recorded done before the last
+// done record of step b.
+func (j *Journal) doneBefore(a, b StepID) bool {
+	seenA := false
+	last := false
+	for _, s := range j.State.Steps {
+		if s.ID == a && s.Status == StepDone {
+			seenA = true
+		}
+		if s.ID == b && s.Status == StepDone {
+			last = seenA
+		}
+	}
+	return last
+}
+
 // Record appends a step result and the current facts, and saves.
 func (j *Journal) Record(r StepResult, f Facts) error {
 	j.State.Steps = append(j.State.Steps, r)

@@ -272,6 +272,10 @@ func (x *Execution) checkQuarantined(context.Context) (bool, error) {
 // InvalidClientTokenId. A timeout fails the step, and a failed verify is
 // never "contained".
 func (x *Execution) verifyDead(ctx context.Context, res *StepResult) error {
+	if x.f.KeyStatus == KeyActive {
+		// Deactivation failed: polling would only wait out the timeout.
+		return errors.New("verify: IAM still shows the key Active; it was not deactivated")
+	}
 	interval, timeout := x.r.PollInterval, x.r.PollTimeout
 	if interval <= 0 {
 		interval = defaultPollInterval
@@ -349,6 +353,14 @@ func (x *Execution) denyRole(ctx context.Context, arn, name, doc string) error {
 }
 
 func (x *Execution) checkSessionDeny(ctx context.Context) (bool, error) {
+	// A deny written before the key was verified dead has a cutoff that a
+	// session minted while deactivation propagated can beat: write it again.
+	if d, ok := x.status(StepDeactivate); ok && d.Status == StepDone && !d.Resumed {
+		return false, nil
+	}
+	if !x.j.doneBefore(StepVerifyDead, StepRevokeSessions) && !x.temporary() {
+		return false, nil
+	}
 	client := iam.NewFromConfig(x.cfg())
 	var err error
 	if x.f.RoleName != "" {
