@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -95,7 +94,7 @@ func (o *respondOptions) runHealth(ctx context.Context, e *env) error {
 	hr := &responder.HealthResponder{Config: cfg, Validator: newValidator(e, verifyOptions{region: responder.DefaultRegion}),
 		Options: opts, AssumeRole: tmpl, PropagationWait: h.propagationWait,
 		Journal: func(keyID string) (*responder.Journal, error) {
-			return responder.OpenJournal(filepath.Join(o.dir, "journal-"+keyID+".json"), keyID)
+			return responder.OpenJournal(o.journalPath(e, keyID), keyID)
 		}}
 	fmt.Fprintf(e.stdout, "AWS Health event %s: %s in account %s\n", ev.EventARN, responder.ExposedKeyEventType, ev.Account)
 	if ev.Description != "" {
@@ -159,6 +158,15 @@ func (o *respondOptions) respondHealthKey(ctx context.Context, e *env, hr *respo
 		fmt.Fprintln(e.stdout, "Nothing is changed without --execute. Run again with --execute to carry out this plan.")
 		return nil
 	}
+	unlock, err := responder.LockJournal(o.journalPath(e, keyID))
+	if err != nil {
+		errorf(e.stderr, "%v", err)
+		if errors.Is(err, responder.ErrLocked) {
+			hintf(e.stderr, "wait for it to finish, then re-run: it continues where the other stopped")
+		}
+		return errSilent
+	}
+	defer unlock()
 	res, err := hr.Respond(ctx, t)
 	inc := res.Incident
 	inc.Locations = []responder.Location{{Path: "AWS Health event " + ev.EventARN + ": " + ev.Description, Date: ev.Time}}
