@@ -29,8 +29,10 @@ lost when it stops (Ctrl-C). It listens on loopback only by default; never
 expose it: it keeps its secrets in plain text.
 
 On start it creates an operator user "admin" with AdministratorAccess and,
-for each --seed-user, a user with a key. Their credentials are written as
-shell export lines to the --env-file (mode 0600, which must not exist):
+for each --seed-user, a user with a key and an application's rights (each
+--seed-admin: AdministratorAccess, a leak worth an attacker's time). Their
+credentials are written as shell export lines to the --env-file (mode 0600,
+which must not exist):
 
   AWS_ENDPOINT_URL, AWS_REGION      where the emulator is
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY      the operator
@@ -69,6 +71,7 @@ type emulatorOptions struct {
 	account     string
 	envFile     string
 	seedUsers   []string
+	seedAdmins  []string
 	throttle    []string
 	latency     time.Duration
 	consistency time.Duration
@@ -86,6 +89,7 @@ func (o *emulatorOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.account, "account", awsemu.DefaultAccount, "the emulated account's `ID`")
 	fs.StringVar(&o.envFile, "env-file", "", "write the endpoint and credentials as export lines to `FILE` (0600; must not exist)")
 	fs.StringArrayVar(&o.seedUsers, "seed-user", nil, "create IAM user `NAME` with an access key (repeatable)")
+	fs.StringArrayVar(&o.seedAdmins, "seed-admin", nil, "create IAM user `NAME` with AdministratorAccess and an access key (repeatable)")
 	fs.StringArrayVar(&o.throttle, "throttle", nil, "throttle the next N calls of an API: `ACTION=N` (repeatable)")
 	fs.DurationVar(&o.latency, "latency", 0, "delay every answer by `DURATION`")
 	fs.DurationVar(&o.consistency, "consistency-delay", 0, "key status changes reach authentication after `DURATION`")
@@ -133,10 +137,12 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	if o.envFile == "" {
 		return usagef("the credentials it creates go to a file, never to the terminal: --env-file emu.env", "--env-file is required")
 	}
-	for _, u := range o.seedUsers {
-		if !userNameRE.MatchString(u) || u == "admin" {
-			return usagef("IAM user names are 1-64 of A-Z a-z 0-9 +=,.@_- (and admin is the operator)", "bad --seed-user %q", u)
+	seen := map[string]bool{"admin": true}
+	for _, u := range append(append([]string(nil), o.seedUsers...), o.seedAdmins...) {
+		if !userNameRE.MatchString(u) || seen[u] {
+			return usagef("IAM user names are 1-64 of A-Z a-z 0-9 +=,.@_-, each once (and admin is the operator)", "bad seeded user %q", u)
 		}
+		seen[u] = true
 	}
 	switch o.partition {
 	case "aws", "aws-us-gov", "aws-cn":
@@ -205,8 +211,14 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(&b, "export AWS_ENDPOINT_URL=%s\nexport AWS_REGION=%s\nexport AWS_EC2_METADATA_DISABLED=true\n", url, partitionRegion(o.partition))
 	fmt.Fprintf(&b, "export KEYWARD_EMU_ACCOUNT=%s\nexport KEYWARD_EMU_MEMBER_ACCOUNTS=%s\n", acct, strings.Join(o.accounts, ","))
 	fmt.Fprintf(&b, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\n", op.AccessKeyID, op.SecretAccessKey)
-	for _, u := range o.seedUsers {
-		c, err := seedUser(emu, acct, u)
+	for i, u := range append(append([]string(nil), o.seedUsers...), o.seedAdmins...) {
+		var c awsemu.Credentials
+		var err error
+		if i < len(o.seedUsers) {
+			c, err = seedUser(emu, acct, u)
+		} else {
+			c, err = emu.CreateOperator(acct, u) // AdministratorAccess and a key
+		}
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("emulator: seed %s: %w", u, err)

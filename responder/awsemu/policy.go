@@ -21,13 +21,14 @@ type policyDoc struct {
 }
 
 type statement struct {
-	Sid       string                           `json:",omitempty"`
-	Effect    string                           `json:"Effect"`
-	Action    stringList                       `json:"Action,omitempty"`
-	NotAction stringList                       `json:"NotAction,omitempty"`
-	Resource  stringList                       `json:"Resource,omitempty"`
-	Principal *principals                      `json:"Principal,omitempty"`
-	Condition map[string]map[string]stringList `json:"Condition,omitempty"`
+	Sid         string                           `json:",omitempty"`
+	Effect      string                           `json:"Effect"`
+	Action      stringList                       `json:"Action,omitempty"`
+	NotAction   stringList                       `json:"NotAction,omitempty"`
+	Resource    stringList                       `json:"Resource,omitempty"`
+	NotResource stringList                       `json:"NotResource,omitempty"`
+	Principal   *principals                      `json:"Principal,omitempty"`
+	Condition   map[string]map[string]stringList `json:"Condition,omitempty"`
 }
 
 // stringList is IAM's "a string or a list of strings".
@@ -158,6 +159,9 @@ func (st statement) matches(rc reqContext) bool {
 		return false
 	}
 	if len(st.Resource) > 0 && !anyMatch(st.Resource, rc.resource, false) {
+		return false
+	}
+	if len(st.NotResource) > 0 && anyMatch(st.NotResource, rc.resource, false) {
 		return false
 	}
 	for op, keys := range st.Condition {

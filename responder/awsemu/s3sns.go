@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// Minimal S3 (path-style REST-XML: CreateBucket, PutObject, GetObject,
-// HeadObject) and SNS (query protocol: CreateTopic, Publish), enough for
+// Minimal S3 (path-style REST-XML: CreateBucket, HeadBucket, PutObject,
+// GetObject, HeadObject) and SNS (query protocol: CreateTopic,
+// GetTopicAttributes, Publish), enough for
 // the Lambda entry point's test to see that the incident report was written
 // and a summary published. Both go through the same SigV4 check and policy
 // model as everything else; neither is recorded in CloudTrail's event
@@ -59,6 +60,8 @@ func s3Action(r *http.Request) (action, bkt, key string) {
 	switch {
 	case key == "" && r.Method == http.MethodPut:
 		return "CreateBucket", bkt, ""
+	case key == "" && r.Method == http.MethodHead:
+		return "HeadBucket", bkt, ""
 	case key == "":
 		return "", bkt, ""
 	case r.Method == http.MethodPut:
@@ -83,8 +86,11 @@ func (s *Server) s3ARN(bkt, key string) string {
 func (s *Server) serveS3(c *call, w http.ResponseWriter) *apiError {
 	action, bname, key := s3Action(c.r)
 	iamAction := "s3:" + action
-	if action == "HeadObject" {
+	switch action {
+	case "HeadObject":
 		iamAction = "s3:GetObject"
+	case "HeadBucket":
+		iamAction = "s3:ListBucket"
 	}
 	if action == "" {
 		return &apiError{405, "MethodNotAllowed", "The specified method is not allowed against this resource."}
@@ -111,6 +117,8 @@ func (s *Server) serveS3(c *call, w http.ResponseWriter) *apiError {
 		return &apiError{403, "AccessDenied", "Access Denied"}
 	}
 	switch action {
+	case "HeadBucket":
+		return nil
 	case "PutObject":
 		sum := md5.Sum(c.body)
 		o := &object{body: append([]byte(nil), c.body...), contentType: c.r.Header.Get("Content-Type"),
@@ -171,6 +179,20 @@ func (s *Server) serveSNS(c *call) (string, *apiError) {
 			s.topics[arn] = &topic{arn: arn, account: acct}
 		}
 		return el("TopicArn", arn), nil
+	case "GetTopicAttributes":
+		arn := c.form.Get("TopicArn")
+		if err := s.authorize(c, "sns:GetTopicAttributes", arn); err != nil {
+			return "", &apiError{403, "AuthorizationError", err.msg}
+		}
+		t, ok := s.topics[arn]
+		if !ok || t.account != acct {
+			return "", &apiError{404, "NotFound", "Topic does not exist"}
+		}
+		out := "<Attributes>"
+		for _, kv := range [][2]string{{"TopicArn", arn}, {"Owner", acct}} {
+			out += "<entry>" + el("key", kv[0]) + el("value", kv[1]) + "</entry>"
+		}
+		return out + "</Attributes>", nil
 	case "Publish":
 		arn := c.form.Get("TopicArn")
 		if err := s.authorize(c, "sns:Publish", arn); err != nil {

@@ -67,11 +67,22 @@ func TestS3AndSNS(t *testing.T) {
 		t.Errorf("quarantined GetObject: %v", err)
 	}
 
+	if _, err := s3c(op).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("keyward-incidents")}); err != nil {
+		t.Errorf("HeadBucket: %v", err)
+	}
+	if _, err := s3c(op).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("absent")}); !errors.As(err, new(*s3types.NotFound)) {
+		t.Errorf("HeadBucket of a missing bucket: %v", err)
+	}
+
 	snc := sns.NewFromConfig(cfg(url, op))
 	topic, err := snc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("keyward-alerts")})
 	must(t, err)
 	if want := "arn:aws:sns:eu-west-1:" + acct + ":keyward-alerts"; aws.ToString(topic.TopicArn) != want {
 		t.Errorf("topic ARN %s, want %s", aws.ToString(topic.TopicArn), want)
+	}
+	attrs, err := snc.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: topic.TopicArn})
+	if err != nil || attrs.Attributes["Owner"] != acct {
+		t.Errorf("GetTopicAttributes: %v %v", attrs, err)
 	}
 	pub, err := snc.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Subject: aws.String("keyward: contained"), Message: aws.String("AKIA…LE contained")})
 	must(t, err)

@@ -3,6 +3,7 @@ package awsemu_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,5 +206,64 @@ func TestCloudTrailDeliveryDelay(t *testing.T) {
 	}
 	if !names["ListUsers"] || names["GetCallerIdentity"] {
 		t.Errorf("us-east-1 holds %v, want IAM's ListUsers only", names)
+	}
+}
+
+// TestTrustPolicies: within one account, a trust policy naming the caller
+// suffices; one naming only the account needs the caller's own
+// permission; an explicit Deny in the trust policy wins; another account
+// needs both sides.
+func TestTrustPolicies(t *testing.T) {
+	emu, url, _ := start(t)
+	ctx := context.Background()
+	acct := emu.Account()
+	must(t, emu.CreateUser(acct, "plain"))
+	plain, err := emu.CreateAccessKey(acct, "plain")
+	must(t, err)
+	trust := func(principal string, deny bool) string {
+		d := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + principal + `"},"Action":"sts:AssumeRole"}`
+		if deny {
+			d += `,{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole"}`
+		}
+		return d + `]}`
+	}
+	for _, c := range []struct {
+		name, trust string
+		want        string
+	}{
+		{"names the user", trust("arn:aws:iam::"+acct+":user/plain", false), ""},
+		{"names the account", trust("arn:aws:iam::"+acct+":root", false), "AccessDenied"},
+		{"names the account ID", trust(acct, false), "AccessDenied"},
+		{"denies everyone", trust("arn:aws:iam::"+acct+":user/plain", true), "AccessDenied"},
+		{"names another user", trust("arn:aws:iam::"+acct+":user/other", false), "AccessDenied"},
+	} {
+		role := strings.ReplaceAll(c.name, " ", "-")
+		must(t, emu.CreateRole(acct, role, ""))
+		must(t, emu.SetRoleTrust(acct, role, c.trust))
+		_, err := sts.NewFromConfig(cfg(url, plain)).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acct + ":role/" + role), RoleSessionName: aws.String("s")})
+		if code(err) != c.want {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	// With sts:AssumeRole of its own, the account-wide trust lets it in.
+	must(t, emu.PutUserPolicy(acct, "plain", "assume", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`))
+	if _, err := sts.NewFromConfig(cfg(url, plain)).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acct + ":role/names-the-account"), RoleSessionName: aws.String("s")}); err != nil {
+		t.Errorf("account-wide trust with permission: %v", err)
+	}
+	// Across accounts, naming the user is not enough without permission.
+	const other = "444455556666"
+	emu.AddAccount(other)
+	must(t, emu.CreateUser(other, "outsider"))
+	out, err := emu.CreateAccessKey(other, "outsider")
+	must(t, err)
+	must(t, emu.CreateRole(acct, "shared", ""))
+	must(t, emu.SetRoleTrust(acct, "shared", trust("arn:aws:iam::"+other+":user/outsider", false)))
+	shared := &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acct + ":role/shared"), RoleSessionName: aws.String("s")}
+	if _, err := sts.NewFromConfig(cfg(url, out)).AssumeRole(ctx, shared); code(err) != "AccessDenied" {
+		t.Errorf("cross-account without the caller's permission: %v", err)
+	}
+	must(t, emu.PutUserPolicy(other, "outsider", "assume", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`))
+	if _, err := sts.NewFromConfig(cfg(url, out)).AssumeRole(ctx, shared); err != nil {
+		t.Errorf("cross-account with both sides: %v", err)
 	}
 }
