@@ -28,6 +28,19 @@ const (
 	DefaultRotateGrace = 7 * 24 * time.Hour
 )
 
+// RotatePermissions are the IAM actions Rotate and Finish call, on the
+// user's own ARN ('keyward rotate --print-policy' prints them as a policy).
+var RotatePermissions = []string{
+	"iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", "iam:UpdateAccessKey",
+}
+
+// RotatePolicy is the least-privilege policy for rotating one's own key:
+// the actions of RotatePermissions on the caller's own user only.
+func RotatePolicy() PolicyDocument {
+	return PolicyDocument{Version: "2012-10-17", Statement: []PolicyStatement{{Sid: "KeywardRotateOwnKey", Effect: "Allow",
+		Action: RotatePermissions, Resource: []string{"arn:aws:iam::*:user/${aws:username}"}}}}
+}
+
 // RotateStage names the stages of a rotation, for progress and for the
 // test hook.
 type RotateStage string

@@ -3,6 +3,7 @@ package responder
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,9 +13,12 @@ import (
 	"github.com/keyward/keyward/responder/awsemu"
 )
 
-// selfService lets a user manage its own keys, as AWS's
-// "IAMUserChangeOwnCredentials"-style policies do.
-const selfService = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:ListAccessKeys","iam:CreateAccessKey","iam:UpdateAccessKey","iam:DeleteAccessKey","iam:GetAccessKeyLastUsed"],"Resource":"*"}]}`
+// ownPolicy is RotatePolicy as IAM evaluates it for user: the emulator has
+// no policy variables, so ${aws:username} is put in here. Bob gets nothing
+// else, which proves the policy is enough.
+func ownPolicy(user string) string {
+	return strings.ReplaceAll(RotatePolicy().JSON(), "${aws:username}", user)
+}
 
 // rotateLab is a lab with user bob, who may manage his own keys.
 func rotateLab(t *testing.T) (*lab, awsemu.Credentials) {
@@ -23,7 +27,7 @@ func rotateLab(t *testing.T) (*lab, awsemu.Credentials) {
 	if err := l.emu.CreateUser(l.acct, "bob"); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.emu.PutUserPolicy(l.acct, "bob", "self", selfService); err != nil {
+	if err := l.emu.PutUserPolicy(l.acct, "bob", "self", ownPolicy("bob")); err != nil {
 		t.Fatal(err)
 	}
 	c, err := l.emu.CreateAccessKey(l.acct, "bob")

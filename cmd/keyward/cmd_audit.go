@@ -42,6 +42,9 @@ Status=Inactive; each line of the plan prints the command that re-activates
 the key). It prints the plan first and acts only with --execute, or after a
 "yes" typed at a terminal. Root keys, MFA and deletions are left to a human.
 
+--print-policy prints the IAM policy the audit needs (with --fix, the fix's
+too), from the same list the audit's calls are checked against.
+
 Examples:
   keyward audit
   keyward audit --max-key-age 180 --format sarif > audit.sarif
@@ -61,6 +64,7 @@ type auditOptions struct {
 	maxKeyAge, maxUnused int
 	format               string
 	fix, execute         bool
+	printPolicy          bool
 	profile, region      string
 	// Hidden: tests shorten the wait for the credential report.
 	reportPoll time.Duration
@@ -71,6 +75,7 @@ func (o *auditOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.maxUnused, "max-unused", 45, "flag active keys unused for `DAYS`")
 	fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text, json or sarif")
 	fs.BoolVar(&o.fix, "fix", false, "plan deactivating keys unused for --max-unused days")
+	fs.BoolVar(&o.printPolicy, "print-policy", false, "print the least-privilege IAM policy of the audit (with --fix, of the fix too), and exit")
 	fs.BoolVar(&o.execute, "execute", false, "with --fix, carry out the plan without asking")
 	fs.StringVar(&o.profile, "profile", "", "the operator's AWS `PROFILE`")
 	fs.StringVar(&o.region, "region", "", "the operator's AWS `REGION`")
@@ -94,6 +99,9 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 		return usagef("limits are whole days, at least 1", "--max-key-age and --max-unused must be at least 1")
 	case o.execute && !o.fix:
 		return usagef("--execute carries out --fix's plan: pass both", "--execute needs --fix")
+	case o.printPolicy:
+		fmt.Fprintln(e.stdout, audit.Policy(o.fix))
+		return nil
 	}
 	cfg, err := loadOperatorConfig(ctx, respondOptions{profile: o.profile, region: o.region})
 	if err != nil {

@@ -51,8 +51,7 @@ Examples:
   keyward rotate --profile default --finish            (7 days later)
   keyward rotate --profile default --finish --grace 0s (delete now)
 
-Permissions on the user's own ARN: iam:ListAccessKeys, iam:CreateAccessKey,
-iam:UpdateAccessKey, iam:DeleteAccessKey, iam:GetAccessKeyLastUsed.
+--print-policy prints the IAM policy the user needs (its own keys only).
 
 Exit codes:
   0  rotated (or, with --finish, the old key deleted)
@@ -67,6 +66,7 @@ type rotateOptions struct {
 	credentialsFile string
 	region          string
 	finish          bool
+	printPolicy     bool
 	grace           time.Duration
 	verifyTimeout   time.Duration
 	// Hidden: tests shorten the poll.
@@ -77,6 +77,7 @@ func (o *rotateOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.profile, "profile", "", "the `NAME` of the profile whose key to rotate")
 	fs.StringVar(&o.credentialsFile, "credentials-file", "", "the credentials `FILE` (default $AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials)")
 	fs.StringVar(&o.region, "region", "", "the `REGION` to sign for (default from the profile, else us-east-1)")
+	fs.BoolVar(&o.printPolicy, "print-policy", false, "print the least-privilege IAM policy for rotating one's own key, and exit")
 	fs.BoolVar(&o.finish, "finish", false, "delete the old key of an earlier rotation once the grace period is over")
 	fs.DurationVar(&o.grace, "grace", responder.DefaultRotateGrace, "how long the old key stays inactive before --finish deletes it")
 	fs.DurationVar(&o.verifyTimeout, "verify-timeout", 2*time.Minute, "wait up to `DURATION` for the new key to work")
@@ -93,6 +94,10 @@ func runRotate(ctx context.Context, e *env, args []string) error {
 	}
 	if flags.NArg() > 0 {
 		return usagef("secrets are never taken as arguments", "rotate takes no arguments (got %d)", flags.NArg())
+	}
+	if o.printPolicy {
+		fmt.Fprintln(e.stdout, responder.RotatePolicy().JSON())
+		return nil
 	}
 	if o.profile == "" || strings.ContainsAny(o.profile, "[]\n\r") {
 		return usagef("name the profile of ~/.aws/credentials to rotate, e.g. --profile default", "give --profile NAME")

@@ -25,7 +25,7 @@ func rotateEnv(t *testing.T) (*awsemu.Server, awsemu.Credentials, string) {
 	if err := emu.CreateUser(acct, "bob"); err != nil {
 		t.Fatal(err)
 	}
-	if err := emu.PutUserPolicy(acct, "bob", "self", selfServicePolicy); err != nil {
+	if err := emu.PutUserPolicy(acct, "bob", "self", ownKeysPolicy("bob")); err != nil {
 		t.Fatal(err)
 	}
 	c, err := emu.CreateAccessKey(acct, "bob")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,8 +28,11 @@ func healthScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, arg
 	}
 }
 
-// selfServicePolicy lets a user manage its own access keys.
-const selfServicePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:ListAccessKeys","iam:CreateAccessKey","iam:UpdateAccessKey","iam:DeleteAccessKey","iam:GetAccessKeyLastUsed"],"Resource":"*"}]}`
+// ownKeysPolicy is what 'keyward rotate --print-policy' prints, for user:
+// the emulator has no policy variables, so ${aws:username} is put in here.
+func ownKeysPolicy(user string) string {
+	return strings.ReplaceAll(responder.RotatePolicy().JSON(), "${aws:username}", user)
+}
 
 // cmdSelfuser creates an IAM user who may manage its own keys, and appends
 // its key as a profile to $AWS_SHARED_CREDENTIALS_FILE:
@@ -41,7 +45,7 @@ func cmdSelfuser(ts *testscript.TestScript, neg bool, args []string) {
 	se := emuOf(ts)
 	acct := se.emu.Account()
 	ts.Check(se.emu.CreateUser(acct, args[0]))
-	ts.Check(se.emu.PutUserPolicy(acct, args[0], "self", selfServicePolicy))
+	ts.Check(se.emu.PutUserPolicy(acct, args[0], "self", ownKeysPolicy(args[0])))
 	c, err := se.emu.CreateAccessKey(acct, args[0])
 	ts.Check(err)
 	se.creds[args[0]] = c

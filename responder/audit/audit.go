@@ -2,8 +2,10 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -33,6 +35,20 @@ var Permissions = []string{
 
 // FixPermissions are the extra actions of --fix.
 var FixPermissions = []string{"iam:UpdateAccessKey"}
+
+// Policy is the least-privilege IAM policy of an audit, with fix's actions
+// when fix is set, as a JSON document.
+func Policy(fix bool) string {
+	actions := append([]string(nil), Permissions...)
+	if fix {
+		actions = append(actions, FixPermissions...)
+	}
+	slices.Sort(actions)
+	doc := map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Sid": "KeywardAudit", "Effect": "Allow", "Action": actions, "Resource": []string{"*"}}}}
+	b, _ := json.MarshalIndent(doc, "", "  ") // plain values: cannot fail
+	return string(b)
+}
 
 // Auditor audits the account of Config's credentials.
 type Auditor struct {

@@ -273,3 +273,38 @@ func FuzzParseCredentialReport(f *testing.F) {
 		}
 	})
 }
+
+// An auditor allowed exactly Policy(true) runs a complete audit and the
+// fix: the policy it prints is enough.
+func TestAuditPolicyIsEnough(t *testing.T) {
+	w := newWorld(t)
+	idle := w.user(t, "idle")
+	w.key(t, idle, 60, 50)
+	must(t, w.emu.CreateUser(w.acct, "auditor"))
+	must(t, w.emu.PutUserPolicy(w.acct, "auditor", "audit", Policy(true)))
+	c, err := w.emu.CreateAccessKey(w.acct, "auditor")
+	must(t, err)
+	a := w.auditor()
+	a.Config = w.config(c)
+	// A user newer than the report exercises GetLoginProfile/ListMFADevices.
+	rep, err := a.Run(context.Background())
+	must(t, err)
+	must(t, w.emu.CreateUser(w.acct, "newcomer"))
+	must(t, w.emu.SetUserPassword(w.acct, "newcomer", w.now, time.Time{}))
+	rep, err = a.Run(context.Background())
+	must(t, err)
+	if !rep.Complete() {
+		t.Fatalf("incomplete with the printed policy: %v", rep.Incomplete)
+	}
+	var newcomer bool
+	for _, f := range rep.Findings {
+		newcomer = newcomer || (f.Check == CheckConsoleMFA && f.User == "newcomer")
+	}
+	if !newcomer {
+		t.Fatalf("the user newer than the report was not checked: %+v", rep.Findings)
+	}
+	done := a.Fix(context.Background(), FixPlan(rep))
+	if len(done) != 1 || !done[0].Done {
+		t.Fatalf("fix with the printed policy: %+v", done)
+	}
+}
