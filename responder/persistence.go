@@ -91,8 +91,16 @@ func (x *Execution) persistence(ctx context.Context, res *StepResult) error {
 	}
 	refresh := map[string]bool{} // existing users whose keys were deactivated
 	var errs []error
+	known := map[string]bool{}
+	for _, it := range x.f.Persistence {
+		known[it.Event+" "+it.Target] = true
+	}
+	fresh := 0
 	for i := range items {
 		it := &items[i]
+		if !known[it.Event+" "+it.Target] {
+			fresh++
+		}
 		var err error
 		switch {
 		case it.Kind == "user" && it.Created:
@@ -162,6 +170,12 @@ func (x *Execution) persistence(ctx context.Context, res *StepResult) error {
 		}
 	}
 	x.f.Persistence = items
+	if fresh > 0 && x.r.Recheck {
+		// Something new was found and contained now: what it did just
+		// before may not be delivered yet, so another re-check is due.
+		now := x.r.now()
+		x.f.RecheckAfter, x.f.Rechecked = now.Add(CloudTrailDeliveryDelay), time.Time{}
+	}
 	open := 0
 	for _, it := range items {
 		if it.Remaining != "" {

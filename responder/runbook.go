@@ -29,9 +29,25 @@ const (
 	// OutcomePartial: something is still live, unverified or left for a
 	// human; Incident.Remaining lists it.
 	OutcomePartial = "partially contained"
+	// OutcomeAwaitingRecheck: everything CloudTrail showed is contained,
+	// but CloudTrail had not yet delivered every event (about 5 minutes on
+	// average): a re-check after Facts.RecheckAfter decides. It is not an
+	// all-clear, and exits non-zero.
+	OutcomeAwaitingRecheck = "awaiting re-check"
 	// OutcomeIncomplete: the run was interrupted.
 	OutcomeIncomplete = "incomplete"
 )
+
+// RecheckPendingError is returned by Execute when everything known is
+// contained but a re-check after CloudTrail's delivery delay is due.
+type RecheckPendingError struct {
+	After time.Time
+}
+
+// Error implements error.
+func (e *RecheckPendingError) Error() string {
+	return "contained as far as CloudTrail shows; re-check after " + e.After.UTC().Format(time.RFC3339)
+}
 
 // PartialError is returned by Execute when the outcome is not contained:
 // it lists what remains, for the exit code and the operator.
@@ -140,8 +156,14 @@ func (x *Execution) Run(ctx context.Context) error {
 			}
 			err = pe
 		}
-		if ferr := x.optionalFailures(); ferr != nil && err == nil {
-			err = ferr
+		if err == nil && x.recheckDue() {
+			x.inc.Outcome = OutcomeAwaitingRecheck
+			err = &RecheckPendingError{After: x.f.RecheckAfter}
+		}
+		if ferr := x.optionalFailures(); ferr != nil {
+			if _, pending := err.(*RecheckPendingError); err == nil || pending {
+				err = ferr
+			}
 		}
 	}
 	x.inc.HumanActions = x.f.HumanActions
@@ -311,6 +333,13 @@ func (x *Execution) remaining() []string {
 		out = append(out, h.Subject+": "+h.What)
 	}
 	return out
+}
+
+// recheckDue reports whether CloudTrail may still deliver events the
+// investigation could not see: no re-check has yet searched past
+// RecheckAfter.
+func (x *Execution) recheckDue() bool {
+	return x.f.Trail != nil && x.f.Rechecked.IsZero()
 }
 
 // optionalFailures reports a failed optional step (delete, rotate,

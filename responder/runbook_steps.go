@@ -217,6 +217,15 @@ func (x *Execution) deactivate(ctx context.Context, res *StepResult) error {
 	return nil
 }
 
+// checkDead trusts an earlier verification while IAM still shows the key
+// inactive or gone and this run did not deactivate it afresh.
+func (x *Execution) checkDead(context.Context) (bool, error) {
+	if d, ok := x.status(StepDeactivate); ok && d.Status == StepDone && !d.Resumed {
+		return false, nil
+	}
+	return x.f.KeyStatus == KeyInactive || x.f.KeyStatus == KeyAbsent, nil
+}
+
 func (x *Execution) checkDeactivated(context.Context) (bool, error) {
 	return x.f.KeyStatus == KeyInactive || x.f.KeyStatus == KeyAbsent, nil
 }
@@ -275,6 +284,13 @@ func (x *Execution) verifyDead(ctx context.Context, res *StepResult) error {
 	if x.f.KeyStatus == KeyActive {
 		// Deactivation failed: polling would only wait out the timeout.
 		return errors.New("verify: IAM still shows the key Active; it was not deactivated")
+	}
+	if !x.c.HasSecret() {
+		if x.f.KeyStatus == KeyInactive || x.f.KeyStatus == KeyAbsent {
+			res.Detail = "IAM shows the key " + strings.ToLower(x.f.KeyStatus) + " (no secret to test it with)"
+			return nil
+		}
+		return errors.New("verify: no secret to test the key with, and IAM's status of it could not be read")
 	}
 	interval, timeout := x.r.PollInterval, x.r.PollTimeout
 	if interval <= 0 {
@@ -377,11 +393,17 @@ func (x *Execution) investigate(ctx context.Context, res *StepResult) error {
 		return err
 	}
 	x.f.Trail = t
-	x.f.RecheckAfter = t.Until.Add(CloudTrailDeliveryDelay)
-	if x.r.Recheck {
-		x.f.Rechecked = x.r.now()
+	switch {
+	case x.r.Recheck && !x.f.RecheckAfter.IsZero() && !t.Until.Before(x.f.RecheckAfter):
+		// This search saw everything up to the delivery delay after the
+		// last containment; the persistence step may still reopen it.
+		x.f.Rechecked = t.Until
+	case x.r.Recheck && !x.f.RecheckAfter.IsZero():
+		res.Detail = "too early for the re-check (due " + x.f.RecheckAfter.Format(time.RFC3339) + "); "
+	default:
+		x.f.RecheckAfter, x.f.Rechecked = t.Until.Add(CloudTrailDeliveryDelay), time.Time{}
 	}
-	res.Detail = fmt.Sprintf("%d events in %d regions for %d key(s); CloudTrail's view ends %s", len(t.Events), len(t.Regions), len(t.KeysFollowed), t.Until.Format(time.RFC3339))
+	res.Detail += fmt.Sprintf("%d events in %d regions for %d key(s); CloudTrail's view ends %s", len(t.Events), len(t.Regions), len(t.KeysFollowed), t.Until.Format(time.RFC3339))
 	if t.RegionSource == RegionsFromDefault {
 		res.Detail += "; " + RegionSet{Source: t.RegionSource, Why: t.RegionsWhy}.Describe()
 	}

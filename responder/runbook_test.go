@@ -88,7 +88,7 @@ func TestRunbookLiveKey(t *testing.T) {
 	session, roleSession := l.attack(t)
 	dir := t.TempDir()
 	r := l.runner(t, filepath.Join(dir, "journal.json"))
-	res, err := r.Execute(context.Background(), cred(l.leaked))
+	res, err := firstRun(r, cred(l.leaked))
 	if err != nil {
 		t.Fatalf("Execute: %v\n%s", err, res.Incident.Markdown())
 	}
@@ -213,11 +213,11 @@ func TestResumeAfterCrash(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := r.Execute(context.Background(), cred(l.leaked)); !errors.Is(err, errCrash) {
+	if _, err := firstRun(r, cred(l.leaked)); !errors.Is(err, errCrash) {
 		t.Fatalf("first run: %v, want the crash", err)
 	}
 	r2 := l.runner(t, path)
-	res, err := r2.Execute(context.Background(), cred(l.leaked))
+	res, err := firstRun(r2, cred(l.leaked))
 	if err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
@@ -238,7 +238,7 @@ func TestResumeAfterCrash(t *testing.T) {
 	}
 	// A third run repeats nothing at all.
 	before := l.emu.Calls("PutUserPolicy")
-	if _, err := l.runner(t, path).Execute(context.Background(), cred(l.leaked)); err != nil {
+	if _, err := firstRun(l.runner(t, path), cred(l.leaked)); err != nil {
 		t.Fatal(err)
 	}
 	if l.emu.Calls("PutUserPolicy") != before || l.emu.Calls("UpdateAccessKey") != 1 {
@@ -252,7 +252,7 @@ func TestInvestigateSurvivesThrottling(t *testing.T) {
 	l := newLab(t)
 	l.attack(t)
 	l.emu.Throttle("LookupEvents", 5)
-	res, err := l.runner(t, "").Execute(context.Background(), cred(l.leaked))
+	res, err := firstRun(l.runner(t, ""), cred(l.leaked))
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
@@ -277,7 +277,7 @@ func TestOtherAccountStops(t *testing.T) {
 	must(t, l.emu.CreateUser(other, "mallory"))
 	foreign, err := l.emu.CreateAccessKey(other, "mallory")
 	must(t, err)
-	_, err = l.runner(t, "").Execute(context.Background(), cred(foreign))
+	_, err = firstRun(l.runner(t, ""), cred(foreign))
 	var se *StopError
 	if !errors.As(err, &se) || se.Kind != StopOtherAccount || se.Account != other {
 		t.Fatalf("Execute: %v, want a stop for account %s", err, other)
@@ -292,7 +292,7 @@ func TestRootKeyHandedToHuman(t *testing.T) {
 	l := newLab(t)
 	root, err := l.emu.CreateRootAccessKey(l.acct)
 	must(t, err)
-	_, err = l.runner(t, "").Execute(context.Background(), cred(root))
+	_, err = firstRun(l.runner(t, ""), cred(root))
 	var se *StopError
 	if !errors.As(err, &se) || se.Kind != StopRoot || len(se.Instructions) == 0 {
 		t.Fatalf("Execute: %v, want a root stop", err)
@@ -311,7 +311,7 @@ func TestCanaryRunMakesNoCall(t *testing.T) {
 	r.Config.BaseEndpoint = aws.String("http://127.0.0.1:1")
 	r.Validator.Endpoint = "http://127.0.0.1:1"
 	before := l.emu.Calls("GetCallerIdentity")
-	_, err := r.Execute(context.Background(), canary)
+	_, err := firstRun(r, canary)
 	var se *StopError
 	if !errors.As(err, &se) || se.Kind != StopCanary {
 		t.Fatalf("Execute: %v, want a canary stop", err)
@@ -333,7 +333,7 @@ func TestRotateKeyLimit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "journal.json")
 	r := l.runner(t, path)
 	r.Rotate = true
-	_, err = r.Execute(context.Background(), cred(l.leaked))
+	_, err = firstRun(r, cred(l.leaked))
 	var ke *KeyLimitError
 	if !errors.As(err, &ke) || len(ke.Keys) != 2 {
 		t.Fatalf("Execute: %v, want the 2-key limit", err)
@@ -341,7 +341,7 @@ func TestRotateKeyLimit(t *testing.T) {
 	// With --delete the leaked key goes first and the rotation fits.
 	r2 := l.runner(t, path)
 	r2.Rotate, r2.Delete = true, true
-	res, err := r2.Execute(context.Background(), cred(l.leaked))
+	res, err := firstRun(r2, cred(l.leaked))
 	if err != nil {
 		t.Fatalf("Execute with delete: %v", err)
 	}
@@ -370,7 +370,7 @@ func TestMissingPermissionHint(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "journal.json")
 	r := l.runner(t, path)
 	r.Config = l.config(lim)
-	_, err = r.Execute(context.Background(), cred(l.leaked))
+	_, err = firstRun(r, cred(l.leaked))
 	var pe *PermissionError
 	if !errors.As(err, &pe) || pe.Action != "iam:UpdateAccessKey" || !strings.Contains(pe.Resource, ":user/alice") {
 		t.Fatalf("Execute: %v, want a permission error", err)
@@ -382,7 +382,7 @@ func TestMissingPermissionHint(t *testing.T) {
 	must(t, l.emu.AttachUserPolicy(l.acct, "limited", awsemu.AdministratorAccessARN))
 	r2 := l.runner(t, path)
 	r2.Config = l.config(lim)
-	if _, err := r2.Execute(context.Background(), cred(l.leaked)); err != nil {
+	if _, err := firstRun(r2, cred(l.leaked)); err != nil {
 		t.Fatalf("re-run with permission: %v", err)
 	}
 }
@@ -391,7 +391,7 @@ func TestMissingPermissionHint(t *testing.T) {
 func TestVerifyWaitsForConsistency(t *testing.T) {
 	l := newLab(t)
 	l.emu.SetConsistencyDelay(60 * time.Millisecond)
-	res, err := l.runner(t, "").Execute(context.Background(), cred(l.leaked))
+	res, err := firstRun(l.runner(t, ""), cred(l.leaked))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,11 +410,11 @@ func TestRunbookSessionKey(t *testing.T) {
 	var seen []StepID
 	r := l.runner(t, "")
 	r.OnStep = func(s StepResult) { seen = append(seen, s.ID) }
-	res, err := r.Execute(context.Background(), cred(session))
+	res, err := firstRun(r, cred(session))
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
-	if res.Incident.Outcome != OutcomeContained || slices.Contains(seen, StepDeactivate) || !slices.Contains(seen, StepRevokeSessions) {
+	if res.Incident.Outcome != OutcomeAwaitingRecheck || slices.Contains(seen, StepDeactivate) || !slices.Contains(seen, StepRevokeSessions) {
 		t.Fatalf("outcome %q, steps %v", res.Incident.Outcome, seen)
 	}
 	if _, inline, _ := l.emu.UserPolicies(l.acct, "alice"); !slices.Contains(inline, RevokePolicyName) {
@@ -451,12 +451,12 @@ func TestRotateAfterCrashLeavesNoOrphan(t *testing.T) {
 		return nil
 	}
 	r.Rotate = true
-	if _, err := r.Execute(context.Background(), cred(l.leaked)); !errors.Is(err, errCrash) {
+	if _, err := firstRun(r, cred(l.leaked)); !errors.Is(err, errCrash) {
 		t.Fatalf("first run: %v", err)
 	}
 	r2 := l.runner(t, path)
 	r2.Rotate = true
-	res, err := r2.Execute(context.Background(), cred(l.leaked))
+	res, err := firstRun(r2, cred(l.leaked))
 	if err != nil {
 		t.Fatalf("re-run: %v", err)
 	}

@@ -157,7 +157,7 @@ func Steps() []StepDef {
 		},
 		{
 			ID: StepVerifyDead, Title: "Verify the key no longer works (IAM is eventually consistent)", Signer: SignerLeaked,
-			Resume: ResumeRerun, Applies: longTerm,
+			Resume: ResumeCheck, Applies: longTerm, Check: (*Execution).checkDead,
 			Calls: func(Situation) []string { return []string{"sts:GetCallerIdentity() until InvalidClientTokenId"} },
 			Run:   (*Execution).verifyDead,
 		},

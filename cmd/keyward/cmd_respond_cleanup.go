@@ -88,7 +88,8 @@ func (o *respondOptions) recheckBeforeCleanup(ctx context.Context, e *env, cfg a
 	fmt.Fprintf(e.stdout, "%s: re-check: %s\n", id, res.Incident.Outcome)
 	if err != nil {
 		var pa *responder.PartialError
-		if errors.As(err, &pa) && len(pa.Causes) == 0 {
+		var rp *responder.RecheckPendingError
+		if errors.As(err, &pa) && len(pa.Causes) == 0 || errors.As(err, &rp) {
 			// Left for a human, listed above; the deny can still go.
 			return nil
 		}
@@ -116,13 +117,6 @@ func (o *respondOptions) cleanupOne(ctx context.Context, e *env, cfg aws.Config,
 		return errSilent
 	}
 	defer unlock()
-	if o.execute {
-		// The cleanup re-checks CloudTrail first: whatever it had not yet
-		// delivered at the response is contained before the deny goes.
-		if err := o.recheckBeforeCleanup(ctx, e, cfg, jpath, id); err != nil {
-			return err
-		}
-	}
 	j, err := responder.OpenJournal(jpath, id)
 	if err != nil {
 		errorf(e.stderr, "%v", err)
@@ -153,6 +147,17 @@ func (o *respondOptions) cleanupOne(ctx context.Context, e *env, cfg aws.Config,
 		fmt.Fprintf(e.stdout, "The operator needs: %s\n", strings.Join(p.Permissions(), ", "))
 		fmt.Fprintln(e.stdout, "Nothing is changed without --execute. Run again with --execute to remove it.")
 		return nil
+	}
+	if p.Done == nil {
+		// The cleanup re-checks CloudTrail first: whatever it had not yet
+		// delivered at the response is contained before the deny goes.
+		if err := o.recheckBeforeCleanup(ctx, e, cfg, jpath, id); err != nil {
+			return err
+		}
+		if j, err = responder.OpenJournal(jpath, id); err != nil {
+			errorf(e.stderr, "%v", err)
+			return errSilent
+		}
 	}
 	r := o.runner(e, cfg)
 	r.Journal = j

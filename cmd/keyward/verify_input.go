@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"golang.org/x/term"
 
 	"github.com/keyward/keyward/patterns"
@@ -82,23 +84,46 @@ func parseScanReport(data []byte) (*scanReport, error) {
 // scanning the source again: the file at path under repo, or the blob
 // commit:path, matching the finding by fingerprint.
 func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Finding, []string, error) {
+	in, err := loadReport(ctx, path, repo)
+	return in.findings, in.warnings, err
+}
+
+// reportInput is a scan report read back: its findings with the secrets
+// recovered where possible, warnings, and how many findings had a secret
+// that could not be recovered. Those are never a clean exit: the key may
+// be live (issue 8).
+type reportInput struct {
+	findings    []scanner.Finding
+	warnings    []string
+	unrecovered int
+}
+
+func loadReport(ctx context.Context, path, repo string) (reportInput, error) {
+	var in reportInput
+	findings, warnings, unrecovered, err := readReportFindings(ctx, path, repo)
+	in.findings, in.warnings, in.unrecovered = findings, warnings, unrecovered
+	return in, err
+}
+
+func readReportFindings(ctx context.Context, path, repo string) ([]scanner.Finding, []string, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read report: %w", err)
+		return nil, nil, 0, fmt.Errorf("read report: %w", err)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxReportSize+1))
 	f.Close()
 	if err != nil {
-		return nil, nil, fmt.Errorf("read report: %w", err)
+		return nil, nil, 0, fmt.Errorf("read report: %w", err)
 	}
 	rep, err := parseScanReport(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read report %s: %w", path, err)
+		return nil, nil, 0, fmt.Errorf("read report %s: %w", path, err)
 	}
 	eng := scanner.New(scanner.Options{})
 	cache := map[string][]scanner.Finding{}
 	var out []scanner.Finding
 	var warnings []string
+	unrecovered := 0
 	for _, rf := range rep.Findings {
 		sf := scanner.Finding{
 			RuleID: rf.RuleID, Line: rf.Line, KeyID: rf.KeyID, KeyKind: rf.KeyKind,
@@ -121,6 +146,11 @@ func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Findi
 			found, ok := cache[src]
 			if !ok {
 				data, err := readSource(ctx, repo, rf.Path, rf.Commit)
+				if rf.Message || (rf.Path == scanner.MessagePath && rf.Commit != "") {
+					// A commit (or tag) message is no file of the commit:
+					// read the object's message, as the scan did.
+					data, err = readMessage(repo, rf.Commit)
+				}
 				if err != nil {
 					warnings = append(warnings, fmt.Sprintf("%s: cannot recover the redacted secret: %v", rf.Path, err))
 				} else {
@@ -130,13 +160,16 @@ func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Findi
 			}
 			if m, ok := matchFinding(found, rf); ok {
 				sf.Secret, sf.SessionToken = m.Secret, m.SessionToken
-			} else if len(found) > 0 {
-				warnings = append(warnings, fmt.Sprintf("%s: %s is no longer there; its secret cannot be recovered", rf.Path, rf.KeyID))
+			} else {
+				unrecovered++
+				if len(found) > 0 {
+					warnings = append(warnings, fmt.Sprintf("%s: %s is no longer there; its secret cannot be recovered", rf.Path, rf.KeyID))
+				}
 			}
 		}
 		out = append(out, sf)
 	}
-	return out, warnings, nil
+	return out, warnings, unrecovered, nil
 }
 
 // matchFinding finds the re-scanned finding that a report entry describes:
@@ -182,6 +215,32 @@ func readSource(ctx context.Context, repo, path, commit string) ([]byte, error) 
 		return stdout.Bytes()[:maxSourceSize], nil
 	}
 	return stdout.Bytes(), nil
+}
+
+// readMessage reads the message of the commit (or annotated tag) object
+// id through go-git, exactly as the scanner read it, so a redacted secret
+// found there can be recovered (issue 8: "git show <commit>:commit-message"
+// asked for a file that does not exist).
+func readMessage(repo, id string) ([]byte, error) {
+	if repo == "" {
+		repo = "."
+	}
+	if !plumbing.IsHash(id) {
+		return nil, fmt.Errorf("bad object ID %q", shortCommit(id))
+	}
+	r, err := git.PlainOpenWithOptions(repo, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", repo, err)
+	}
+	h := plumbing.NewHash(id)
+	if c, err := r.CommitObject(h); err == nil {
+		return []byte(c.Message), nil
+	}
+	t, err := r.TagObject(h)
+	if err != nil {
+		return nil, fmt.Errorf("read the message of %s: %w", shortCommit(id), err)
+	}
+	return []byte(t.Message), nil
 }
 
 // shortCommit abbreviates a commit ID to git's usual 12 characters, for

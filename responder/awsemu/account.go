@@ -93,7 +93,8 @@ func (s *Server) regionUsable(acct, region string) bool {
 
 // LimitPage makes action answer at most n items a page, whatever
 // MaxResults asks for, as AWS may: a client must follow NextToken rather
-// than count. Only ListRegions honours it; 0 removes the limit.
+// than count. ListRegions, ListUsers and ListRoles honour it; 0 removes
+// the limit.
 func (s *Server) LimitPage(action string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -71,7 +71,7 @@ func (s *Server) record(c *call, aerr *apiError) {
 		if sc == nil {
 			sc = map[string]any{}
 		}
-		sc["attributes"] = map[string]any{"creationDate": isoTime(k.issued), "mfaAuthenticated": "false"}
+		sc["attributes"] = map[string]any{"creationDate": isoTime(k.issued), "mfaAuthenticated": strconv.FormatBool(k.mfa)}
 		ident["sessionContext"] = sc
 	}
 	// IAM is global and logs in us-east-1; STS now logs in the region of

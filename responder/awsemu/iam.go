@@ -15,7 +15,7 @@ func validation(msg string) *apiError { return &apiError{400, "ValidationError",
 func (s *Server) targetUser(c *call) (*user, string, *apiError) {
 	name := c.form.Get("UserName")
 	if name == "" {
-		if c.key.root || c.key.user == "" || c.key.temporary {
+		if c.key.root || c.key.user == "" || c.key.federated || c.key.roleName != "" {
 			return nil, "", validation("Must specify userName when calling with non-User credentials")
 		}
 		name = c.key.user
@@ -149,11 +149,50 @@ func (s *Server) iamListUsers(c *call) (string, *apiError) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	out := "<Users>"
+	var items []string
 	for _, n := range names {
-		out += "<member>" + s.userXML(c.key.account, a.users[n]) + "</member>"
+		items = append(items, "<member>"+s.userXML(c.key.account, a.users[n])+"</member>")
 	}
-	return out + "</Users><IsTruncated>false</IsTruncated>", nil
+	return s.iamPage(c, "Users", items)
+}
+
+// IAM list paging: MaxItems defaults to 100 and may be 1 to 1000.
+const (
+	iamDefaultMaxItems = 100
+	iamMaxItems        = 1000
+)
+
+// iamPage answers one page of a list: items from Marker on, at most
+// MaxItems (or the LimitPage fault), with IsTruncated and the next Marker.
+func (s *Server) iamPage(c *call, wrapper string, items []string) (string, *apiError) {
+	max := iamDefaultMaxItems
+	if v := c.form.Get("MaxItems"); v != "" {
+		max = atoiDefault(v, 0)
+		if max < 1 || max > iamMaxItems {
+			return "", validation("1 validation error detected: Value at 'maxItems' failed to satisfy constraint")
+		}
+	}
+	if n := s.faults.pageLimit[c.action]; n > 0 && n < max {
+		max = n
+	}
+	filter := c.key.account + "|" + c.action + "|" + c.form.Get("UserName")
+	from := 0
+	if m := c.form.Get("Marker"); m != "" {
+		var ok bool
+		if from, ok = parseNextToken(m, filter); !ok || from > len(items) {
+			return "", validation("Invalid Marker.")
+		}
+	}
+	out := "<" + wrapper + ">"
+	end := min(from+max, len(items))
+	for _, it := range items[from:end] {
+		out += it
+	}
+	out += "</" + wrapper + ">"
+	if end < len(items) {
+		return out + el("IsTruncated", "true") + el("Marker", nextToken(end, filter)), nil
+	}
+	return out + el("IsTruncated", "false"), nil
 }
 
 func (s *Server) iamCreateAccessKey(c *call) (string, *apiError) {
@@ -175,7 +214,6 @@ func (s *Server) iamCreateAccessKey(c *call) (string, *apiError) {
 	// CloudTrail records the new key's ID, never its secret.
 	c.response = map[string]any{"accessKey": map[string]any{"userName": name, "accessKeyId": k.id, "status": k.status,
 		"createDate": isoTime(k.created)}}
-	c.applied = true
 	return "<AccessKey>" + el("UserName", name) + el("AccessKeyId", k.id) + el("Status", k.status) +
 		el("SecretAccessKey", k.secret) + el("CreateDate", isoTime(k.created)) + "</AccessKey>", nil
 }

@@ -118,9 +118,9 @@ func (s *Server) iamListRoles(c *call) (string, *apiError) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	out := "<Roles>"
+	var items []string
 	for _, n := range names {
-		out += "<member>" + s.roleXML(c.key.account, a.roles[n]) + "</member>"
+		items = append(items, "<member>"+s.roleXML(c.key.account, a.roles[n])+"</member>")
 	}
-	return out + "</Roles><IsTruncated>false</IsTruncated>", nil
+	return s.iamPage(c, "Roles", items)
 }

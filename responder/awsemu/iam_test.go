@@ -305,3 +305,39 @@ func TestIdentityCenterRoleAndSnapshot(t *testing.T) {
 		t.Errorf("%d mutating events, want 2", mutating)
 	}
 }
+
+// TestIAMListPaging: ListUsers and ListRoles page by Marker, and the
+// SDK's paginators follow it through a forced short page.
+func TestIAMListPaging(t *testing.T) {
+	emu, url, op := start(t)
+	ctx := context.Background()
+	acct := emu.Account()
+	for i := 0; i < 7; i++ {
+		must(t, emu.CreateUser(acct, fmt.Sprintf("u%d", i)))
+		must(t, emu.CreateRole(acct, fmt.Sprintf("r%d", i), ""))
+	}
+	c := iam.NewFromConfig(cfg(url, op))
+	emu.LimitPage("ListUsers", 3)
+	p := iam.NewListUsersPaginator(c, &iam.ListUsersInput{})
+	users, pages := 0, 0
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		must(t, err)
+		users += len(out.Users)
+		pages++
+	}
+	if users != 8 || pages != 3 {
+		t.Errorf("ListUsers: %d users in %d pages, want 8 in 3", users, pages)
+	}
+	first, err := c.ListRoles(ctx, &iam.ListRolesInput{MaxItems: aws.Int32(5)})
+	if err != nil || len(first.Roles) != 5 || !first.IsTruncated {
+		t.Fatalf("ListRoles page 1: %v %v", first, err)
+	}
+	rest, err := c.ListRoles(ctx, &iam.ListRolesInput{Marker: first.Marker})
+	if err != nil || len(rest.Roles) != 2 || rest.IsTruncated {
+		t.Fatalf("ListRoles page 2: %v %v", rest, err)
+	}
+	if _, err := c.ListUsers(ctx, &iam.ListUsersInput{Marker: first.Marker}); code(err) != "ValidationError" {
+		t.Errorf("a ListRoles marker on ListUsers: %v", err)
+	}
+}

@@ -10,9 +10,11 @@ import (
 
 // The policy model is deliberately minimal (AWS-RESPONSE.md): an explicit
 // Deny wins, then any Allow, else AccessDenied. Action and Resource match
-// with * and ? wildcards. The only condition operators understood are the
-// date comparisons the runbook's session-revocation policy uses; a statement
-// with any other condition never applies, so an unknown condition can
+// with * and ? wildcards. The condition operators understood are the Date*
+// comparisons (on aws:TokenIssueTime and aws:CurrentTime, which the
+// session-revocation policy uses), the String*, Arn*, Bool and Null
+// operators (with IfExists) on the keys reqContext carries; a statement
+// with any other operator or key never applies, so an unknown condition can
 // neither grant nor (wrongly) deny.
 
 type policyDoc struct {
@@ -121,6 +123,12 @@ type reqContext struct {
 	action, resource string
 	tokenIssueTime   time.Time // zero for long-term credentials: the key is absent
 	now              time.Time
+	// keys are the string condition keys present, lower-cased:
+	// aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType,
+	// aws:username, aws:userid, aws:MultiFactorAuthPresent,
+	// aws:SecureTransport, and for AssumeRole sts:ExternalId and
+	// sts:RoleSessionName.
+	keys map[string]string
 }
 
 type decision int
@@ -187,6 +195,70 @@ func anyMatch(patterns []string, v string, fold bool) bool {
 }
 
 func conditionHolds(op, key string, vals []string, rc reqContext) bool {
+	lop := strings.ToLower(op)
+	ifExists := strings.HasSuffix(lop, "ifexists")
+	lop = strings.TrimSuffix(lop, "ifexists")
+	if strings.HasPrefix(lop, "date") {
+		return dateHolds(lop, key, vals, rc)
+	}
+	lkey := strings.ToLower(key)
+	if !knownKeys[lkey] {
+		return false
+	}
+	have, present := rc.keys[lkey]
+	if lop == "null" {
+		for _, v := range vals {
+			if (strings.ToLower(v) == "true") == !present {
+				return true
+			}
+		}
+		return false
+	}
+	negated := strings.Contains(lop, "not")
+	if !present {
+		// An absent key fails a positive test and passes a negated one
+		// (IAM User Guide, "Condition operators").
+		return ifExists || negated
+	}
+	var match func(pattern string) bool
+	switch strings.TrimSuffix(strings.Replace(lop, "not", "", 1), "ignorecase") {
+	case "stringequals", "arnequals":
+		match = func(p string) bool { return p == have }
+		if strings.HasSuffix(lop, "ignorecase") {
+			match = func(p string) bool { return strings.EqualFold(p, have) }
+		}
+	case "stringlike", "arnlike":
+		match = func(p string) bool { return globMatch(p, have) }
+	case "bool":
+		match = func(p string) bool { return strings.EqualFold(p, have) }
+	default:
+		return false // an operator the model does not know never applies
+	}
+	for _, v := range vals {
+		if match(v) {
+			return !negated
+		}
+	}
+	return negated
+}
+
+// knownKeys are the string condition keys the model can tell present or
+// absent; a condition on any other key never applies.
+var knownKeys = map[string]bool{
+	"aws:principalarn": true, "aws:principalaccount": true, "aws:principaltype": true,
+	"aws:username": true, "aws:userid": true, "aws:multifactorauthpresent": true,
+	"aws:securetransport": true, "sts:externalid": true, "sts:rolesessionname": true,
+}
+
+// globMatch matches IAM's * and ? wildcards, where * also spans "/".
+func globMatch(pattern, v string) bool {
+	ok, _ := path.Match(strings.ReplaceAll(pattern, "/", "\x00"), strings.ReplaceAll(v, "/", "\x00"))
+	return ok
+}
+
+// dateHolds applies the Date* operators to aws:TokenIssueTime and
+// aws:CurrentTime.
+func dateHolds(op, key string, vals []string, rc reqContext) bool {
 	var have time.Time
 	switch strings.ToLower(key) {
 	case "aws:tokenissuetime":
@@ -208,19 +280,19 @@ func conditionHolds(op, key string, vals []string, rc reqContext) bool {
 			continue
 		}
 		switch op {
-		case "DateLessThan":
+		case "datelessthan":
 			if have.Before(t) {
 				return true
 			}
-		case "DateLessThanEquals":
+		case "datelessthanequals":
 			if !have.After(t) {
 				return true
 			}
-		case "DateGreaterThan":
+		case "dategreaterthan":
 			if have.After(t) {
 				return true
 			}
-		case "DateGreaterThanEquals":
+		case "dategreaterthanequals":
 			if !have.Before(t) {
 				return true
 			}

@@ -35,6 +35,18 @@ func TestEvaluate(t *testing.T) {
 			reqContext{action: "s3:GetObject", resource: "*", tokenIssueTime: now, now: now}, allow},
 		{"long-term key has no issue time", []string{`{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-12-06T12:00:00Z"}}}]}`},
 			reqContext{action: "s3:GetObject", resource: "*", now: now}, allow},
+		{"StringEquals on the user name", []string{`{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:username":"alice"}}}}`},
+			reqContext{action: "s3:GetObject", resource: "*", keys: map[string]string{"aws:username": "alice"}}, explicitDeny},
+		{"StringNotEquals, key absent", []string{`{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringNotEquals":{"aws:username":"alice"}}}}`},
+			reqContext{action: "s3:GetObject", resource: "*", keys: map[string]string{}}, allow},
+		{"ArnLike on the principal", []string{`{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/Keyward*"}}}}`},
+			reqContext{action: "s3:GetObject", resource: "*", keys: map[string]string{"aws:principalarn": "arn:aws:iam::1:role/KeywardResponder"}}, allow},
+		{"Bool MFA absent on a long-term key", []string{`{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}`},
+			reqContext{action: "s3:GetObject", resource: "*", keys: map[string]string{}}, implicitDeny},
+		{"Null: key absent", []string{`{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"Null":{"aws:MultiFactorAuthPresent":"true"}}}}`},
+			reqContext{action: "s3:GetObject", resource: "*", keys: map[string]string{}}, explicitDeny},
+		{"unknown key never applies", []string{`{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":"eu-west-1"}}}}`},
+			reqContext{action: "s3:GetObject", resource: "*", keys: map[string]string{}}, implicitDeny},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -167,7 +167,6 @@ type call struct {
 	reqID    string
 	params   map[string]any
 	response map[string]any
-	applied  bool // the call changed state (for DropAfterApply)
 }
 
 // ServeHTTP routes a request: the Account Management API by its REST-JSON

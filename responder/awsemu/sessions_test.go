@@ -250,6 +250,17 @@ func TestTrustPolicies(t *testing.T) {
 	if _, err := sts.NewFromConfig(cfg(url, plain)).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acct + ":role/names-the-account"), RoleSessionName: aws.String("s")}); err != nil {
 		t.Errorf("account-wide trust with permission: %v", err)
 	}
+	// A condition on sts:ExternalId is met only when the caller passes it.
+	must(t, emu.CreateRole(acct, "vendor", ""))
+	must(t, emu.SetRoleTrust(acct, "vendor", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+acct+`:user/plain"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"s3cret-id"}}}]}`))
+	vendor := &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acct + ":role/vendor"), RoleSessionName: aws.String("s")}
+	if _, err := sts.NewFromConfig(cfg(url, plain)).AssumeRole(ctx, vendor); code(err) != "AccessDenied" {
+		t.Errorf("without the external ID: %v", err)
+	}
+	vendor.ExternalId = aws.String("s3cret-id")
+	if _, err := sts.NewFromConfig(cfg(url, plain)).AssumeRole(ctx, vendor); err != nil {
+		t.Errorf("with the external ID: %v", err)
+	}
 	// Across accounts, naming the user is not enough without permission.
 	const other = "444455556666"
 	emu.AddAccount(other)
@@ -265,5 +276,34 @@ func TestTrustPolicies(t *testing.T) {
 	must(t, emu.PutUserPolicy(other, "outsider", "assume", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`))
 	if _, err := sts.NewFromConfig(cfg(url, out)).AssumeRole(ctx, shared); err != nil {
 		t.Errorf("cross-account with both sides: %v", err)
+	}
+}
+
+// TestMFASession: a session proven with an MFA device the user enabled
+// (an attacker's persistence) may call IAM; one without may not; a device
+// of someone else is refused.
+func TestMFASession(t *testing.T) {
+	emu, url, _ := start(t)
+	ctx := context.Background()
+	acct := emu.Account()
+	must(t, emu.CreateUser(acct, "m"))
+	must(t, emu.AttachUserPolicy(acct, "m", awsemu.AdministratorAccessARN))
+	k, err := emu.CreateAccessKey(acct, "m")
+	must(t, err)
+	must(t, emu.EnableUserMFA(acct, "m"))
+	serial := "arn:aws:iam::" + acct + ":mfa/m"
+	s := sts.NewFromConfig(cfg(url, k))
+	plain, err := s.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	must(t, err)
+	if emu.CanCall(*plain.Credentials.AccessKeyId, "iam:ListUsers") {
+		t.Error("a session without MFA may call IAM")
+	}
+	withMFA, err := s.GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String(serial), TokenCode: aws.String("123456")})
+	must(t, err)
+	if _, err := iam.NewFromConfig(cfg(url, sessCreds(withMFA.Credentials))).ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
+		t.Errorf("an MFA session calling IAM: %v", err)
+	}
+	if _, err := s.GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String("arn:aws:iam::" + acct + ":mfa/other"), TokenCode: aws.String("123456")}); code(err) != "AccessDenied" {
+		t.Errorf("someone else's device: %v", err)
 	}
 }

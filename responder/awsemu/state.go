@@ -184,6 +184,7 @@ type accessKey struct {
 	federated     bool
 	sessionPolicy string
 	chained       bool // an AssumeRole made with role-session credentials
+	mfa           bool // a GetSessionToken session proven with an MFA code
 }
 
 // New returns an emulator with one account, no users and the AWS managed

@@ -1,6 +1,7 @@
 package awsemu
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +44,7 @@ func (s *Server) decide(k *accessKey, action, resource string, now time.Time) de
 		return allow
 	}
 	svc, _, _ := strings.Cut(action, ":")
-	rc := reqContext{action: action, resource: resource, now: now}
+	rc := reqContext{action: action, resource: resource, now: now, keys: s.principalKeys(k)}
 	if k.temporary {
 		rc.tokenIssueTime = k.issued
 	}
@@ -73,9 +74,9 @@ func (s *Server) decide(k *accessKey, action, resource string, now time.Time) de
 		}
 		return pd
 	case k.temporary && k.roleName == "":
-		// GetSessionToken credentials without MFA cannot call IAM, nor STS
-		// beyond AssumeRole and GetCallerIdentity.
-		if svc == "iam" || (svc == "sts" && action != "sts:AssumeRole") {
+		// GetSessionToken credentials without MFA cannot call IAM; none
+		// call STS beyond AssumeRole and GetCallerIdentity.
+		if (svc == "iam" && !k.mfa) || (svc == "sts" && action != "sts:AssumeRole") {
 			return implicitDeny
 		}
 		parent, ok := s.keys[k.parent]
@@ -97,6 +98,30 @@ func (s *Server) decide(k *accessKey, action, resource string, now time.Time) de
 	default:
 		return evaluate(s.identityDocs(k.account, k.user, ""), rc)
 	}
+}
+
+// principalKeys are the global condition keys that describe k's principal
+// (IAM User Guide, "AWS global condition context keys").
+func (s *Server) principalKeys(k *accessKey) map[string]string {
+	arn, uid := s.principalOf(k)
+	m := map[string]string{"aws:principalaccount": k.account, "aws:userid": uid, "aws:securetransport": "false"}
+	rootSession := k.temporary && !k.federated && k.roleName == "" && s.keys[k.parent] != nil && s.keys[k.parent].root
+	switch {
+	case k.root || rootSession:
+		m["aws:principaltype"], m["aws:principalarn"] = "Account", arn
+	case k.federated:
+		m["aws:principaltype"], m["aws:principalarn"] = "FederatedUser", arn
+	case k.roleName != "":
+		// For a role session the principal ARN is the role's.
+		m["aws:principaltype"], m["aws:principalarn"] = "AssumedRole", s.roleARN(k.account, k.roleName)
+	default:
+		m["aws:principaltype"], m["aws:principalarn"] = "User", arn
+		m["aws:username"] = k.user
+	}
+	if k.temporary {
+		m["aws:multifactorauthpresent"] = strconv.FormatBool(k.mfa)
+	}
+	return m
 }
 
 // identityDocs returns the identity policies of a user (with its groups')
@@ -175,8 +200,12 @@ func (s *Server) serveSTS(c *call) (string, *apiError) {
 			secs = rootSessionSeconds // root's sessions are cut to 1 h, not refused
 		}
 		c.params = map[string]any{"durationSeconds": secs}
+		mfa, aerr := s.mfaProof(c, k)
+		if aerr != nil {
+			return "", aerr
+		}
 		t, err := s.mintSession(c, k.account, secs, func(t *accessKey) {
-			t.user, t.root = k.user, false
+			t.user, t.root, t.mfa = k.user, false, mfa
 		})
 		if err != nil {
 			return "", internalError()
@@ -229,6 +258,23 @@ func (s *Server) serveSTS(c *call) (string, *apiError) {
 	return "", &apiError{400, "InvalidAction", "Could not find operation " + c.action + " for version " + stsVersion}
 }
 
+// mfaProof checks GetSessionToken's SerialNumber and TokenCode: the device
+// must be one the caller enabled; any six digits pass, as the emulator has
+// no authenticator. No serial means a session without MFA.
+func (s *Server) mfaProof(c *call, k *accessKey) (bool, *apiError) {
+	serial := c.form.Get("SerialNumber")
+	if serial == "" {
+		return false, nil
+	}
+	c.params["serialNumber"] = serial
+	denied := &apiError{403, "AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code."}
+	u, ok := s.accounts[k.account].users[k.user]
+	if k.root || !ok || !slices.Contains(u.mfa, serial) || len(c.form.Get("TokenCode")) != 6 {
+		return false, denied
+	}
+	return true, nil
+}
+
 // assumeRole checks both sides as AWS does: the caller's identity policies
 // must allow sts:AssumeRole on the role (unless, within one account, the
 // trust policy names the caller itself), and the role's trust policy must
@@ -263,7 +309,11 @@ func (s *Server) assumeRole(c *call) (string, *apiError) {
 	if k.roleName != "" {
 		arns = append(arns, s.roleARN(k.account, k.roleName))
 	}
-	rc := reqContext{action: "sts:AssumeRole", resource: roleArn, now: c.now}
+	rc := reqContext{action: "sts:AssumeRole", resource: roleArn, now: c.now, keys: s.principalKeys(k)}
+	rc.keys["sts:rolesessionname"] = name
+	if ext := c.form.Get("ExternalId"); ext != "" {
+		rc.keys["sts:externalid"] = ext
+	}
 	trust, specific := trustDecision(r.trust, k.account, arns, rc)
 	if trust != allow {
 		return "", denied
