@@ -150,8 +150,9 @@ func (h *HealthResponder) PlanSteps(t HealthTarget) []Step {
 			st.Calls, st.Note = []string{"none: the event carries no secret; IAM's view of the key decides"}, "AWS has already confirmed the exposure"
 		}
 		if d.ID == StepVerifyDead {
-			st.Signer, st.Calls, st.Permissions = string(SignerOperator), verifyInIAMCalls(s), []string{"iam:ListAccessKeys"}
-			st.Note = "without the secret STS cannot be asked: IAM's status, then a wait for propagation"
+			st.Signer = string(SignerOperator)
+			st.Calls = []string{"none: the key's status in IAM (read by the owner step) decides, then a wait for IAM to propagate it"}
+			st.Note = "without the secret STS cannot be asked"
 		}
 		out = append(out, st)
 	}
@@ -163,37 +164,22 @@ func (h *HealthResponder) PlanSteps(t HealthTarget) []Step {
 	return out
 }
 
-func verifyInIAMCalls(s Situation) []string {
-	return []string{"iam:ListAccessKeys(UserName=" + s.user() + ") until the key is Inactive, then wait for IAM to propagate it"}
-}
-
 // HealthActions lists every IAM action a secret-less response needs, from
 // the step table: the responder's least-privilege policy in the account
 // that acts (the member account's role, or the operator), and the
 // actions the operator itself needs to reach member accounts.
 func HealthActions(o Options) (member, operator []string) {
 	member = RequiredActions(o)
-	// Verify-dead reads IAM instead of asking STS with the secret.
-	member = appendSorted(member, "iam:ListAccessKeys")
 	operator = []string{"sts:AssumeRole", "sts:GetAccessKeyInfo", "sts:GetCallerIdentity"}
 	return member, operator
 }
 
-func appendSorted(list []string, a string) []string {
-	for _, x := range list {
-		if x == a {
-			return list
-		}
-	}
-	out := append(append([]string(nil), list...), a)
-	for i := len(out) - 1; i > 0 && out[i] < out[i-1]; i-- {
-		out[i], out[i-1] = out[i-1], out[i]
-	}
-	return out
-}
-
 // Respond runs the runbook for keyID in the account of t, without its
-// secret. It returns the incident even with an error.
+// secret: the step table through Execution.Run, as Execute runs it, with
+// two additions hooked in after steps (Options.AfterStep): after verify, the
+// wait for IAM to propagate the deactivation; after the role-session step,
+// with a role template, the lateral step. It returns the incident even with
+// an error.
 func (h *HealthResponder) Respond(ctx context.Context, t HealthTarget) (*Result, error) {
 	cfg := h.Config
 	if t.Role != "" {
@@ -212,117 +198,41 @@ func (h *HealthResponder) Respond(ctx context.Context, t HealthTarget) (*Result,
 		}
 		r.Journal = j
 	}
-	x := r.NewExecution(NewCredential(t.KeyID, "", ""))
-	x.inc.Mode = "execute (AWS Health event, no secret)"
-	err := x.runWithoutSecret(ctx, h)
-	return &Result{Incident: x.inc}, err
-}
-
-// runWithoutSecret is Execution.Run with the verify step read from IAM and,
-// with a role template, the lateral step.
-func (x *Execution) runWithoutSecret(ctx context.Context, h *HealthResponder) error {
 	wait := h.PropagationWait
 	if wait <= 0 {
 		wait = DefaultPropagationWait
 	}
-	err := x.allWith(ctx, func(d StepDef) StepDef {
-		if d.ID == StepVerifyDead && !x.c.HasSecret() {
-			d.Title = "Verify the key is inactive in IAM and let IAM propagate it (no secret: STS cannot be asked)"
-			d.Signer = SignerOperator
-			d.Run = func(x *Execution, ctx context.Context, res *StepResult) error { return x.verifyInIAM(ctx, res, wait) }
-		}
-		return d
-	})
-	if err == nil && h.AssumeRole != "" {
-		err = x.step(ctx, StepDef{ID: StepLateralRoles, Title: "Deny older sessions of roles assumed in other accounts",
-			Signer: SignerOperator, Mutating: true, Resume: ResumeRerun, Applies: func(Situation) bool { return true },
-			Run: func(x *Execution, ctx context.Context, res *StepResult) error { return x.lateralRoles(ctx, res, h) }})
-	}
-	x.inc.Finished = x.r.now()
-	x.f.OwnRequestIDs = x.ownIDs()
-	if jerr := x.j.SaveFacts(*x.f); jerr != nil && err == nil {
-		err = jerr
-	}
-	x.inc.Facts = *x.f
-	var se *StopError
-	switch {
-	case errors.As(err, &se):
-		x.inc.Outcome, x.inc.Stop = "stopped: "+string(se.Kind), se
-	case err != nil:
-		x.inc.Outcome, x.inc.Error = OutcomeIncomplete, err.Error()
-	default:
-		x.inc.Remaining = x.remaining()
-		if e := x.errs[StepLateralRoles]; e != nil {
-			x.inc.Remaining = append(x.inc.Remaining, "roles assumed in other accounts: "+e.Error())
-		}
-		x.inc.Outcome = OutcomeContained
-		if len(x.inc.Remaining) > 0 {
-			x.inc.Outcome = OutcomePartial
-			pe := &PartialError{Remaining: x.inc.Remaining}
-			for _, d := range Steps() {
-				if e := x.errs[d.ID]; e != nil {
-					pe.Causes = append(pe.Causes, e)
+	x := r.NewExecution(NewCredential(t.KeyID, "", ""))
+	x.inc.Mode += " (AWS Health event, no secret)"
+	outer := h.Options.AfterStep
+	r.AfterStep = func(id StepID) error {
+		switch {
+		case id == StepVerifyDead && x.succeeded(StepVerifyDead):
+			// IAM shows the key inactive; the session cutoff comes next
+			// and must be later than any session minted meanwhile.
+			if err := sleep(ctx, wait); err != nil {
+				return err
+			}
+			for i := len(x.inc.Steps) - 1; i >= 0; i-- {
+				if x.inc.Steps[i].ID == StepVerifyDead {
+					x.inc.Steps[i].Detail += fmt.Sprintf("; waited %s for IAM to propagate it (no secret, so STS could not be asked)", wait)
+					break
 				}
 			}
-			err = pe
+		case id == StepRevokeRoleSessions && h.AssumeRole != "":
+			if err := x.step(ctx, StepDef{ID: StepLateralRoles, Title: "Deny older sessions of roles assumed in other accounts",
+				Signer: SignerOperator, Mutating: true, Resume: ResumeRerun, Applies: func(Situation) bool { return true },
+				Run: func(x *Execution, ctx context.Context, res *StepResult) error { return x.lateralRoles(ctx, res, h) }}); err != nil {
+				return err
+			}
 		}
-		if ferr := x.optionalFailures(); ferr != nil && err == nil {
-			err = ferr
+		if outer != nil {
+			return outer(id)
 		}
+		return nil
 	}
-	x.inc.HumanActions = x.f.HumanActions
-	x.inc.FollowUps = followUps(x.f, x.c)
-	return err
-}
-
-// allWith walks the step table as Execution.all does, with each row passed
-// through adapt first.
-func (x *Execution) allWith(ctx context.Context, adapt func(StepDef) StepDef) error {
-	if acct, ok := patterns.AccountID(x.c.KeyID); ok {
-		if _, canary := patterns.CanaryAccount(acct); canary {
-			v := x.r.Validator.Validate(ctx, x.c)
-			x.inc.Verdict = &v
-			return verdictStop(v)
-		}
-	}
-	for _, d := range Steps() {
-		if !d.Applies(x.Situation()) {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := x.step(ctx, adapt(d)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// verifyInIAM is the verify step of a secret-less run: the key must be
-// Inactive (or gone) in IAM; then the run waits for IAM to propagate it.
-func (x *Execution) verifyInIAM(ctx context.Context, res *StepResult, wait time.Duration) error {
-	if x.f.UserName == "" {
-		return errors.New("verify: the key's owner is unknown, so its status in IAM cannot be read (grant iam:GetAccessKeyLastUsed)")
-	}
-	out, err := iam.NewFromConfig(x.cfg()).ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(x.f.UserName)})
-	if err != nil {
-		return fmt.Errorf("verify: %w", denied(err, StepVerifyDead, "iam:ListAccessKeys", userARN(x.f.partition(), x.f.KeyAccount, x.f.UserName)))
-	}
-	status := "absent"
-	for _, k := range out.AccessKeyMetadata {
-		if aws.ToString(k.AccessKeyId) == x.c.KeyID {
-			status = string(k.Status)
-		}
-	}
-	if status == "Active" {
-		return errors.New("verify: IAM still shows the key Active")
-	}
-	if err := sleep(ctx, wait); err != nil {
-		return err
-	}
-	res.Detail = fmt.Sprintf("IAM shows the key %s; waited %s for IAM to propagate it (no secret, so STS could not be asked)", status, wait)
-	return nil
+	err := x.Run(ctx)
+	return &Result{Incident: x.inc}, err
 }
 
 // lateralRoles denies older sessions of each role in another account the

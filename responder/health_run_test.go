@@ -82,12 +82,30 @@ func (o *org) config(c awsemu.Credentials) aws.Config {
 		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)}
 }
 
-func (o *org) responder(template RoleTemplate) *HealthResponder {
+func (o *org) responder(t *testing.T, template RoleTemplate) *HealthResponder {
+	dir := t.TempDir()
 	return &HealthResponder{
 		Config: o.config(o.operator), Validator: &Validator{Endpoint: o.srv.URL},
 		AssumeRole: template, PropagationWait: time.Millisecond,
-		Options: Options{Regions: []string{"us-east-1"}, LookupInterval: time.Millisecond, PollInterval: time.Millisecond, PollTimeout: time.Second},
+		Options: Options{Regions: []string{"us-east-1"}, LookupInterval: time.Millisecond, PollInterval: time.Millisecond, PollTimeout: time.Second,
+			Now: o.emu.Now},
+		Journal: func(keyID string) (*Journal, error) { return OpenJournal(dir+"/journal-"+keyID+".json", keyID) },
 	}
+}
+
+// respondAndRecheck responds, then re-checks after CloudTrail's delivery
+// delay, as the operator (or the Lambda's next invocation) would.
+func (o *org) respondAndRecheck(t *testing.T, h *HealthResponder, tgt HealthTarget) (first, recheck *Result, err error) {
+	t.Helper()
+	first, err = h.Respond(context.Background(), tgt)
+	var rp *RecheckPendingError
+	if !errors.As(err, &rp) || first.Incident.Outcome != OutcomeAwaitingRecheck {
+		t.Fatalf("first run: %v, outcome %q (want awaiting re-check)", err, first.Incident.Outcome)
+	}
+	o.emu.Advance(CloudTrailDeliveryDelay + time.Minute)
+	h.Options.Recheck = true
+	recheck, err = h.Respond(context.Background(), tgt)
+	return first, recheck, err
 }
 
 func check(t *testing.T, err error) {
@@ -111,19 +129,19 @@ func TestHealthRespondAcrossAccounts(t *testing.T) {
 	o := newOrg(t)
 	ev, err := ParseHealthEvent(healthEvent(memberAccount, o.leaked.AccessKeyID))
 	check(t, err)
-	h := o.responder("arn:aws:iam::{account}:role/" + testResponderRole)
+	h := o.responder(t, "arn:aws:iam::{account}:role/"+testResponderRole)
 	tgt, err := h.Target(context.Background(), ev.KeyIDs[0])
 	check(t, err)
 	if tgt.KeyAccount != memberAccount || tgt.OperatorAccount != securityAccount || tgt.Role != "arn:aws:iam::"+memberAccount+":role/"+testResponderRole {
 		t.Fatalf("target %+v", tgt)
 	}
-	res, err := h.Respond(context.Background(), tgt)
+	first, res, err := o.respondAndRecheck(t, h, tgt)
 	if err != nil {
-		t.Fatalf("respond: %v\n%+v", err, res.Incident.Steps)
+		t.Fatalf("re-check: %v\n%+v", err, res.Incident.Steps)
 	}
-	inc := res.Incident
-	if inc.Outcome != OutcomeContained {
-		t.Fatalf("outcome %q, remaining %v", inc.Outcome, inc.Remaining)
+	inc := first.Incident
+	if res.Incident.Outcome != OutcomeContained {
+		t.Fatalf("outcome after the re-check %q, remaining %v", res.Incident.Outcome, res.Incident.Remaining)
 	}
 	if st, _ := o.emu.KeyStatus(o.leaked.AccessKeyID); st != "Inactive" {
 		t.Fatalf("leaked key is %s", st)
@@ -155,7 +173,7 @@ func TestHealthRespondAcrossAccounts(t *testing.T) {
 	if lateral == nil || lateral.Status != StepDone || !strings.Contains(lateral.Detail, thirdAccount) {
 		t.Fatalf("lateral step %+v", lateral)
 	}
-	if verify == nil || verify.Status != StepDone || !strings.Contains(verify.Detail, "IAM shows the key Inactive") {
+	if verify == nil || verify.Status != StepDone || !strings.Contains(verify.Detail, "IAM shows the key inactive") || !strings.Contains(verify.Detail, "waited 1ms") {
 		t.Fatalf("verify step %+v", verify)
 	}
 	// Nothing touched the security account's IAM.
@@ -168,7 +186,7 @@ func TestHealthRespondAcrossAccounts(t *testing.T) {
 // the run stops and says whose it is, never "contained".
 func TestHealthRespondOtherAccountWithoutTemplate(t *testing.T) {
 	o := newOrg(t)
-	h := o.responder("")
+	h := o.responder(t, "")
 	tgt, err := h.Target(context.Background(), o.leaked.AccessKeyID)
 	check(t, err)
 	res, err := h.Respond(context.Background(), tgt)
@@ -184,7 +202,7 @@ func TestHealthRespondOtherAccountWithoutTemplate(t *testing.T) {
 // A role that cannot be assumed is an incomplete run, never contained.
 func TestHealthRespondRoleNotAssumable(t *testing.T) {
 	o := newOrg(t)
-	h := o.responder("arn:aws:iam::{account}:role/NoSuchRole")
+	h := o.responder(t, "arn:aws:iam::{account}:role/NoSuchRole")
 	tgt, err := h.Target(context.Background(), o.leaked.AccessKeyID)
 	check(t, err)
 	res, err := h.Respond(context.Background(), tgt)

@@ -8,11 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/keyward/keyward/responder"
@@ -72,6 +76,77 @@ func configFromEnv(getenv func(string) string, cfg aws.Config) (*handler, error)
 	return h, nil
 }
 
+// journalPrefix is where the per-key journals live in the bucket.
+const journalPrefix = "journals/"
+
+// journalCopy is a key's journal, copied from the bucket to a private
+// temporary directory for the run and back after it.
+type journalCopy struct {
+	dir, path, key, keyID string
+}
+
+func (j *journalCopy) open(keyID string) (*responder.Journal, error) {
+	return responder.OpenJournal(j.path, keyID)
+}
+
+func (j *journalCopy) remove() { os.RemoveAll(j.dir) }
+
+// objectName names a key's objects by a digest of its ID, so no listing of
+// the bucket (or summary quoting a name) spells the key ID out.
+func objectName(keyID string) string {
+	sum := sha256.Sum256([]byte(keyID))
+	return hex.EncodeToString(sum[:6])
+}
+
+func (h *handler) loadJournal(ctx context.Context, account, keyID string) (*journalCopy, error) {
+	dir, err := os.MkdirTemp("", "keyward-journal-")
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	j := &journalCopy{dir: dir, path: filepath.Join(dir, "journal.json"), key: journalPrefix + account + "/" + objectName(keyID) + ".json", keyID: keyID}
+	out, err := s3.NewFromConfig(h.cfg, h.s3Options...).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(h.bucket), Key: aws.String(j.key)})
+	var nsk *s3types.NoSuchKey
+	switch {
+	case errors.As(err, &nsk):
+		return j, nil // the first response to this key
+	case err != nil:
+		j.remove()
+		return nil, fmt.Errorf("read journal s3://%s/%s: %w", h.bucket, j.key, err)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(out.Body, maxJournal+1))
+	if err == nil && len(data) > maxJournal {
+		err = fmt.Errorf("larger than %d bytes", maxJournal)
+	}
+	if err == nil {
+		err = os.WriteFile(j.path, data, 0o600)
+	}
+	if err != nil {
+		j.remove()
+		return nil, fmt.Errorf("read journal s3://%s/%s: %w", h.bucket, j.key, err)
+	}
+	return j, nil
+}
+
+// maxJournal bounds a journal read back from the bucket.
+const maxJournal = 8 << 20
+
+func (h *handler) saveJournal(ctx context.Context, j *journalCopy) error {
+	data, err := os.ReadFile(j.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("save journal: %w", err)
+	}
+	_, err = s3.NewFromConfig(h.cfg, h.s3Options...).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(h.bucket), Key: aws.String(j.key),
+		Body: bytes.NewReader(data), ContentType: aws.String("application/json")})
+	if err != nil {
+		return fmt.Errorf("save journal s3://%s/%s: %w", h.bucket, j.key, err)
+	}
+	return nil
+}
+
 // KeyOutcome is one key's result in the function's answer.
 type KeyOutcome struct {
 	KeyID   string `json:"key_id"`
@@ -93,20 +168,34 @@ type Summary struct {
 // silent success.
 var ErrNotContained = errors.New("not every key was contained")
 
-// Handle responds to one EventBridge event.
+// RecheckRequest is the payload that re-checks an earlier response after
+// CloudTrail's delivery delay: the original event, wrapped.
+type RecheckRequest struct {
+	Recheck bool            `json:"keyward_recheck"`
+	Event   json.RawMessage `json:"event"`
+}
+
+// Handle responds to one EventBridge event, or re-checks one (a
+// RecheckRequest). An invocation fails unless every key is contained or
+// awaiting its re-check, so a failure is never a silent success.
 func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, error) {
+	opts := h.options
+	var rr RecheckRequest
+	if json.Unmarshal(raw, &rr) == nil && rr.Recheck {
+		raw, opts.Recheck = rr.Event, true
+	}
 	ev, err := responder.ParseHealthEvent(raw)
 	if err != nil {
 		return Summary{}, err
 	}
 	sum := Summary{Event: ev.EventARN}
 	hr := &responder.HealthResponder{Config: h.cfg, Validator: &responder.Validator{Endpoint: endpointOf(h.cfg)},
-		Options: h.options, AssumeRole: h.assumeRole, PropagationWait: h.wait}
+		Options: opts, AssumeRole: h.assumeRole, PropagationWait: h.wait}
 	var failed []string
 	for _, id := range ev.KeyIDs {
-		ko := h.respond(ctx, hr, ev, id)
+		ko := h.respond(ctx, hr, ev, raw, id)
 		sum.Keys = append(sum.Keys, ko)
-		if ko.Outcome != responder.OutcomeContained {
+		if ko.Outcome != responder.OutcomeContained && ko.Outcome != responder.OutcomeAwaitingRecheck {
 			failed = append(failed, redactKey(id)+": "+ko.Outcome)
 		}
 	}
@@ -116,19 +205,33 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 	return sum, nil
 }
 
-func (h *handler) respond(ctx context.Context, hr *responder.HealthResponder, ev *responder.HealthEvent, id string) KeyOutcome {
+func (h *handler) respond(ctx context.Context, hr *responder.HealthResponder, ev *responder.HealthEvent, raw []byte, id string) KeyOutcome {
 	ko := KeyOutcome{KeyID: id}
 	t, err := hr.Target(ctx, id)
 	ko.Account = t.KeyAccount
 	var inc *responder.Incident
-	if err != nil {
+	var recheckAfter time.Time
+	if err == nil {
+		// The journal lives in the bucket: an invocation's /tmp does not
+		// outlast it, and the re-check must continue this response.
+		var j *journalCopy
+		if j, err = h.loadJournal(ctx, t.KeyAccount, id); err == nil {
+			defer j.remove()
+			one := *hr
+			one.Journal = j.open
+			var res *responder.Result
+			res, err = one.Respond(ctx, t)
+			inc = res.Incident
+			recheckAfter = inc.Facts.RecheckAfter
+			if serr := h.saveJournal(ctx, j); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}
+	}
+	if inc == nil {
 		now := time.Now().UTC()
 		inc = &responder.Incident{KeyID: id, Started: now, Finished: now, Mode: "execute (AWS Health event, no secret)",
 			Outcome: responder.OutcomeIncomplete, Error: err.Error(), ManualChecks: responder.ManualChecks}
-	} else {
-		var res *responder.Result
-		res, err = hr.Respond(ctx, t)
-		inc = res.Incident
 	}
 	inc.Locations = []responder.Location{{Path: "AWS Health event " + ev.EventARN + ": " + ev.Description, Date: ev.Time}}
 	ko.Outcome = inc.Outcome
@@ -142,7 +245,7 @@ func (h *handler) respond(ctx context.Context, hr *responder.HealthResponder, ev
 	} else {
 		ko.Report = "s3://" + h.bucket + "/" + key
 	}
-	if perr := h.publish(ctx, ev, ko, inc); perr != nil {
+	if perr := h.publish(ctx, ev, ko, inc, recheckAfter); perr != nil {
 		errs = append(errs, perr)
 	}
 	if len(errs) > 0 {
@@ -169,8 +272,7 @@ func (h *handler) writeReport(ctx context.Context, inc *responder.Incident, acco
 	}
 	// The object's name goes into the summary: it names the key by a
 	// digest, not by its ID.
-	sum := sha256.Sum256([]byte(inc.KeyID))
-	base := reportPrefix + account + "/" + inc.Started.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(sum[:6])
+	base := reportPrefix + account + "/" + inc.Started.UTC().Format("20060102T150405Z") + "-" + objectName(inc.KeyID)
 	client := s3.NewFromConfig(h.cfg, h.s3Options...)
 	for _, o := range []struct {
 		key, ctype string
@@ -188,7 +290,7 @@ func (h *handler) writeReport(ctx context.Context, inc *responder.Incident, acco
 // remains, and where the full report is. The key ID is shortened and no
 // user, role or IP from the investigation is included: SNS fans out to
 // e-mail and chat, which are not the place for incident details.
-func (h *handler) publish(ctx context.Context, ev *responder.HealthEvent, ko KeyOutcome, inc *responder.Incident) error {
+func (h *handler) publish(ctx context.Context, ev *responder.HealthEvent, ko KeyOutcome, inc *responder.Incident, recheckAfter time.Time) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "AWS reported access key %s of account %s as exposed (%s).\n", redactKey(ko.KeyID), ko.Account, responder.ExposedKeyEventType)
 	fmt.Fprintf(&b, "keyward's outcome: %s.\n", ko.Outcome)
@@ -200,6 +302,10 @@ func (h *handler) publish(ctx context.Context, ev *responder.HealthEvent, ko Key
 	}
 	if ko.Report != "" {
 		fmt.Fprintf(&b, "Full report: %s\n", ko.Report)
+	}
+	if ko.Outcome == responder.OutcomeAwaitingRecheck {
+		fmt.Fprintf(&b, "CloudTrail delivers events late: this is not an all-clear. After %s re-check by invoking the function with\n  {\"keyward_recheck\": true, \"event\": <the AWS Health event>}\n",
+			recheckAfter.UTC().Format(time.RFC3339))
 	}
 	subject := fmt.Sprintf("keyward: %s: exposed key %s in %s", ko.Outcome, redactKey(ko.KeyID), ko.Account)
 	if len(subject) > maxSubject {

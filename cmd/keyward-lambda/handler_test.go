@@ -43,7 +43,16 @@ func deploy(t *testing.T) *deployment {
 	d.srv = httptest.NewServer(d.emu)
 	t.Cleanup(d.srv.Close)
 	d.emu.AddAccount(memberAccount)
-	fn, err := d.emu.CreateOperator(securityAccount, "keyward-lambda")
+	// The function's identity gets what deploy/aws gives its role, from the
+	// same generated policies (the template's resources narrowed to "*"),
+	// and nothing else.
+	must(t, d.emu.CreateUser(securityAccount, "keyward-lambda"))
+	stmts := append(responder.ResponderPolicy(responder.Options{}).Statement,
+		responder.OrganizationPolicy("arn:aws:iam::{account}:role/KeywardResponder").Statement...)
+	stmts = append(stmts, responder.PolicyStatement{Sid: "ReportJournalNotify", Effect: "Allow",
+		Action: []string{"s3:PutObject", "s3:GetObject", "s3:ListBucket", "sns:Publish"}, Resource: []string{"*"}})
+	must(t, d.emu.PutUserPolicy(securityAccount, "keyward-lambda", "keyward-responder", responder.PolicyDocument{Version: "2012-10-17", Statement: stmts}.JSON()))
+	fn, err := d.emu.CreateAccessKey(securityAccount, "keyward-lambda")
 	must(t, err)
 	must(t, d.emu.CreateBucket(securityAccount, bucketName))
 	d.topic, err = d.emu.CreateTopic(securityAccount, "us-east-1", "keyward-notifications")
@@ -61,6 +70,7 @@ func deploy(t *testing.T) *deployment {
 	d.h, err = configFromEnv(func(k string) string { return env[k] }, cfg)
 	must(t, err)
 	d.h.options.LookupInterval = time.Millisecond
+	d.h.options.Now = d.emu.Now
 	d.h.s3Options = []func(*s3.Options){func(o *s3.Options) { o.UsePathStyle = true }}
 	return d
 }
@@ -84,16 +94,20 @@ func savedEvent(t *testing.T, account, keyID string) []byte {
 
 // The handler, invoked in-process through aws-lambda-go as the Lambda
 // runtime would, contains a member account's key through the responder
-// role, writes the report to S3 and publishes a redacted summary.
+// role, writes the report to S3 and publishes a redacted summary; the first
+// run awaits the re-check after CloudTrail's delivery delay, which a second
+// invocation (keyward_recheck) carries out from the journal kept in S3.
 func TestHandlerContainsMemberKey(t *testing.T) {
 	d := deploy(t)
-	out, err := lambda.NewHandler(d.h.Handle).Invoke(context.Background(), savedEvent(t, memberAccount, d.leaked.AccessKeyID))
+	event := savedEvent(t, memberAccount, d.leaked.AccessKeyID)
+	invoke := lambda.NewHandler(d.h.Handle)
+	out, err := invoke.Invoke(context.Background(), event)
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}
 	var sum Summary
 	must(t, json.Unmarshal(out, &sum))
-	if len(sum.Keys) != 1 || sum.Keys[0].Outcome != responder.OutcomeContained || sum.Keys[0].Account != memberAccount {
+	if len(sum.Keys) != 1 || sum.Keys[0].Outcome != responder.OutcomeAwaitingRecheck || sum.Keys[0].Account != memberAccount {
 		t.Fatalf("summary %s", out)
 	}
 	if st, _ := d.emu.KeyStatus(d.leaked.AccessKeyID); st != "Inactive" {
@@ -103,14 +117,24 @@ func TestHandlerContainsMemberKey(t *testing.T) {
 		t.Fatal("the leaked key still works")
 	}
 	keys := d.emu.ObjectKeys(bucketName)
-	if len(keys) != 2 || !strings.HasSuffix(keys[0], ".json") || !strings.HasSuffix(keys[1], ".md") {
+	var reports []string
+	journal := false
+	for _, k := range keys {
+		switch {
+		case strings.HasPrefix(k, reportPrefix):
+			reports = append(reports, k)
+		case strings.HasPrefix(k, journalPrefix+memberAccount+"/"):
+			journal = true
+		}
+	}
+	if len(reports) != 2 || !strings.HasSuffix(reports[0], ".json") || !strings.HasSuffix(reports[1], ".md") || !journal {
 		t.Fatalf("objects %v", keys)
 	}
-	body, err := d.emu.Object(bucketName, keys[0])
+	body, err := d.emu.Object(bucketName, reports[0])
 	must(t, err)
 	var inc responder.Incident
 	must(t, json.Unmarshal(body, &inc))
-	if inc.KeyID != d.leaked.AccessKeyID || inc.Outcome != responder.OutcomeContained || len(inc.Locations) != 1 {
+	if inc.KeyID != d.leaked.AccessKeyID || inc.Outcome != responder.OutcomeAwaitingRecheck || len(inc.Locations) != 1 {
 		t.Fatalf("report %s", body)
 	}
 	msgs := d.emu.Published(d.topic)
@@ -118,13 +142,33 @@ func TestHandlerContainsMemberKey(t *testing.T) {
 		t.Fatalf("published %d messages", len(msgs))
 	}
 	m := msgs[0]
-	if !strings.Contains(m.Subject, "contained") || !strings.Contains(m.Message, "s3://"+bucketName+"/"+keys[0]) {
+	if !strings.Contains(m.Subject, "awaiting re-check") || !strings.Contains(m.Message, "s3://"+bucketName+"/"+reports[0]) ||
+		!strings.Contains(m.Message, "not an all-clear") {
 		t.Fatalf("message %+v", m)
 	}
-	// Redacted: not the full key ID, not the user's name.
-	if strings.Contains(m.Subject+m.Message, d.leaked.AccessKeyID) || strings.Contains(m.Message, "app") && strings.Contains(m.Message, "user") ||
+	// Redacted: not the full key ID, not the user's name, not the secret.
+	if strings.Contains(m.Subject+m.Message, d.leaked.AccessKeyID) || strings.Contains(m.Subject+m.Message, "user app") ||
 		strings.Contains(m.Subject+m.Message, d.leaked.SecretAccessKey) {
 		t.Fatalf("summary not redacted: %+v", m)
+	}
+
+	// After CloudTrail's delivery delay, the re-check.
+	d.emu.Advance(responder.CloudTrailDeliveryDelay + time.Minute)
+	recheck, _ := json.Marshal(RecheckRequest{Recheck: true, Event: event})
+	out, err = invoke.Invoke(context.Background(), recheck)
+	if err != nil {
+		t.Fatalf("re-check: %v", err)
+	}
+	must(t, json.Unmarshal(out, &sum))
+	if sum.Keys[0].Outcome != responder.OutcomeContained {
+		t.Fatalf("re-check summary %s", out)
+	}
+	if msgs := d.emu.Published(d.topic); len(msgs) != 2 || !strings.Contains(msgs[1].Subject, "contained") || strings.Contains(msgs[1].Subject, "awaiting") {
+		t.Fatalf("re-check messages %+v", msgs)
+	}
+	// UpdateAccessKey once: the re-check continued the journal.
+	if n := d.emu.Calls("UpdateAccessKey"); n != 1 {
+		t.Fatalf("UpdateAccessKey calls = %d", n)
 	}
 }
 
@@ -152,8 +196,8 @@ func TestHandlerFailsWhenNotContained(t *testing.T) {
 	if st, _ := d.emu.KeyStatus(d.leaked.AccessKeyID); st != "Active" {
 		t.Fatalf("leaked key is %s", st)
 	}
-	if len(d.emu.ObjectKeys(bucketName)) != 2 || len(d.emu.Published(d.topic)) != 1 {
-		t.Fatal("the failure was not reported")
+	if n := len(d.emu.ObjectKeys(bucketName)); n != 2 || len(d.emu.Published(d.topic)) != 1 {
+		t.Fatalf("the failure was not reported: %v", d.emu.ObjectKeys(bucketName))
 	}
 	if m := d.emu.Published(d.topic)[0]; !strings.Contains(m.Subject, responder.OutcomeIncomplete) {
 		t.Fatalf("message %+v", m)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward/responder"
@@ -67,7 +68,7 @@ func (o *respondOptions) runHealth(ctx context.Context, e *env) error {
 	if h.printPolicy != "" {
 		switch h.printPolicy {
 		case "responder":
-			fmt.Fprintln(e.stdout, responder.ResponderPolicy(o.runbookOptions()).JSON())
+			fmt.Fprintln(e.stdout, responder.ResponderPolicy(o.runner(e, aws.Config{}).Options).JSON())
 		case "organization":
 			if h.assumeRole == "" {
 				return usagef("pass the role template too: --assume-role 'arn:aws:iam::{account}:role/KeywardResponder'", "--print-policy=organization needs --assume-role")
@@ -89,7 +90,7 @@ func (o *respondOptions) runHealth(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	opts := o.runbookOptions()
+	opts := o.runner(e, cfg).Options
 	opts.OnStep = func(s responder.StepResult) { printStep(e, s) }
 	hr := &responder.HealthResponder{Config: cfg, Validator: newValidator(e, verifyOptions{region: responder.DefaultRegion}),
 		Options: opts, AssumeRole: tmpl, PropagationWait: h.propagationWait,
@@ -100,21 +101,18 @@ func (o *respondOptions) runHealth(ctx context.Context, e *env) error {
 	if ev.Description != "" {
 		fmt.Fprintf(e.stdout, "AWS says: %s\n", ev.Description)
 	}
-	var stopped, partial, failed bool
+	var findings, failed bool
 	for _, id := range ev.KeyIDs {
 		err := o.respondHealthKey(ctx, e, hr, ev, id)
-		var (
-			se *responder.StopError
-			pe *responder.PartialError
-		)
+		var se *responder.StopError
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.As(err, &se):
-			stopped = stopped || se.Kind == responder.StopOtherAccount || se.Kind == responder.StopRoot
-		case errors.As(err, &pe):
-			partial = true
+			findings = findings || se.Kind == responder.StopOtherAccount || se.Kind == responder.StopRoot
+		case errors.Is(err, errFindings):
+			findings = true
 		default:
 			failed = true
 		}
@@ -122,16 +120,10 @@ func (o *respondOptions) runHealth(ctx context.Context, e *env) error {
 	switch {
 	case failed:
 		return errSilent
-	case stopped || partial:
+	case findings:
 		return errFindings
 	}
 	return nil
-}
-
-// runbookOptions are the runbook options respond's flags choose.
-func (o *respondOptions) runbookOptions() responder.Options {
-	return responder.Options{NoQuarantine: o.noQuarantine, Regions: o.regions, Delete: o.delete,
-		PollInterval: o.pollInterval, PollTimeout: o.pollTimeout, LookupInterval: o.lookupInterval}
 }
 
 func (o *respondOptions) respondHealthKey(ctx context.Context, e *env, hr *responder.HealthResponder, ev *responder.HealthEvent, keyID string) error {
@@ -173,25 +165,27 @@ func (o *respondOptions) respondHealthKey(ctx context.Context, e *env, hr *respo
 	if werr := o.writeReport(e, inc); werr != nil {
 		return werr
 	}
-	var (
-		se *responder.StopError
-		pe *responder.PartialError
-	)
-	switch {
-	case err == nil:
-		fmt.Fprintf(e.stdout, "%s: %s\n", keyID, inc.Outcome)
-	case errors.As(err, &se):
-		o.explain(e, se)
-	case errors.As(err, &pe):
-		fmt.Fprintf(e.stdout, "%s: %s\n", keyID, inc.Outcome)
-		for _, r := range pe.Remaining {
-			fmt.Fprintf(e.stdout, "  remains: %s\n", r)
+	if len(inc.Remaining) > 0 {
+		fmt.Fprintln(e.stdout, "Not contained:")
+		for _, r := range inc.Remaining {
+			fmt.Fprintf(e.stdout, "  - %s\n", r)
 		}
-	default:
-		errorf(e.stderr, "%s: %v", keyID, err)
-		hintf(e.stderr, "re-run the same command to continue where it stopped")
 	}
-	return err
+	if inc.Outcome != "" && inc.Stop == nil {
+		fmt.Fprintf(e.stdout, "%s: %s\n", keyID, inc.Outcome)
+	}
+	var rp *responder.RecheckPendingError
+	if errors.As(err, &rp) {
+		cmd := "keyward respond --health-event " + o.health.event + " --recheck --execute"
+		if o.health.assumeRole != "" {
+			cmd += " --assume-role '" + o.health.assumeRole + "'"
+		}
+		fmt.Fprintf(e.stdout, "CloudTrail delivers events in about 5 minutes: after %s run: %s\n", rp.After.UTC().Format(time.RFC3339), cmd)
+	}
+	if err == nil {
+		return nil
+	}
+	return o.explain(e, err)
 }
 
 // readHealthEvent reads and parses the event file; a bad event is one line

@@ -80,6 +80,12 @@ func MainTemplate() obj {
 	fnStmts := append(statements(runbook), orgStmts...)
 	fnStmts = append(fnStmts,
 		obj{"Sid": "KeywardReport", "Effect": "Allow", "Action": []string{"s3:PutObject"}, "Resource": sub("${ReportBucket.Arn}/incidents/*")},
+		// The journal of each response, which the re-check continues.
+		obj{"Sid": "KeywardJournal", "Effect": "Allow", "Action": []string{"s3:GetObject", "s3:PutObject"}, "Resource": sub("${ReportBucket.Arn}/journals/*")},
+		// Without ListBucket, S3 answers a missing journal (a first
+		// response) with AccessDenied instead of NoSuchKey.
+		obj{"Sid": "KeywardJournalMissing", "Effect": "Allow", "Action": []string{"s3:ListBucket"}, "Resource": getAtt("ReportBucket", "Arn"),
+			"Condition": obj{"StringLike": obj{"s3:prefix": "journals/*"}}},
 		obj{"Sid": "KeywardNotify", "Effect": "Allow", "Action": []string{"sns:Publish"}, "Resource": ref("NotificationTopic")},
 		obj{"Sid": "KeywardLogs", "Effect": "Allow", "Action": []string{"logs:CreateLogStream", "logs:PutLogEvents"},
 			"Resource": sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/keyward-responder:*")},

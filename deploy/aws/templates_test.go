@@ -124,7 +124,7 @@ func TestMainTemplate(t *testing.T) {
 	got, byRes := roleActions(t, res["ResponderFunctionRole"])
 	wantActs := responder.ResponderPolicy(responder.Options{}).Actions()
 	wantActs = append(wantActs, responder.OrganizationPolicy("arn:aws:iam::{account}:role/x").Actions()...)
-	wantActs = append(wantActs, "s3:PutObject", "sns:Publish", "logs:CreateLogStream", "logs:PutLogEvents")
+	wantActs = append(wantActs, "s3:GetObject", "s3:ListBucket", "s3:PutObject", "sns:Publish", "logs:CreateLogStream", "logs:PutLogEvents")
 	slices.Sort(wantActs)
 	wantActs = slices.Compact(wantActs)
 	if !slices.Equal(got, wantActs) {
@@ -139,9 +139,14 @@ func TestMainTemplate(t *testing.T) {
 				if r != `{"Fn::Sub":"arn:${AWS::Partition}:iam::*:role/${ResponderRoleName}"}` {
 					t.Errorf("sts:AssumeRole on %s", r)
 				}
-			case "s3:PutObject":
-				if r != `{"Fn::Sub":"${ReportBucket.Arn}/incidents/*"}` {
-					t.Errorf("s3:PutObject on %s", r)
+			case "s3:PutObject", "s3:GetObject":
+				if r != `{"Fn::Sub":"${ReportBucket.Arn}/incidents/*"}` && r != `{"Fn::Sub":"${ReportBucket.Arn}/journals/*"}` ||
+					a == "s3:GetObject" && r != `{"Fn::Sub":"${ReportBucket.Arn}/journals/*"}` {
+					t.Errorf("%s on %s", a, r)
+				}
+			case "s3:ListBucket":
+				if r != `{"Fn::GetAtt":["ReportBucket","Arn"]}` {
+					t.Errorf("s3:ListBucket on %s", r)
 				}
 			case "sns:Publish":
 				if r != `{"Ref":"NotificationTopic"}` {
