@@ -77,8 +77,8 @@ func runDoctor(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("run 'keyward doctor --help' for usage", "doctor takes no arguments")
 	}
-	if !o.aws && (o.deploy.assumeRole != "" || len(o.deploy.members) > 0) {
-		return usagef("a deployment is checked against AWS: add --aws", "--assume-role and --member-accounts need --aws")
+	if !o.aws && o.deploy.used() {
+		return usagef("a deployment is checked against AWS: add --aws", "--assume-role, --member-accounts, --report-bucket and --topic need --aws")
 	}
 	checks := []check{checkBinary(), checkGit(ctx)}
 	checks = append(checks, checkHooks(ctx, e)...)

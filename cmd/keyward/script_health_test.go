@@ -25,6 +25,7 @@ func healthScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, arg
 		"hygiene":       cmdHygiene,
 		"responderrole": cmdResponderRole,
 		"healthevent":   cmdHealthEvent,
+		"stackoutputs":  cmdStackOutputs,
 	}
 }
 
@@ -164,4 +165,20 @@ func cmdHealthEvent(ts *testscript.TestScript, neg bool, args []string) {
 	ev := `{"version":"0","id":"7bf73129-1428-4cd3-a780-95db273d1602","detail-type":"AWS Health Event","source":"aws.health","account":"` + args[1] +
 		`","time":"2026-12-01T10:00:00Z","region":"us-east-1","resources":[],"detail":{"eventArn":"arn:aws:health:global::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_TEST","service":"RISK","eventTypeCode":"AWS_RISK_CREDENTIALS_EXPOSED","eventTypeCategory":"issue","startTime":"Tue, 1 Dec 2026 10:00:00 GMT","eventDescription":[{"language":"en_US","latestDescription":"Your access key was found in a public GitHub repository."}],"affectedEntities":[{"entityValue":"` + args[2] + `"}]}}`
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(ev), 0o600))
+}
+
+// cmdStackOutputs creates what deploy/aws's stack outputs name, in the
+// emulator's first account: the report bucket and the topic (exported as
+// TOPIC_ARN).
+//
+//	stackoutputs BUCKET TOPIC
+func cmdStackOutputs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: stackoutputs BUCKET TOPIC")
+	}
+	se := emuOf(ts)
+	ts.Check(se.emu.CreateBucket(se.emu.Account(), args[0]))
+	arn, err := se.emu.CreateTopic(se.emu.Account(), "us-east-1", args[1])
+	ts.Check(err)
+	ts.Setenv("TOPIC_ARN", arn)
 }
