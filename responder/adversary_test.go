@@ -140,7 +140,7 @@ func assertDeadOrNamed(t *testing.T, l *lab, a *attacker, res *Result) {
 // probeActions are what a live credential is asked to do: one the
 // quarantine policy denies and ones it does not, so that containment is
 // not credited to the quarantine alone (it can be released).
-var probeActions = []string{"iam:ListUsers", "s3:ListAllMyBuckets", "iam:CreateUser"}
+var probeActions = []string{"iam:ListUsers", "s3:ListAllMyBuckets", "iam:CreateUser", "cloudtrail:LookupEvents", "sts:GetSessionToken"}
 
 // alive reports whether the emulator would let id do any probe action.
 func alive(l *lab, id string) bool {

@@ -431,3 +431,89 @@ func TestReleaseQuarantineAfterRecheck(t *testing.T) {
 		t.Fatalf("the new key is still restricted: %v", err)
 	}
 }
+
+// TestInlineQuotaDoesNotStopInvestigation: alice's inline policies leave
+// no room for the session deny (2,048 characters per user): the step fails
+// with its fix, the investigation still runs, and nothing says contained.
+func TestInlineQuotaDoesNotStopInvestigation(t *testing.T) {
+	l := newLab(t)
+	pad := strings.Repeat("x", 1700)
+	must(t, l.emu.PutUserPolicy(l.acct, "alice", "big", `{"Version":"2012-10-17","Statement":[{"Sid":"`+pad+`","Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`))
+	res, err := l.runner(t, "").Execute(context.Background(), cred(l.leaked))
+	rs := lastStep(res, StepRevokeSessions)
+	if rs.Status != StepFailed || !strings.Contains(rs.Error, "2,048") {
+		t.Fatalf("revoke-sessions %+v", rs)
+	}
+	if lastStep(res, StepInvestigate).Status != StepDone || res.Incident.Outcome != OutcomePartial || err == nil {
+		t.Fatalf("outcome %q, err %v", res.Incident.Outcome, err)
+	}
+}
+
+// TestFederatedSessionKeyDeniesTheMintingUser: a leaked GetFederationToken
+// session's ARN does not name the IAM user who minted it; CloudTrail does,
+// and that user gets the session deny.
+func TestFederatedSessionKeyDeniesTheMintingUser(t *testing.T) {
+	l := newLab(t)
+	must(t, l.emu.PutUserPolicy(l.acct, "alice", "fed", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetFederationToken","Resource":"*"}]}`))
+	out, err := sts.NewFromConfig(l.config(l.leaked)).GetFederationToken(context.Background(), &sts.GetFederationTokenInput{Name: aws.String("fed"),
+		Policy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+	must(t, err)
+	fed := NewCredential(*out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken)
+	// Federation sessions may not call IAM at all; CloudTrail they may.
+	if err := l.emu.Check(fed.KeyID, "cloudtrail:LookupEvents", ""); err != nil {
+		t.Fatalf("the test is void: the federated session does not work: %v", err)
+	}
+	res, err := firstRun(l.runner(t, ""), fed)
+	if err != nil {
+		t.Fatalf("Execute: %v (%+v)", err, res.Incident.Steps)
+	}
+	if rs := lastStep(res, StepRevokeSessions); !strings.Contains(rs.Detail, "user alice") {
+		t.Fatalf("revoke-sessions %+v", rs)
+	}
+	if l.emu.Check(fed.KeyID, "cloudtrail:LookupEvents", "") == nil {
+		t.Fatal("the federated session still works")
+	}
+}
+
+// TestRotateHandOverFailureDeletesTheKey: the new key could not be stored
+// (the credentials file, say): it is deleted at once rather than left in
+// IAM with a secret nobody holds, and the step is not journalled done.
+func TestRotateHandOverFailureDeletesTheKey(t *testing.T) {
+	l := newLab(t)
+	r := l.runner(t, filepath.Join(t.TempDir(), "j.json"))
+	r.Rotate = true
+	r.HandOver = func(Credential) error { return errors.New("disk full") }
+	res, _ := r.Execute(context.Background(), cred(l.leaked))
+	if st := lastStep(res, StepRotate); st.Status != StepFailed || !strings.Contains(st.Error, "was deleted") {
+		t.Fatalf("rotate %+v", st)
+	}
+	if res.NewKey != nil {
+		t.Fatal("a key whose hand-over failed was returned")
+	}
+	keys, err := l.iam().ListAccessKeys(context.Background(), &iam.ListAccessKeysInput{UserName: aws.String("alice")})
+	must(t, err)
+	if len(keys.AccessKeyMetadata) != 1 {
+		t.Fatalf("alice has %d keys", len(keys.AccessKeyMetadata))
+	}
+}
+
+// TestQuarantineAlreadyAttachedByAWS: AWS attached its quarantine before
+// the response (it does so within minutes of finding a key in public):
+// keyward says so, and that a support case is likely open.
+func TestQuarantineAlreadyAttachedByAWS(t *testing.T) {
+	l := newLab(t)
+	must(t, l.emu.AttachUserPolicy(l.acct, "alice", awsemu.QuarantineV3ARN))
+	res, err := firstRun(l.runner(t, ""), cred(l.leaked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := lastStep(res, StepQuarantine); q.Status != StepSkipped || !strings.Contains(q.Detail, "support case") {
+		t.Fatalf("quarantine %+v", q)
+	}
+	if !slices.ContainsFunc(res.Incident.FollowUps, func(s string) bool { return strings.Contains(s, "AWS Support case") }) {
+		t.Fatalf("follow-ups %v", res.Incident.FollowUps)
+	}
+	if n := l.emu.Calls("AttachUserPolicy"); n != 0 {
+		t.Fatalf("AttachUserPolicy called %d times", n)
+	}
+}

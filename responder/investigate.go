@@ -86,7 +86,10 @@ func (r *Runner) investigate(ctx context.Context, x *Execution, keyID string, re
 	if err != nil {
 		return nil, err
 	}
-	now := r.now()
+	// LookupEvents takes whole milliseconds: round the end up to the next
+	// second so an event of the last instant (keyward's own validation, a
+	// moment ago) is not cut off.
+	now := r.now().Truncate(time.Second).Add(time.Second)
 	t := &Trail{Regions: rs.Regions, RegionSource: rs.Source, RegionsWhy: rs.Why, Since: now.Add(-r.lookback()), Until: now,
 		EventNames: map[string]int{}, EventRegions: map[string]int{}, Errors: map[string]int{}}
 	ips, agents := map[string]bool{}, map[string]bool{}

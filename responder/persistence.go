@@ -92,8 +92,10 @@ func (x *Execution) persistence(ctx context.Context, res *StepResult) error {
 	refresh := map[string]bool{} // existing users whose keys were deactivated
 	var errs []error
 	known := map[string]bool{}
+	prevAction := map[string]string{}
 	for _, it := range x.f.Persistence {
 		known[it.Event+" "+it.Target] = true
+		prevAction[it.Event+" "+it.Target] = it.Action
 	}
 	fresh := 0
 	for i := range items {
@@ -118,14 +120,13 @@ func (x *Execution) persistence(ctx context.Context, res *StepResult) error {
 			}
 			var changed bool
 			changed, err = x.deactivateKey(ctx, client, user, id)
-			if err == nil {
+			if err == nil && changed {
 				it.Action = "deactivated"
-				if !changed {
-					it.Action = "already inactive or deleted"
-				}
 				if user != "" {
 					refresh[user] = true
 				}
+			} else if err == nil {
+				it.Action = orPlaceholder(prevAction[it.Event+" "+it.Target], "inactive")
 			}
 		case it.Kind == "login-profile" && it.Created:
 			if created["user/"+it.Target] {
@@ -196,22 +197,30 @@ func (x *Execution) containUser(ctx context.Context, client *iam.Client, it *Per
 	if err != nil {
 		return denied(err, StepPersistence, "iam:ListAccessKeys", userARN(x.f.partition(), x.f.KeyAccount, it.Target))
 	}
-	n := 0
 	for _, k := range keys.AccessKeyMetadata {
 		if k.Status == iamtypes.StatusTypeActive {
 			if _, err := x.deactivateKey(ctx, client, it.Target, aws.ToString(k.AccessKeyId)); err != nil {
 				return err
 			}
-			n++
 		}
 	}
-	it.Action = fmt.Sprintf("inline %s put on the user, %d key(s) deactivated", DenyAllPolicyName, n)
+	it.Action = fmt.Sprintf("inline %s put on the user, its %d key(s) inactive", DenyAllPolicyName, len(keys.AccessKeyMetadata))
 	return nil
 }
 
 // deactivateKey sets a key Inactive if it is Active; it reports whether it
-// changed anything.
+// changed anything. The status is read first, so a re-check does not move
+// the session-deny cutoff for a key already dealt with.
 func (x *Execution) deactivateKey(ctx context.Context, client *iam.Client, user, id string) (bool, error) {
+	if keys, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)}); err == nil {
+		active := false
+		for _, k := range keys.AccessKeyMetadata {
+			active = active || (aws.ToString(k.AccessKeyId) == id && k.Status == iamtypes.StatusTypeActive)
+		}
+		if !active {
+			return false, nil
+		}
+	}
 	_, err := client.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(id), Status: iamtypes.StatusTypeInactive})
 	if isCode(err, "NoSuchEntity") {
 		return false, nil

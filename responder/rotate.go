@@ -58,16 +58,23 @@ func (x *Execution) rotate(ctx context.Context, res *StepResult) error {
 	}
 	k := out.AccessKey
 	nk := NewCredential(aws.ToString(k.AccessKeyId), aws.ToString(k.SecretAccessKey), "")
-	x.newKey = &nk
-	x.f.NewKeyID = nk.KeyID
 	// The key is handed over by the caller before the step is journalled
 	// done (HandOver), so a crash in between leaves "started" and the
-	// re-run deletes the key whose secret may be lost.
+	// re-run deletes the key whose secret may be lost. A hand-over that
+	// fails deletes the key at once: nobody would ever hold its secret.
 	if x.r.HandOver != nil {
 		if err := x.r.HandOver(nk); err != nil {
-			return fmt.Errorf("rotate: store the new key %s: %w (the key exists in IAM; delete it and re-run)", nk.KeyID, err)
+			nk.Wipe()
+			_, derr := client.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(x.f.UserName), AccessKeyId: aws.String(nk.KeyID)})
+			if derr != nil {
+				return fmt.Errorf("rotate: store the new key %s: %w; deleting it failed too (%v): delete it by hand (aws iam delete-access-key --user-name %s --access-key-id %s)", nk.KeyID, err, errCode(derr), x.f.UserName, nk.KeyID)
+			}
+			x.f.OrphansDeleted = append(x.f.OrphansDeleted, nk.KeyID)
+			return fmt.Errorf("rotate: store the new key %s: %w; the key was deleted, fix this and re-run", nk.KeyID, err)
 		}
 	}
+	x.newKey = &nk
+	x.f.NewKeyID = nk.KeyID
 	res.Detail += "new key " + nk.KeyID + " for user " + x.f.UserName
 	if slices.ContainsFunc(x.f.UserPolicies, isQuarantineARN) {
 		res.Detail += "; the user still carries the quarantine policy, which denies the new key S3 reads, ECR, PassRole and more: release it with --release-quarantine once a re-check shows nothing live"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -141,6 +142,11 @@ func (x *Execution) validate(ctx context.Context, res *StepResult) error {
 	if v.Status == StatusValid {
 		if isRootARN(v.ARN) {
 			return rootStop(v.Account)
+		}
+		if x.f.OperatorAccount != "" && v.Account != "" && v.Account != x.f.OperatorAccount {
+			// The ownership step could not ask STS; the key's own answer
+			// says it is another account's.
+			return otherAccountStop(v.Account, x.f.OperatorAccount)
 		}
 		x.f.ARN, x.f.UserID = v.ARN, v.UserID
 		if x.f.KeyAccount == "" {
@@ -324,10 +330,17 @@ func (x *Execution) verifyDead(ctx context.Context, res *StepResult) error {
 // can find.
 func (x *Execution) revokeSessions(ctx context.Context, res *StepResult) error {
 	if strings.Contains(x.f.ARN, ":federated-user/") && x.f.UserName == "" {
-		x.addHuman(HumanAction{Subject: "federated session " + x.f.ARN,
-			What:     "find the IAM user who called GetFederationToken for " + x.c.KeyID + " and deny its older sessions",
-			Commands: []string{"aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=GetFederationToken (find responseElements.credentials.accessKeyId " + x.c.KeyID + ")", "aws iam put-user-policy --user-name <that user> --policy-name " + RevokePolicyName + " --policy-document '" + RevokeSessionsPolicy(x.r.now()) + "'"}})
-		return errors.New("revoke sessions: the user who minted this federation token is unknown; see what only a human can do")
+		// A federation token's session is denied through the IAM user who
+		// minted it, which its ARN does not name; CloudTrail does, in each
+		// event the session made (sessionIssuer).
+		if user := x.federationIssuer(ctx); user != "" {
+			x.f.UserName = user
+		} else {
+			x.addHuman(HumanAction{Subject: "federated session " + x.f.ARN,
+				What:     "find the IAM user who called GetFederationToken for " + x.c.KeyID + " and deny its older sessions (CloudTrail had not delivered an event naming it; a re-check may)",
+				Commands: []string{"aws cloudtrail lookup-events --lookup-attributes AttributeKey=AccessKeyId,AttributeValue=" + x.c.KeyID + "   # userIdentity.sessionContext.sessionIssuer.userName", "aws iam put-user-policy --user-name <that user> --policy-name " + RevokePolicyName + " --policy-document '" + RevokeSessionsPolicy(x.r.now()) + "'"}})
+			return errors.New("revoke sessions: the user who minted this federation token is not known yet; see what only a human can do")
+		}
 	}
 	now, fromAWS := x.serverNow(ctx)
 	cutoff := cutoffAfter(now)
@@ -351,6 +364,43 @@ func (x *Execution) revokeSessions(ctx context.Context, res *StepResult) error {
 	}
 	x.f.RevokedBefore = cutoff
 	return nil
+}
+
+// federationIssuer looks up the leaked federation session's own events
+// (keyward's validation among them) for the IAM user that issued it.
+func (x *Execution) federationIssuer(ctx context.Context) string {
+	regions := []string{PartitionRegion(x.f.partition())}
+	if r := x.r.Config.Region; r != "" && r != regions[0] {
+		regions = append(regions, r)
+	}
+	for _, region := range regions {
+		client := cloudtrail.NewFromConfig(x.cfg(), func(o *cloudtrail.Options) { o.Region = region })
+		end := x.r.now().Truncate(time.Second).Add(time.Second)
+		out, err := x.r.lookup(ctx, client, x.c.KeyID, end.Add(-x.r.lookback()), end, nil)
+		if err != nil {
+			continue
+		}
+		for _, ev := range out.Events {
+			var rec struct {
+				UserIdentity struct {
+					Type           string `json:"type"`
+					SessionContext struct {
+						SessionIssuer struct {
+							Type     string `json:"type"`
+							UserName string `json:"userName"`
+						} `json:"sessionIssuer"`
+					} `json:"sessionContext"`
+				} `json:"userIdentity"`
+			}
+			if ev.CloudTrailEvent == nil || json.Unmarshal([]byte(*ev.CloudTrailEvent), &rec) != nil {
+				continue
+			}
+			if si := rec.UserIdentity.SessionContext.SessionIssuer; rec.UserIdentity.Type == "FederatedUser" && si.Type == "IAMUser" && si.UserName != "" {
+				return si.UserName
+			}
+		}
+	}
+	return ""
 }
 
 func (x *Execution) putUserPolicy(ctx context.Context, user, name, doc string) error {

@@ -302,7 +302,7 @@ func (se *scriptEmulator) persist(acct string, c awsemu.Credentials, suffix stri
 	if _, err := client.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(backdoor), PolicyArn: aws.String(awsemu.AdministratorAccessARN)}); err != nil {
 		return ids, err
 	}
-	out, err := sts.NewFromConfig(cfg).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acct + ":role/"+backdoor), RoleSessionName: aws.String("x")})
+	out, err := sts.NewFromConfig(cfg).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acct + ":role/" + backdoor), RoleSessionName: aws.String("x")})
 	if err != nil {
 		return ids, err
 	}
