@@ -141,13 +141,16 @@ func isAccountID(s string) bool {
 // clip shortens a value quoted in an error, so an error stays one line of
 // reasonable length whatever the input holds.
 func clip(s string) string {
-	const max = 64
 	s = oneLine(s)
-	if len(s) > max {
-		return s[:max] + "..."
+	if len(s) > maxQuoted {
+		return s[:maxQuoted] + "..."
 	}
 	return s
 }
+
+// maxQuoted bounds a value quoted in a refusal: enough to recognise it,
+// short enough that a hostile event cannot flood the terminal or a log.
+const maxQuoted = 64
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")

@@ -140,7 +140,7 @@ func runRotate(ctx context.Context, e *env, args []string) error {
 			"an earlier rotation of profile %q is not finished: the old key %s is not deleted yet", o.profile, pk.pending.oldKeyID)
 	}
 	var user string
-	r.AfterStage = func(s responder.RotateStage) error { return rotateFault(e, s) }
+	r.AfterStage = rotateFault
 	r.OnStage = func(s responder.RotateStage, d string) {
 		if s == responder.RotateIdentify {
 			user = strings.TrimPrefix(d, "IAM user ")
@@ -255,7 +255,7 @@ func (o *rotateOptions) runFinish(ctx context.Context, e *env, r *responder.Rota
 // rotation at a chosen stage and check what is left behind.
 var rotateFaultHook func(responder.RotateStage) error
 
-func rotateFault(e *env, s responder.RotateStage) error {
+func rotateFault(s responder.RotateStage) error {
 	if rotateFaultHook != nil {
 		return rotateFaultHook(s)
 	}
