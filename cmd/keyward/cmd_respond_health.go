@@ -42,6 +42,11 @@ key (sts:GetAccessKeyInfo) is acted on through that role, and so is every
 other account the key's sessions reached with AssumeRole (found in
 CloudTrail): their roles get the session deny there.
 
+Exit codes are respond's (above): a first run that contained everything
+CloudTrail shows is "awaiting re-check", exit 1, and names the
+'keyward respond --health-event FILE --recheck --execute' to run after
+CloudTrail's delivery delay; a malformed event is one line and exit 2.
+
 --print-policy[=KIND] prints the least-privilege IAM policy, generated from the
 step table: responder (default; the member-account role, or the operator
 acting in its own account) or organization (what the security account
