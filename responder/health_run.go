@@ -255,6 +255,7 @@ func (x *Execution) lateralRoles(ctx context.Context, res *StepResult, h *Health
 			errs = append(errs, err)
 			continue
 		}
+		raw := cfg
 		cfg = (&Runner{Config: cfg}).cfg() // record its calls, as every step's
 		// The member account's clock, via its STS Date header, is AWS's;
 		// the local clock stands in only if that fails.
@@ -277,13 +278,50 @@ func (x *Execution) lateralRoles(ctx context.Context, res *StepResult, h *Health
 			}
 		}
 		x.f.HumanActions = kept
+		if err := x.followSessions(ctx, res, raw, acct); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(done) == 0 && len(errs) == 0 {
 		res.Status, res.Detail = StepSkipped, "no role of another account was assumed"
 		return nil
 	}
-	res.Detail = "sessions denied, through " + string(h.AssumeRole) + ", for " + strings.Join(done, ", ")
+	res.Detail = "sessions denied, through " + string(h.AssumeRole) + ", for " + strings.Join(done, ", ") + res.Detail
 	return errors.Join(errs...)
+}
+
+// followSessions searches the CloudTrail of account acct, through its
+// responder role, for what the sessions the key minted there did: their
+// events are recorded in that account, not in the key's. The sessions are
+// already denied (their role's older sessions are); anything they created
+// there is named for a human, with the command that contains it.
+func (x *Execution) followSessions(ctx context.Context, res *StepResult, cfg aws.Config, acct string) error {
+	if x.f.Trail == nil {
+		return nil
+	}
+	member := &Runner{Config: cfg, Options: x.r.Options}
+	for _, id := range x.f.Trail.DerivedKeys {
+		if a, ok := patterns.AccountID(id); !ok || a != acct {
+			continue
+		}
+		t, err := member.investigate(ctx, nil, id, res)
+		if err != nil {
+			return fmt.Errorf("investigate session %s in account %s: %w", id, acct, err)
+		}
+		res.Detail += fmt.Sprintf("; session %s: %d events in account %s", id, len(t.Events), acct)
+		if len(t.Changes) == 0 {
+			continue
+		}
+		var names []string
+		for _, c := range t.Changes {
+			names = appendNew(names, c.Name)
+		}
+		x.addHuman(HumanAction{Subject: "session " + id + " in account " + acct,
+			What: "it changed IAM there (" + strings.Join(names, ", ") + "); its sessions are denied, but what it created lives on: contain it in that account",
+			Commands: []string{"aws cloudtrail lookup-events --lookup-attributes AttributeKey=AccessKeyId,AttributeValue=" + id + "   # with credentials of account " + acct,
+				"keyward respond --key-id <each access key it created> --execute   # with credentials of account " + acct}})
+	}
+	return nil
 }
 
 // serverDate is AWS's time from the Date header of an STS answer.

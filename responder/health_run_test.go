@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyward/keyward/patterns/patternstest"
@@ -60,7 +61,7 @@ func newOrg(t *testing.T) *org {
 		check(t, o.emu.SetRoleTrust(acct, testResponderRole, trust))
 	}
 	// The third account's role that the member account may assume.
-	check(t, o.emu.CreateRole(thirdAccount, "Shared", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`))
+	check(t, o.emu.CreateRole(thirdAccount, "Shared", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","iam:CreateUser"],"Resource":"*"}]}`))
 	check(t, o.emu.SetRoleTrust(thirdAccount, "Shared", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+memberAccount+`:root"},"Action":"sts:AssumeRole"}]}`))
 	check(t, o.emu.CreateUser(memberAccount, "app"))
 	check(t, o.emu.PutUserPolicy(memberAccount, "app", "work", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","iam:ListUsers","s3:*"],"Resource":"*"}]}`))
@@ -170,7 +171,8 @@ func TestHealthRespondAcrossAccounts(t *testing.T) {
 			t.Fatalf("validate made calls without a secret: %+v", s.Calls)
 		}
 	}
-	if lateral == nil || lateral.Status != StepDone || !strings.Contains(lateral.Detail, thirdAccount) {
+	if lateral == nil || lateral.Status != StepDone || !strings.Contains(lateral.Detail, thirdAccount) ||
+		!strings.Contains(lateral.Detail, "session "+o.session.AccessKeyID+": ") {
 		t.Fatalf("lateral step %+v", lateral)
 	}
 	if verify == nil || verify.Status != StepDone || !strings.Contains(verify.Detail, "IAM shows the key inactive") || !strings.Contains(verify.Detail, "waited 1ms") {
@@ -179,6 +181,34 @@ func TestHealthRespondAcrossAccounts(t *testing.T) {
 	// Nothing touched the security account's IAM.
 	if n := o.emu.Calls("UpdateAccessKey"); n != 1 {
 		t.Fatalf("UpdateAccessKey calls = %d", n)
+	}
+}
+
+// What the thief's session did in the third account is found there, through
+// the responder role: a user it created keeps the outcome from "contained"
+// and is named for a human.
+func TestHealthFollowsSessionIntoThirdAccount(t *testing.T) {
+	o := newOrg(t)
+	_, err := iam.NewFromConfig(o.config(o.session)).CreateUser(context.Background(), &iam.CreateUserInput{UserName: aws.String("backdoor")})
+	check(t, err)
+	h := o.responder(t, "arn:aws:iam::{account}:role/"+testResponderRole)
+	tgt, err := h.Target(context.Background(), o.leaked.AccessKeyID)
+	check(t, err)
+	res, err := h.Respond(context.Background(), tgt)
+	var pe *PartialError
+	if !errors.As(err, &pe) || res.Incident.Outcome != OutcomePartial {
+		t.Fatalf("err = %v, outcome %q", err, res.Incident.Outcome)
+	}
+	found := false
+	for _, r := range res.Incident.Remaining {
+		found = found || strings.Contains(r, "session "+o.session.AccessKeyID+" in account "+thirdAccount) && strings.Contains(r, "CreateUser")
+	}
+	if !found {
+		t.Fatalf("remaining %v", res.Incident.Remaining)
+	}
+	// The session itself is dead in the third account.
+	if err := o.emu.Check(o.session.AccessKeyID, "s3:GetObject", ""); err == nil {
+		t.Fatal("the thief's session still works")
 	}
 }
 
