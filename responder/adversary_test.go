@@ -88,7 +88,7 @@ func newAdversaryLab(t *testing.T, opts ...func(*awsemu.Server)) *lab {
 	l := newLab(t)
 	must(t, l.emu.AttachUserPolicy(l.acct, "alice", awsemu.AdministratorAccessARN))
 	must(t, l.emu.CreateUser(l.acct, "bob"))
-	must(t, l.emu.PutUserPolicy(l.acct, "bob", "work", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:GetSessionToken","iam:ListUsers"],"Resource":"*"}]}`))
+	must(t, l.emu.PutUserPolicy(l.acct, "bob", "work", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:GetSessionToken","iam:ListUsers","cloudtrail:LookupEvents"],"Resource":"*"}]}`))
 	for _, o := range opts {
 		o(l.emu)
 	}
@@ -137,6 +137,17 @@ func assertDeadOrNamed(t *testing.T, l *lab, a *attacker, res *Result) {
 	}
 }
 
+// requireAlive fails a test that would be void: every credential the
+// attacker made must work before the response.
+func requireAlive(t *testing.T, l *lab, a *attacker) {
+	t.Helper()
+	for label, id := range a.creds {
+		if !alive(l, id) {
+			t.Fatalf("the test is void: %s %s does not work before the response", label, id)
+		}
+	}
+}
+
 // probeActions are what a live credential is asked to do: one the
 // quarantine policy denies and ones it does not, so that containment is
 // not credited to the quarantine alone (it can be released).
@@ -154,20 +165,28 @@ func alive(l *lab, id string) bool {
 
 func TestAdversaryEachMoveAlone(t *testing.T) {
 	for _, m := range moves {
-		t.Run(m.name, func(t *testing.T) {
-			l := newAdversaryLab(t)
-			a := &attacker{creds: map[string]string{}}
-			m.do(t, l, a)
-			_, res, err := l.respondAndRecheck(t)
-			if err != nil {
-				t.Fatalf("re-check: %v\n%s", err, res.Incident.Markdown())
-			}
-			if res.Incident.Outcome != OutcomeContained {
-				t.Fatalf("outcome %q, remaining %v", res.Incident.Outcome, res.Incident.Remaining)
-			}
-			assertDeadOrNamed(t, l, a, res)
-		})
+		for _, noQuarantine := range []bool{false, true} {
+			t.Run(m.name+map[bool]string{false: "", true: " without quarantine"}[noQuarantine], func(t *testing.T) {
+				eachMoveAlone(t, m, noQuarantine)
+			})
+		}
 	}
+}
+
+func eachMoveAlone(t *testing.T, m move, noQuarantine bool) {
+	l := newAdversaryLab(t)
+	l.noQuarantine = noQuarantine
+	a := &attacker{creds: map[string]string{}}
+	m.do(t, l, a)
+	requireAlive(t, l, a)
+	_, res, err := l.respondAndRecheck(t)
+	if err != nil {
+		t.Fatalf("re-check: %v\n%s", err, res.Incident.Markdown())
+	}
+	if res.Incident.Outcome != OutcomeContained {
+		t.Fatalf("outcome %q, remaining %v", res.Incident.Outcome, res.Incident.Remaining)
+	}
+	assertDeadOrNamed(t, l, a, res)
 }
 
 func TestAdversaryAllMovesTogether(t *testing.T) {
@@ -185,6 +204,7 @@ func allMovesTogether(t *testing.T, noQuarantine bool) {
 	for _, m := range moves {
 		m.do(t, l, a)
 	}
+	requireAlive(t, l, a)
 	_, res, err := l.respondAndRecheck(t)
 	if err != nil {
 		t.Fatalf("re-check: %v\n%s", err, res.Incident.Markdown())

@@ -118,6 +118,9 @@ func TestCutoffAfterDeactivation(t *testing.T) {
 	l := newLab(t)
 	l.emu.SetConsistencyDelay(300 * time.Millisecond)
 	r := l.runner(t, "")
+	// Without the quarantine, which restricts alice's sessions too: only
+	// the session deny may stop the late session here.
+	r.NoQuarantine = true
 	var late awsemu.Credentials
 	r.AfterStep = func(id StepID) error {
 		if id == StepDeactivate {
@@ -254,7 +257,9 @@ func TestAlreadyInactiveKeyStillGetsSessionDeny(t *testing.T) {
 	l := newLab(t)
 	session := l.sessionToken(t, l.leaked, 3600)
 	must(t, l.deactivate("alice", l.leaked.AccessKeyID))
-	res, err := firstRun(l.runner(t, ""), cred(l.leaked))
+	r := l.runner(t, "")
+	r.NoQuarantine = true // only the session deny may stop the session
+	res, err := firstRun(r, cred(l.leaked))
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
@@ -270,6 +275,39 @@ func TestAlreadyInactiveKeyStillGetsSessionDeny(t *testing.T) {
 // iam:ListAccessKeys the key is still deactivated.
 func TestMissingInformationalPermissions(t *testing.T) {
 	l := newLab(t)
+	r := l.runner(t, "")
+	r.Config = l.config(limitedOperator(t, l))
+	res, _ := r.Execute(context.Background(), cred(l.leaked))
+	if s, _ := l.emu.KeyStatus(l.leaked.AccessKeyID); s != "Inactive" {
+		t.Fatalf("key %s; steps %+v", s, res.Incident.Steps)
+	}
+	if o := lastStep(res, StepOwnership); o.Status != StepFailed || !strings.Contains(o.Error, "informational") {
+		t.Fatalf("ownership %+v", o)
+	}
+}
+
+// TestMissingListAccessKeysAlreadyInactive: the key's status cannot be
+// read and STS says it is dead, but IAM named its user: its sessions still
+// get the deny.
+func TestMissingListAccessKeysAlreadyInactive(t *testing.T) {
+	l := newLab(t)
+	session := l.sessionToken(t, l.leaked, 3600)
+	must(t, l.deactivate("alice", l.leaked.AccessKeyID))
+	r := l.runner(t, "")
+	r.Config, r.NoQuarantine = l.config(limitedOperator(t, l)), true
+	res, _ := r.Execute(context.Background(), cred(l.leaked))
+	if res.Incident.Stop != nil {
+		t.Fatalf("stopped: %v", res.Incident.Stop)
+	}
+	if alive(l, session.AccessKeyID) {
+		t.Fatalf("the session survived; steps %+v", res.Incident.Steps)
+	}
+}
+
+// limitedOperator is an operator allowed every action of the runbook but
+// sts:GetAccessKeyInfo and iam:ListAccessKeys.
+func limitedOperator(t *testing.T, l *lab) awsemu.Credentials {
+	t.Helper()
 	var allow []string
 	for _, a := range RequiredActions(Options{}) {
 		if a != "sts:GetAccessKeyInfo" && a != "iam:ListAccessKeys" {
@@ -281,15 +319,7 @@ func TestMissingInformationalPermissions(t *testing.T) {
 	must(t, l.emu.PutUserPolicy(l.acct, "responder", "least", string(doc)))
 	op, err := l.emu.CreateAccessKey(l.acct, "responder")
 	must(t, err)
-	r := l.runner(t, "")
-	r.Config = l.config(op)
-	res, _ := r.Execute(context.Background(), cred(l.leaked))
-	if s, _ := l.emu.KeyStatus(l.leaked.AccessKeyID); s != "Inactive" {
-		t.Fatalf("key %s; steps %+v", s, res.Incident.Steps)
-	}
-	if o := lastStep(res, StepOwnership); o.Status != StepFailed || !strings.Contains(o.Error, "informational") {
-		t.Fatalf("ownership %+v", o)
-	}
+	return op
 }
 
 // TestDroppedCreateAccessKeyLeavesNoOrphan: the connection drops after
@@ -515,5 +545,34 @@ func TestQuarantineAlreadyAttachedByAWS(t *testing.T) {
 	}
 	if n := l.emu.Calls("AttachUserPolicy"); n != 0 {
 		t.Fatalf("AttachUserPolicy called %d times", n)
+	}
+}
+
+// TestRequiredActionsAreEnough: an operator allowed exactly
+// RequiredActions, nothing more, carries out the whole runbook, persistence
+// and rotation included: the list the step table derives is sufficient.
+func TestRequiredActionsAreEnough(t *testing.T) {
+	l := newAdversaryLab(t)
+	a := &attacker{creds: map[string]string{}}
+	moves[2].do(t, l, a) // user svc-backup with a key
+	opts := Options{Rotate: true, Delete: true}
+	doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Effect": "Allow", "Action": RequiredActions(opts), "Resource": "*"}}})
+	must(t, l.emu.CreateUser(l.acct, "responder"))
+	must(t, l.emu.PutUserPolicy(l.acct, "responder", "least", string(doc)))
+	op, err := l.emu.CreateAccessKey(l.acct, "responder")
+	must(t, err)
+	r := l.runner(t, "")
+	r.Config, r.Rotate, r.Delete = l.config(op), true, true
+	res, err := firstRun(r, cred(l.leaked))
+	if err != nil {
+		t.Fatalf("Execute with RequiredActions only: %v\n%+v", err, res.Incident.Steps)
+	}
+	for _, s := range res.Incident.Steps {
+		if s.Status == StepFailed {
+			t.Errorf("step %s failed: %s", s.ID, s.Error)
+		}
+	}
+	if alive(l, a.creds["svc-backup key"]) {
+		t.Fatal("the svc-backup key still works")
 	}
 }

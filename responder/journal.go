@@ -44,6 +44,9 @@ type Facts struct {
 	// KeyStatus is the key's IAM status as the owner step last read it:
 	// Active, Inactive, absent, or "" when it could not be read.
 	KeyStatus string `json:"key_status,omitempty"`
+	// KeyInIAM is set when iam:GetAccessKeyLastUsed named the key's user:
+	// the key exists, even when its status could not be read.
+	KeyInIAM bool `json:"key_in_iam,omitempty"`
 	// UserPolicies are the managed policies attached to the owner.
 	UserPolicies []string `json:"user_policies,omitempty"`
 	// Quarantined are the quarantine policies keyward attached;

@@ -225,6 +225,7 @@ func (r *Runner) Plan(ctx context.Context, c Credential) (*Plan, error) {
 			p.Notes = append(p.Notes, "iam:GetAccessKeyLastUsed failed: "+shortErr(denied(err, StepOwner, "iam:GetAccessKeyLastUsed", "*")))
 		} else {
 			f.UserName = aws.ToString(lu.UserName)
+			f.KeyInIAM = f.UserName != ""
 			if f.UserName == "root" || f.UserName == "<root_account>" {
 				p.KeyAccount = f.KeyAccount
 				p.Stop = rootStop(f.KeyAccount)
@@ -303,7 +304,7 @@ func (x *Execution) planVerdict(v Verdict) *StopError {
 	if v.Status == StatusValid || v.Status == StatusUnknown && x.f.KeyStatus != KeyAbsent && x.f.KeyStatus != KeyInactive {
 		return nil
 	}
-	if x.c.Kind() != patterns.Temporary && (x.f.KeyStatus == KeyActive || x.f.KeyStatus == KeyInactive) && x.f.UserName != "" {
+	if x.c.Kind() != patterns.Temporary && (x.f.KeyStatus == KeyActive || x.f.KeyStatus == KeyInactive || x.f.KeyStatus == "" && x.f.KeyInIAM) && x.f.UserName != "" {
 		return nil
 	}
 	return verdictStop(v)

@@ -76,6 +76,8 @@ func (x *Execution) owner(ctx context.Context, res *StepResult) error {
 	} else {
 		if name := aws.ToString(lu.UserName); name != "" {
 			x.f.UserName = name
+			// IAM answered for the key: it exists, whatever its status.
+			x.f.KeyInIAM = true
 		}
 		if x.f.UserName == "root" || x.f.UserName == "<root_account>" {
 			return rootStop(x.f.KeyAccount)
@@ -160,7 +162,7 @@ func (x *Execution) validate(ctx context.Context, res *StepResult) error {
 		res.Detail = "valid: " + v.ARN
 		return nil
 	}
-	inIAM := x.f.KeyStatus == KeyActive || x.f.KeyStatus == KeyInactive
+	inIAM := x.f.KeyStatus == KeyActive || x.f.KeyStatus == KeyInactive || (x.f.KeyStatus == "" && x.f.KeyInIAM)
 	switch {
 	case v.Status == StatusUnknown && x.f.KeyStatus != KeyAbsent && x.f.KeyStatus != KeyInactive:
 		res.Detail = "unknown (" + v.Reason + "); treated as live"
