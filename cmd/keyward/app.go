@@ -50,6 +50,8 @@ func commands() map[string]command {
 		"hook":       {summary: "install, uninstall or inspect keyward's git hooks", run: runHook},
 		"verify":     {summary: "check whether leaked AWS keys are live, through STS only", run: runVerify},
 		"respond":    {summary: "plan or carry out AWS's runbook for a leaked key", run: runRespond},
+		"audit":      {summary: "audit the AWS account's key hygiene: old, unused and root keys, MFA", run: runAudit},
+		"rotate":     {summary: "rotate your own access key in ~/.aws/credentials, AWS's way", run: runRotate},
 		"emulator":   {summary: "run a local AWS emulator for trying the responder", hidden: true, run: runEmulator},
 		"ci":         {summary: "the CI secret gate: scan the commits this pipeline is about to accept", run: runCI},
 		"doctor":     {summary: "check the installation: PATH, git, hooks, config, AWS credentials", run: runDoctor},

@@ -36,12 +36,15 @@ type doctorOptions struct {
 	aws     bool
 	profile string
 	config  string
+	// deploy checks a deploy/aws deployment (issue 11).
+	deploy doctorDeployOptions
 }
 
 func (o *doctorOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.aws, "aws", false, "also ask STS who the operator's credentials belong to (contacts AWS)")
 	fs.StringVar(&o.profile, "profile", "", "the AWS profile 'keyward respond --profile' would use")
 	fs.StringVar(&o.config, "config", "", "check this config file instead of the repository's .keyward.toml")
+	o.deploy.addFlags(fs)
 }
 
 // checkLevel orders a check's outcome; the worst decides the exit code.
@@ -68,15 +71,21 @@ func runDoctor(ctx context.Context, e *env, args []string) error {
 	var o doctorOptions
 	fs := newFlagSet("doctor")
 	o.addFlags(fs)
-	if err := parseFlags(fs, doctorUsage, e, args); err != nil {
+	if err := parseFlags(fs, doctorUsage+doctorDeployUsage, e, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("run 'keyward doctor --help' for usage", "doctor takes no arguments")
 	}
+	if !o.aws && o.deploy.used() {
+		return usagef("a deployment is checked against AWS: add --aws", "--assume-role, --member-accounts, --report-bucket and --topic need --aws")
+	}
 	checks := []check{checkBinary(), checkGit(ctx)}
 	checks = append(checks, checkHooks(ctx, e)...)
 	checks = append(checks, checkConfig(e, o.config), checkAWS(ctx, o))
+	if o.aws {
+		checks = append(checks, o.deploy.checkDeployment(ctx, o.profile)...)
+	}
 
 	worst := checkOK
 	st := styleFor(e, e.stdout)

@@ -140,6 +140,8 @@ type respondOptions struct {
 	// end of the 36 h hold.
 	pollInterval, lookupInterval time.Duration
 	clockOffset                  time.Duration
+	// health: --health-event, --assume-role, --print-policy (issue 11).
+	health healthOptions
 }
 
 func (o *respondOptions) addFlags(fs *pflag.FlagSet) {
@@ -170,6 +172,7 @@ func (o *respondOptions) addFlags(fs *pflag.FlagSet) {
 	fs.MarkHidden("poll-interval")
 	fs.MarkHidden("lookup-interval")
 	fs.MarkHidden("clock-offset")
+	o.health.addFlags(fs)
 }
 
 // target is one key to respond for, with where it was found.
@@ -182,13 +185,16 @@ func runRespond(ctx context.Context, e *env, args []string) error {
 	var o respondOptions
 	fs := newFlagSet("respond")
 	o.addFlags(fs)
-	if err := parseFlags(fs, respondUsage, e, args); err != nil {
+	if err := parseFlags(fs, respondUsage+healthUsage, e, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		// The argument is not echoed: it may well be a secret pasted in the
 		// wrong place.
 		return usagef("secrets are never taken as arguments; pipe them on stdin", "respond takes no arguments (got %d)", fs.NArg())
+	}
+	if o.health.event != "" || o.health.printPolicy != "" {
+		return o.runHealth(ctx, e)
 	}
 	if (o.report == "") == (o.keyID == "") {
 		return usagef("run 'keyward respond --help' for usage", "give exactly one of --report or --key-id")
