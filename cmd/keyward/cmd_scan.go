@@ -131,6 +131,16 @@ func (o *scanOptions) source(args []string) (string, error) {
 }
 
 func runScan(ctx context.Context, e *env, args []string) error {
+	return runScanFrom(ctx, e, args, nil)
+}
+
+// gateSourceFunc is a source a gate chose itself (the commits of a push,
+// say), used instead of the ones scan's flags name; see gate.go.
+type gateSourceFunc func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error)
+
+// runScanFrom is runScan with an optional source chosen by a gate: the
+// flags, configuration, output and exit codes stay scan's.
+func runScanFrom(ctx context.Context, e *env, args []string, gate gateSourceFunc) error {
 	var o scanOptions
 	fs := newFlagSet("scan")
 	o.addFlags(fs)
@@ -161,10 +171,21 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if gate != nil {
+		if src != "paths" || fs.NArg() > 0 {
+			return usagef("the gate chooses what to scan", "%s cannot be combined with a gate", src)
+		}
+		src = gateSource
+	}
 
 	eng := scanner.New(scanner.Options{MaxFileSize: int64(o.maxFileSize), NoIgnore: o.noIgnore, Rules: sc.rules(), Filter: sc.filter()})
 	start := time.Now()
-	res, err := o.scan(ctx, e, eng, src, fs.Args())
+	var res *scanner.Result
+	if gate != nil {
+		res, err = gate(ctx, eng)
+	} else {
+		res, err = o.scan(ctx, e, eng, src, fs.Args())
+	}
 	if errors.Is(err, scanner.ErrNotRepository) {
 		return usagef("run it inside a git repository, or scan files with 'keyward scan PATH'", "%v", err)
 	}
@@ -196,10 +217,11 @@ func runScan(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	summarize(e, rr, o.format, o.quiet)
+	incomplete := gateIncomplete(e, res, src, int64(o.maxFileSize))
 	switch {
 	case len(res.Findings) > 0:
 		return errFindings
-	case len(res.Errors) > 0 || incompleteSkips(res.Skipped) > 0:
+	case len(res.Errors) > 0 || incomplete || incompleteSkips(res.Skipped) > 0:
 		return errSilent
 	}
 	return nil
@@ -295,7 +317,7 @@ func summarize(e *env, rr *runResult, format string, quiet bool) {
 	}
 	if len(res.Errors) > 0 && n == 0 {
 		errorf(e.stderr, "scan incomplete: %d %s could not be read", len(res.Errors), plural(int64(len(res.Errors)), "input", "inputs"))
-	} else if k := incompleteSkips(res.Skipped); k > 0 && n == 0 {
+	} else if k := incompleteSkips(res.Skipped) - gateSkips(rr); k > 0 && n == 0 {
 		errorf(e.stderr, "scan incomplete: %d %s not read (see the warnings above)", k, plural(int64(k), "input was", "inputs were"))
 	}
 }
@@ -308,6 +330,21 @@ func incompleteSkips(ss []scanner.Skip) int {
 	n := 0
 	for _, s := range ss {
 		if s.Incomplete() {
+			n++
+		}
+	}
+	return n
+}
+
+// gateSkips counts the skips a gate reports itself, with its own hint
+// (gateIncomplete: content over the size limit that could not be read).
+func gateSkips(rr *runResult) int {
+	if !gateSources[rr.Source] {
+		return 0
+	}
+	n := 0
+	for _, s := range rr.Skipped {
+		if s.Reason == scanner.SkipTooLarge {
 			n++
 		}
 	}

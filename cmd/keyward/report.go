@@ -107,3 +107,16 @@ type jsonRenderer struct{}
 func (jsonRenderer) render(w io.Writer, rr *runResult, _ style) error {
 	return report.Write(w, toJSON(rr))
 }
+
+// The JSON report's types under the names this package used before they
+// moved to scanner/report, for the code (report merging) written against
+// those names.
+type (
+	jsonReport     = report.Report
+	jsonTool       = report.Tool
+	jsonFinding    = report.Finding
+	jsonSkip       = report.Skip
+	jsonError      = report.Error
+	jsonStats      = report.Stats
+	jsonSuppressed = report.Suppressed
+)

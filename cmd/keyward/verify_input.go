@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"golang.org/x/term"
 
 	"github.com/keyward/keyward/patterns"
@@ -35,14 +37,37 @@ const (
 // recovered by scanning the source again: the file at path under repo, or
 // the blob commit:path, matching the finding by fingerprint.
 func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Finding, []string, error) {
+	in, err := loadReport(ctx, path, repo)
+	return in.findings, in.warnings, err
+}
+
+// reportInput is a scan report read back: its findings with the secrets
+// recovered where possible, warnings, and how many findings had a secret
+// that could not be recovered. Those are never a clean exit: the key may
+// be live (issue 8).
+type reportInput struct {
+	findings    []scanner.Finding
+	warnings    []string
+	unrecovered int
+}
+
+func loadReport(ctx context.Context, path, repo string) (reportInput, error) {
+	var in reportInput
+	findings, warnings, unrecovered, err := readReportFindings(ctx, path, repo)
+	in.findings, in.warnings, in.unrecovered = findings, warnings, unrecovered
+	return in, err
+}
+
+func readReportFindings(ctx context.Context, path, repo string) ([]scanner.Finding, []string, int, error) {
 	rep, err := report.ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read report %s: %w", path, err)
+		return nil, nil, 0, fmt.Errorf("read report %s: %w", path, err)
 	}
 	eng := scanner.New(scanner.Options{})
 	cache := map[string][]scanner.Finding{}
 	var out []scanner.Finding
 	var warnings []string
+	unrecovered := 0
 	for _, rf := range rep.Findings {
 		sf := scanner.Finding{
 			RuleID: rf.RuleID, Line: rf.Line, KeyID: rf.KeyID, KeyKind: rf.KeyKind,
@@ -58,7 +83,7 @@ func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Findi
 		if !rf.SecretRedacted {
 			sf.Secret, sf.SessionToken = scanner.NewSecret(rf.Secret), scanner.NewSecret(rf.SessionToken)
 		} else if rf.KeyID != "" && !sf.Canary {
-			src := rf.RawPath() + "\x00" + rf.Commit
+			src := string(sf.Kind) + "\x00" + sf.Ref + "\x00" + rf.RawPath() + "\x00" + rf.Commit
 			found, ok := cache[src]
 			if !ok {
 				var err error
@@ -70,13 +95,16 @@ func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Findi
 			}
 			if m, ok := matchFinding(found, rf); ok {
 				sf.Secret, sf.SessionToken = m.Secret, m.SessionToken
-			} else if len(found) > 0 {
-				warnings = append(warnings, fmt.Sprintf("%s: %s is no longer there; its secret cannot be recovered", rf.Path, rf.KeyID))
+			} else {
+				unrecovered++
+				if len(found) > 0 {
+					warnings = append(warnings, fmt.Sprintf("%s: %s is no longer there; its secret cannot be recovered", rf.Path, rf.KeyID))
+				}
 			}
 		}
 		out = append(out, sf)
 	}
-	return out, warnings, nil
+	return out, warnings, unrecovered, nil
 }
 
 // matchFinding finds the re-scanned finding that a report entry describes:
@@ -96,15 +124,23 @@ func matchFinding(found []scanner.Finding, rf report.Finding) (scanner.Finding, 
 }
 
 // rescan scans again the content a finding came from, to recover its
-// redacted secret: an annotated tag's message read from the git objects, an
-// archive read whole so its members are scanned as the scan did
-// (path "a.zip!member"), else the file or blob at the finding's path.
+// redacted secret: a commit's or annotated tag's message read from the git
+// objects, as the scan read it; an archive read whole so its members are
+// scanned as the scan did (path "a.zip!member"); else the file or blob at
+// the finding's path.
 func rescan(ctx context.Context, eng *scanner.Engine, repo string, p scanner.Provenance) ([]scanner.Finding, error) {
 	if repo == "" {
 		repo = "."
 	}
-	if p.Kind == scanner.KindTagMessage {
+	switch {
+	case p.Kind == scanner.KindTagMessage:
 		data, err := eng.ReadTagMessage(repo, p.Ref)
+		if err != nil {
+			return nil, err
+		}
+		return eng.Scan(data, p), nil
+	case p.Kind == scanner.KindCommitMessage && p.Commit != "":
+		data, err := readMessage(repo, p.Commit)
 		if err != nil {
 			return nil, err
 		}
@@ -151,6 +187,32 @@ func readSource(ctx context.Context, repo, path, commit string) ([]byte, error) 
 		return stdout.Bytes()[:maxSourceSize], nil
 	}
 	return stdout.Bytes(), nil
+}
+
+// readMessage reads the message of the commit (or annotated tag) object
+// id through go-git, exactly as the scanner read it, so a redacted secret
+// found there can be recovered (issue 8: "git show <commit>:commit-message"
+// asked for a file that does not exist).
+func readMessage(repo, id string) ([]byte, error) {
+	if repo == "" {
+		repo = "."
+	}
+	if !plumbing.IsHash(id) {
+		return nil, fmt.Errorf("bad object ID %q", shortCommit(id))
+	}
+	r, err := git.PlainOpenWithOptions(repo, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", repo, err)
+	}
+	h := plumbing.NewHash(id)
+	if c, err := r.CommitObject(h); err == nil {
+		return []byte(c.Message), nil
+	}
+	t, err := r.TagObject(h)
+	if err != nil {
+		return nil, fmt.Errorf("read the message of %s: %w", shortCommit(id), err)
+	}
+	return []byte(t.Message), nil
 }
 
 // shortCommit abbreviates a commit ID to git's usual 12 characters, for

@@ -46,6 +46,11 @@ type Config struct {
 	Rules []CustomRule
 	// Allowlists suppress findings the project has accepted.
 	Allowlists []AllowEntry
+	// AllowConfigChanges lets a change to the config or baseline in the
+	// commits a gate checks (a pull request, a push) take effect in that
+	// same check. Off, the gates use the base's config, so a pull request
+	// cannot allowlist its own leak (issue 9).
+	AllowConfigChanges bool
 }
 
 // CustomRule is a regexp rule from a config file. Paths is kept beside the
@@ -143,7 +148,7 @@ const (
 
 // Top-level keys of each kind of file.
 var (
-	projectKeys = []string{"baseline", "disabled_rules", "rules", "allowlist"}
+	projectKeys = []string{"baseline", "disabled_rules", "rules", "allowlist", "allow_config_changes"}
 	userKeys    = []string{"color", "format"}
 )
 
@@ -171,6 +176,8 @@ type rawConfig struct {
 	Allowlist     []rawAllow `toml:"allowlist"`
 	Color         string     `toml:"color"`
 	Format        string     `toml:"format"`
+	// AllowConfigChanges is the project key allow_config_changes.
+	AllowConfigChanges bool `toml:"allow_config_changes"`
 }
 
 type rawRule struct {
@@ -346,7 +353,7 @@ func (p *parser) indexKey(key string, line int) string {
 var typeErrPattern = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 func (p *parser) project(raw *rawConfig) (*Config, error) {
-	c := &Config{Baseline: raw.Baseline}
+	c := &Config{Baseline: raw.Baseline, AllowConfigChanges: raw.AllowConfigChanges}
 	builtin := map[string]bool{}
 	for _, r := range patterns.All() {
 		builtin[r.ID] = true
