@@ -2,6 +2,8 @@ package scanner
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -162,5 +164,47 @@ func TestSubmoduleWarning(t *testing.T) {
 	}
 	if len(rng.Warnings) != 1 || !strings.Contains(rng.Warnings[0], "range scans do not enter them") {
 		t.Errorf("range warnings %q", rng.Warnings)
+	}
+}
+
+// TestLargeMessagesStreamed: commit and tag messages over the in-memory
+// limit are scanned (as streams), in history and in ranges; they were
+// dropped or skipped before.
+func TestLargeMessagesStreamed(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	c, tc := newCreds(28), newCreds(29)
+	pad := strings.Repeat("padding line\n", 2*minStreamWindow/13)
+	r.write("a.txt", "a\n")
+	base := r.commit("initial")
+	r.write("b.txt", "b\n")
+	r.git("add", "-A")
+	// Messages from files: a 2 MiB -m argument is past the exec limit.
+	cmsg, tmsg := filepath.Join(r.home, "cmsg"), filepath.Join(r.home, "tmsg")
+	os.WriteFile(cmsg, []byte("big\n\n"+pad+c.ini()), 0o644)
+	os.WriteFile(tmsg, []byte(pad+tc.ini()), 0o644)
+	r.tick++
+	r.git("commit", "-q", "-F", cmsg)
+	r.tick++
+	r.git("tag", "-a", "big", "-F", tmsg)
+	e := New(Options{MaxFileSize: 1024})
+	res, err := e.ScanHistory(context.Background(), r.dir, HistoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := one(t, res, c.keyID); f.Kind != KindCommitMessage {
+		t.Errorf("history commit message: kind %q", f.Kind)
+	}
+	if f := one(t, res, tc.keyID); f.Kind != KindTagMessage {
+		t.Errorf("history tag message: kind %q", f.Kind)
+	}
+	rng, err := e.ScanRange(context.Background(), r.dir, base+"..big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one(t, rng, c.keyID)
+	one(t, rng, tc.keyID)
+	if len(rng.Skipped)+len(res.Skipped) != 0 {
+		t.Errorf("skipped %+v %+v", rng.Skipped, res.Skipped)
 	}
 }

@@ -442,8 +442,8 @@ func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bo
 		}
 		c.hash = s.st.hashOf(id)
 		var fs []Finding
-		if msg := c.message; len(msg) > 0 && int64(len(msg)) <= s.e.opts.MaxFileSize {
-			fs = s.e.Scan(msg, Provenance{Kind: KindCommitMessage})
+		if msg := c.message; len(msg) > 0 {
+			fs = s.e.scanMessage(msg, Provenance{Kind: KindCommitMessage})
 		}
 		c.message = nil // only the findings are kept
 		s.mu.Lock()

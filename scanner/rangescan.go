@@ -411,13 +411,9 @@ func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, c *object.Commit,
 		Date:   c.Author.When,
 	}
 	short := c.Hash.String()[:12]
-	if int64(len(c.Message)) > e.opts.MaxFileSize {
-		res.Skipped = append(res.Skipped, Skip{Path: short + ":" + MessagePath, Reason: SkipTooLarge, Size: int64(len(c.Message))})
-	} else {
-		mp := prov
-		mp.Path, mp.Kind = MessagePath, KindCommitMessage
-		res.Findings = append(res.Findings, e.Scan([]byte(c.Message), mp)...)
-	}
+	mp := prov
+	mp.Path, mp.Kind = MessagePath, KindCommitMessage
+	res.Findings = append(res.Findings, e.scanMessage([]byte(c.Message), mp)...)
 
 	// The trees of the parents: the first is diffed, all are consulted.
 	if w.shallow[c.Hash] {

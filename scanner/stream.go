@@ -187,3 +187,15 @@ func (s *sweep) streamLarge(ctx context.Context, h *history, id uint32, size int
 	}
 	return skips
 }
+
+// scanMessage scans a commit or tag message already in memory: whole when
+// it is within the limit, else in stream windows, so an oversized message
+// is never dropped (its bytes are held anyway; the windows bound the
+// engine's working memory).
+func (e *Engine) scanMessage(msg []byte, prov Provenance) []Finding {
+	if int64(len(msg)) <= e.opts.MaxFileSize {
+		return e.Scan(msg, prov)
+	}
+	fs, _, _ := e.ScanStream(context.Background(), bytes.NewReader(msg), prov)
+	return fs
+}

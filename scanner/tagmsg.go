@@ -27,20 +27,15 @@ type tagInfo struct {
 	when    time.Time
 	message []byte
 	finds   []Finding
-	// tooLarge is the message's size when it was over the size limit.
-	tooLarge int64
 }
 
-// scanTag scans an annotated tag's message during the object phase.
+// scanTag scans an annotated tag's message during the object phase, as a
+// stream when it is over the size limit (stream.go).
 func (s *sweep) scanTag(t *tagRec) {
 	msg := t.message
 	t.message = nil
-	switch {
-	case len(msg) == 0:
-	case int64(len(msg)) > s.e.opts.MaxFileSize:
-		t.tooLarge = int64(len(msg))
-	default:
-		t.finds = s.e.Scan(msg, Provenance{Kind: KindTagMessage, Path: TagMessagePath})
+	if len(msg) > 0 {
+		t.finds = s.e.scanMessage(msg, Provenance{Kind: KindTagMessage, Path: TagMessagePath})
 	}
 }
 
@@ -61,7 +56,7 @@ func tagProvenance(t tagInfo, target plumbing.Hash, isCommit bool) Provenance {
 func (s *sweep) addTagFindings(h *history, allObjects bool, res *Result, add func(Finding, Provenance)) {
 	var hashes []plumbing.Hash
 	for th, t := range s.tags {
-		if len(t.finds) == 0 && t.tooLarge == 0 {
+		if len(t.finds) == 0 {
 			continue
 		}
 		if !allObjects && !h.tagReached[th] {
@@ -78,10 +73,6 @@ func (s *sweep) addTagFindings(h *history, allObjects bool, res *Result, add fun
 	})
 	for _, th := range hashes {
 		t := s.tags[th]
-		if t.tooLarge > 0 {
-			res.Skipped = append(res.Skipped, Skip{Path: "tag " + t.name + ":" + TagMessagePath, Reason: SkipTooLarge, Size: t.tooLarge})
-			continue
-		}
 		target, typ, _ := peel(s, th)
 		prov := tagProvenance(t.tagInfo, target, typ == plumbing.CommitObject)
 		for _, f := range t.finds {
@@ -140,16 +131,12 @@ func (e *Engine) scanTags(ctx context.Context, tags []*object.Tag, res *Result) 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if n := int64(len(t.Message) + len(t.PGPSignature)); n > e.opts.MaxFileSize {
-			res.Skipped = append(res.Skipped, Skip{Path: "tag " + t.Name + ":" + TagMessagePath, Reason: SkipTooLarge, Size: n})
-			continue
-		}
 		info := tagInfo{name: t.Name, tagger: t.Tagger.Name, email: t.Tagger.Email, when: t.Tagger.When}
 		target, isCommit := t.Target, t.TargetType == plumbing.CommitObject
 		prov := tagProvenance(info, target, isCommit)
 		// go-git splits a signature off the message; it is part of what
 		// the pusher sends, so it is scanned with it.
-		res.Findings = append(res.Findings, e.Scan([]byte(t.Message+t.PGPSignature), prov)...)
+		res.Findings = append(res.Findings, e.scanMessage([]byte(t.Message+t.PGPSignature), prov)...)
 	}
 	return nil
 }
@@ -169,8 +156,5 @@ func (e *Engine) ReadTagMessage(dir, name string) ([]byte, error) {
 		return nil, fmt.Errorf("read tag %s: no annotated tag of that name", name)
 	}
 	t := tags[0]
-	if n := int64(len(t.Message) + len(t.PGPSignature)); n > e.opts.MaxFileSize {
-		return nil, fmt.Errorf("read tag %s: %w", name, ErrTooLarge)
-	}
 	return []byte(t.Message + t.PGPSignature), nil
 }
