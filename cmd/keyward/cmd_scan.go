@@ -233,6 +233,9 @@ func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src
 	case "-":
 		return eng.Run(ctx, scanner.Reader{R: e.stdin, Prov: scanner.Provenance{Path: "-", Kind: scanner.KindStdin}})
 	case "--staged":
+		if needsGitPlumbing(ctx) || splitIndex(ctx) {
+			return patchStaged()(ctx, eng)
+		}
 		return eng.Run(ctx, scanner.Staged{Dir: "."})
 	case "--commit-msg":
 		f, err := os.Open(o.commitMsg)
@@ -242,8 +245,25 @@ func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src
 		defer f.Close()
 		return eng.Run(ctx, scanner.Reader{R: f, Prov: scanner.Provenance{Path: o.commitMsg, Kind: scanner.KindCommitMessage}})
 	case "--range":
+		if needsGitPlumbing(ctx) {
+			scan, err := patchRange(ctx, o.rangeSpec)
+			if err != nil {
+				return nil, err
+			}
+			return scan(ctx, eng)
+		}
 		return eng.Run(ctx, scanner.Range{Dir: ".", Spec: o.rangeSpec})
 	case "--history":
+		if needsGitPlumbing(ctx) {
+			if o.allObjects {
+				return nil, errors.New("--all-objects cannot read a SHA-256 repository (go-git v5 reads SHA-1 only); --history without it reads every commit through git")
+			}
+			res, err := patchHistory()(ctx, eng)
+			if res != nil {
+				res.Warnings = append(res.Warnings, "SHA-256 repository: history read through git (the added lines and message of every commit a ref or reflog entry reaches, and annotated tag messages)")
+			}
+			return res, err
+		}
 		p := newProgress(e)
 		res, err := eng.Run(ctx, scanner.History{Dir: ".", Opts: scanner.HistoryOptions{AllObjects: o.allObjects, Progress: p.update}})
 		p.done()

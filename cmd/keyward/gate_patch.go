@@ -158,6 +158,7 @@ func parsePatch(r io.Reader, eng *scanner.Engine, res *scanner.Result) error {
 			head, _, _ := bytes.Cut(rest, []byte{0})
 			hash, msg, _ := bytes.Cut(head, []byte("\n"))
 			commit = string(hash)
+			res.Commits++
 			res.Findings = append(res.Findings, eng.Scan(msg, scanner.Provenance{Path: scanner.MessagePath, Commit: commit, Kind: scanner.KindCommitMessage})...)
 		case bytes.HasPrefix(line, []byte("diff --git ")) || bytes.HasPrefix(line, []byte("diff --cc ")) || bytes.HasPrefix(line, []byte("diff --combined ")):
 			flush()
@@ -196,4 +197,89 @@ func parsePatch(r io.Reader, eng *scanner.Engine, res *scanner.Result) error {
 	}
 	flush()
 	return nil
+}
+
+// patchRange is ScanRange's spec (A..B, A...B, one commit, the zero name
+// of a new branch) for a repository go-git cannot open, given to git log
+// in its own syntax with the same meaning.
+func patchRange(ctx context.Context, spec string) (gateSourceFunc, error) {
+	left, right, isRange := strings.Cut(spec, "...")
+	if isRange {
+		return patchCommits([]string{orHEAD(left) + "..." + orHEAD(right)}, nil), nil
+	}
+	left, right, isRange = strings.Cut(spec, "..")
+	if !isRange {
+		// C^! is git's "C and none of its parents": that one commit.
+		return patchCommits([]string{spec + "^!"}, nil), nil
+	}
+	left, right = orHEAD(left), orHEAD(right)
+	if zeroName(right) {
+		return nil, fmt.Errorf("resolve range %q: the right side is the zero object name (a deleted ref): nothing to scan", spec)
+	}
+	if zeroName(left) {
+		// A new branch: what no remote-tracking ref has, as ScanRange.
+		return patchCommits([]string{right}, []string{"--remotes"}), nil
+	}
+	if _, err := gitOut(ctx, "cat-file", "-e", left+"^{commit}"); err != nil {
+		return nil, fmt.Errorf("resolve range %q: %s is not a commit in this repository", spec, left)
+	}
+	return patchCommits([]string{right}, []string{left}), nil
+}
+
+// patchHistory is --history for a repository go-git cannot open: the added
+// lines and messages of every commit reachable from a ref or a reflog
+// entry (every stash entry included), as git log reads them, and every
+// annotated tag's message.
+func patchHistory() gateSourceFunc {
+	commits := patchCommits([]string{"--all", "--reflog"}, nil)
+	return func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
+		res, err := commits(ctx, eng)
+		if err != nil {
+			return nil, err
+		}
+		if err := scanTagMessages(ctx, eng, res); err != nil {
+			return nil, err
+		}
+		res.Sort()
+		return res, nil
+	}
+}
+
+// scanTagMessages scans the message of every annotated tag under
+// refs/tags, read with git cat-file so SHA-256 names work.
+func scanTagMessages(ctx context.Context, eng *scanner.Engine, res *scanner.Result) error {
+	list, err := gitOut(ctx, "for-each-ref", "--format=%(objecttype) %(objectname) %(refname:short)", "refs/tags")
+	if err != nil {
+		return fmt.Errorf("list tags: %w", err)
+	}
+	for _, line := range strings.Split(list, "\n") {
+		typ, rest, _ := strings.Cut(line, " ")
+		id, name, _ := strings.Cut(rest, " ")
+		if typ != "tag" {
+			continue
+		}
+		body, err := exec.CommandContext(ctx, "git", "cat-file", "tag", id).Output()
+		if err != nil {
+			return fmt.Errorf("read tag %s: %w", name, err)
+		}
+		// A tag object is headers, a blank line, then the message.
+		_, msg, _ := bytes.Cut(body, []byte("\n\n"))
+		res.Findings = append(res.Findings, eng.Scan(msg, scanner.Provenance{
+			Path: scanner.TagMessagePath, Kind: scanner.KindTagMessage, Ref: name,
+		})...)
+	}
+	return nil
+}
+
+func orHEAD(rev string) string {
+	if rev == "" {
+		return "HEAD"
+	}
+	return rev
+}
+
+// zeroName reports whether s is git's all-zero object name (SHA-1 or
+// SHA-256 length), which hooks pass for a ref that does not exist.
+func zeroName(s string) bool {
+	return (len(s) == 40 || len(s) == 64) && strings.Trim(s, "0") == ""
 }
