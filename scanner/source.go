@@ -15,11 +15,6 @@ type Source interface {
 	Scan(ctx context.Context, e *Engine) (*Result, error)
 }
 
-// Run scans src with the engine.
-func (e *Engine) Run(ctx context.Context, src Source) (*Result, error) {
-	return src.Scan(ctx, e)
-}
-
 // Paths is files and directories on disk (see ScanPaths).
 type Paths []string
 

@@ -178,11 +178,17 @@ func runScanFrom(ctx context.Context, e *env, args []string, gate gateSourceFunc
 		src = gateSource
 	}
 
-	eng := scanner.New(scanner.Options{MaxFileSize: int64(o.maxFileSize), NoIgnore: o.noIgnore, Rules: sc.rules(), Filter: sc.filter()})
+	opts, err := sc.withBaseline(sc.options(scanner.Options{MaxFileSize: int64(o.maxFileSize), NoIgnore: o.noIgnore}), o.baseline, o.noBaseline)
+	if err != nil {
+		return err
+	}
+	// Engine.Run applies every suppression (inline comments, allowlists,
+	// custom rules' path scopes, the baseline) whatever the source.
+	eng := scanner.New(opts)
 	start := time.Now()
 	var res *scanner.Result
 	if gate != nil {
-		res, err = gate(ctx, eng)
+		res, err = eng.Run(ctx, scanner.SourceFunc(gate))
 	} else {
 		res, err = o.scan(ctx, e, eng, src, fs.Args())
 	}
@@ -190,9 +196,6 @@ func runScanFrom(ctx context.Context, e *env, args []string, gate gateSourceFunc
 		return usagef("run it inside a git repository, or scan files with 'keyward scan PATH'", "%v", err)
 	}
 	if err != nil {
-		return err
-	}
-	if err := sc.applySuppressions(res, src, o.baseline, o.noBaseline); err != nil {
 		return err
 	}
 	rr := &runResult{Result: res, Duration: time.Since(start), Redact: o.redact, Source: src}
