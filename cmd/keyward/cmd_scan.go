@@ -245,7 +245,10 @@ func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src
 		defer f.Close()
 		return eng.Run(ctx, scanner.Reader{R: f, Prov: scanner.Provenance{Path: o.commitMsg, Kind: scanner.KindCommitMessage}})
 	case "--range":
-		return eng.Run(ctx, scanner.Range{Dir: ".", Spec: o.rangeSpec})
+		p := newProgress(e)
+		res, err := eng.Run(ctx, scanner.Range{Dir: ".", Spec: o.rangeSpec, Progress: p.updateRange})
+		p.done()
+		return res, err
 	case "--history":
 		p := newProgress(e)
 		res, err := eng.Run(ctx, scanner.History{Dir: ".", Opts: scanner.HistoryOptions{AllObjects: o.allObjects, Progress: p.update}})
