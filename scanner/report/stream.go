@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 
@@ -20,11 +21,15 @@ const streamBuffer = 64 << 10
 // document (issue 10: 1.5M key IDs took 6.9 GB as JSON). verification,
 // if not nil, gives finding i's encoded --verify verdict, or nil.
 func Stream(w io.Writer, res *scanner.Result, redact bool, tool Tool, d time.Duration, verification func(i int) json.RawMessage) error {
-	// Everything but the findings is built as before: bounded by what
-	// was skipped, unreadable or suppressed, not by what was found.
+	// Everything but the findings and the suppressed findings is built
+	// as before: bounded by what was skipped or unreadable.
 	rest := *res
-	rest.Findings = nil
+	rest.Findings, rest.Suppressed = nil, nil
 	rep := New(&rest, redact, tool, d)
+	byReason := map[string]int{}
+	for r, n := range res.SuppressedByReason() {
+		byReason[string(r)] = n
+	}
 
 	bw := bufio.NewWriterSize(w, streamBuffer)
 	sw := &streamWriter{w: bw}
@@ -32,31 +37,28 @@ func Stream(w io.Writer, res *scanner.Result, redact bool, tool Tool, d time.Dur
 	sw.field("schema_version", rep.SchemaVersion)
 	sw.field("tool", rep.Tool)
 	sw.str(`  "findings": `)
-	if len(res.Findings) == 0 {
-		sw.str("[],\n")
-	} else {
-		sw.str("[\n")
-		for i := range res.Findings {
-			f := NewFinding(res.Findings[i], redact)
-			if verification != nil {
-				f.Verification = verification(i)
-			}
-			sw.str("    ")
-			sw.value(f, "    ")
-			if i < len(res.Findings)-1 {
-				sw.str(",")
-			}
-			sw.str("\n")
+	sw.list(len(res.Findings), "  ", func(i int) any {
+		f := NewFinding(res.Findings[i], redact)
+		if verification != nil {
+			f.Verification = verification(i)
 		}
-		sw.str("  ],\n")
-	}
+		return f
+	})
+	sw.str(",\n")
 	sw.field("skipped", rep.Skipped)
 	sw.field("errors", rep.Errors)
 	sw.field("warnings", rep.Warnings)
 	sw.field("stats", rep.Stats)
-	sw.str(`  "suppressed": `)
-	sw.value(rep.Suppressed, "  ")
-	sw.str("\n}\n")
+	// The suppressed findings can be as many as the findings (a large
+	// baseline): streamed the same way.
+	sw.str("  \"suppressed\": {\n")
+	sw.str(fmt.Sprintf("    \"count\": %d,\n", len(res.Suppressed)))
+	sw.str(`    "by_reason": `)
+	sw.value(byReason, "    ")
+	sw.str(",\n")
+	sw.str(`    "findings": `)
+	sw.list(len(res.Suppressed), "    ", func(i int) any { return newSuppressedFinding(res.Suppressed[i]) })
+	sw.str("\n  }\n}\n")
 	if sw.err != nil {
 		return sw.err
 	}
@@ -88,6 +90,26 @@ func (s *streamWriter) value(v any, prefix string) {
 		return
 	}
 	_, s.err = s.w.Write(b)
+}
+
+// list writes an array of n elements, each built by elem just before it
+// is written, at a depth whose indentation is prefix.
+func (s *streamWriter) list(n int, prefix string, elem func(i int) any) {
+	if n == 0 {
+		s.str("[]")
+		return
+	}
+	s.str("[\n")
+	inner := prefix + "  "
+	for i := range n {
+		s.str(inner)
+		s.value(elem(i), inner)
+		if i < n-1 {
+			s.str(",")
+		}
+		s.str("\n")
+	}
+	s.str(prefix + "]")
 }
 
 // field writes a top-level member that is not the last.

@@ -29,13 +29,18 @@ func streamCases() map[string]*scanner.Result {
 		Errors:   []scanner.FileError{{Path: "gone", Err: errors.New("permission denied")}},
 		Warnings: []string{"w1", "w<2>"},
 		Suppressed: []scanner.Finding{{RuleID: "r", Provenance: scanner.Provenance{Path: "v/x"},
-			Suppressed: &scanner.Suppression{Reason: scanner.SuppressBaseline, Detail: "b.json"}}},
+			Suppressed: &scanner.Suppression{Reason: scanner.SuppressBaseline, Detail: "b.json"}},
+			{RuleID: "r", Provenance: scanner.Provenance{Path: "v/y", Commit: "abc"}, KeyID: "k",
+				Suppressed: &scanner.Suppression{Reason: scanner.SuppressInline, Detail: "test <fixture>"}},
+			{RuleID: "q", Provenance: scanner.Provenance{Path: "v/z"},
+				Suppressed: &scanner.Suppression{Reason: scanner.SuppressBaseline}}},
 		Files: 9, Bytes: 1234, Commits: 2, IgnoredFiles: 1, IgnoredDirs: 2,
 	}
 	return map[string]*scanner.Result{
-		"empty": {},
-		"one":   {Findings: many.Findings[:1]},
-		"many":  many,
+		"empty":           {},
+		"one":             {Findings: many.Findings[:1]},
+		"only suppressed": {Suppressed: many.Suppressed[1:2]},
+		"many":            many,
 	}
 }
 
