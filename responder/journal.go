@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/keyward/keyward/scanner/regfile"
 )
 
 // JournalVersion is the journal file's schema version.
@@ -155,7 +157,9 @@ func ParseJournal(data []byte) (JournalState, error) {
 // the file does not exist. A journal for another key is an error.
 func OpenJournal(path, keyID string) (*Journal, error) {
 	j := &Journal{path: path}
-	data, err := os.ReadFile(path)
+	// Bounded and non-blocking: a FIFO or a symlink to /dev/zero in the
+	// journal's place is refused, never waited on or read without end.
+	data, err := regfile.Read(path, maxJournalSize)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		now := time.Now().UTC()

@@ -2,13 +2,15 @@ package responder
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/keyward/keyward/scanner/regfile"
 )
 
 // ReportVersion is the incident report's JSON schema version.
@@ -148,12 +150,15 @@ const maxReportFile = 16 << 20
 // keyID into dir, so that a later step (the cleanup) can add to it rather
 // than lose what the response recorded; fs.ErrNotExist if there is none.
 func ReadReport(dir, keyID string) (*Incident, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "incident-"+keyID+".json"))
+	// Bounded and non-blocking (regfile.Read): a FIFO or a symlink to
+	// /dev/zero in the report's place is refused, not waited on or read
+	// without end.
+	data, err := regfile.Read(filepath.Join(dir, "incident-"+keyID+".json"), maxReportFile)
+	if errors.Is(err, regfile.ErrTooLarge) {
+		return nil, fmt.Errorf("read report: larger than %d bytes", maxReportFile)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read report: %w", err)
-	}
-	if len(data) > maxReportFile {
-		return nil, fmt.Errorf("read report: larger than %d bytes", maxReportFile)
 	}
 	var inc Incident
 	if err := json.Unmarshal(data, &inc); err != nil {

@@ -62,9 +62,17 @@ type Options struct {
 	// Workers is how many files are scanned at once; 0 means GOMAXPROCS.
 	Workers int
 	// Filter holds a project's suppressions (see allow.go); Scan marks the
-	// findings it covers and Filter.Apply moves them out of a Result. Nil
-	// still honours inline keyward:allow comments.
+	// findings it covers and Run moves them out of the Result (see
+	// suppress.go). Nil still honours inline keyward:allow comments.
 	Filter *Filter
+	// Baseline accepts known findings in Run; nil means none.
+	Baseline *Baseline
+	// BaselineDetail names the baseline in the suppressions it makes.
+	BaselineDetail string
+	// Root is the repository root configs and baselines are relative to;
+	// Run makes the paths of sources that name files as given (Paths)
+	// relative to it. "" leaves them as they are.
+	Root string
 }
 
 // Engine runs rules over content. It is safe for concurrent use.

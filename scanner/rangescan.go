@@ -57,6 +57,20 @@ const maxClockSkew = 24 * time.Hour
 // Result.Skipped as <commit>:<path> (the commit's first 12 hex digits, git's
 // own rev:path notation).
 func (e *Engine) ScanRange(ctx context.Context, dir, spec string) (res *Result, err error) {
+	return e.scanRange(ctx, dir, spec, nil)
+}
+
+// RangeProgress reports how far a range scan has got, in one unit:
+// commits, the range's count of work (a commit's diff is what is read).
+type RangeProgress struct {
+	Commits, CommitsTotal int64
+	// Elapsed is the time since the commits were listed.
+	Elapsed time.Duration
+}
+
+// scanRange is ScanRange with a progress callback, called after each
+// commit from the scanning goroutine; the caller throttles what it shows.
+func (e *Engine) scanRange(ctx context.Context, dir, spec string, progress func(RangeProgress)) (res *Result, err error) {
 	defer guardGit("scan range", &err)
 	repo, err := e.openRepo(dir)
 	if err != nil {
@@ -77,12 +91,16 @@ func (e *Engine) ScanRange(ctx context.Context, dir, spec string) (res *Result, 
 	if err := e.scanTags(ctx, w.tags, res); err != nil {
 		return nil, err
 	}
-	for _, c := range commits {
+	start := time.Now()
+	for i, c := range commits {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		if err := e.scanCommit(ctx, w, c, res); err != nil {
 			return nil, err
+		}
+		if progress != nil {
+			progress(RangeProgress{Commits: int64(i + 1), CommitsTotal: int64(len(commits)), Elapsed: time.Since(start)})
 		}
 	}
 	if n := len(w.cut); n > 0 {

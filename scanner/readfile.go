@@ -1,69 +1,17 @@
 package scanner
 
-import (
-	"errors"
-	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"syscall"
-)
+import "github.com/keyward/keyward/scanner/regfile"
 
 // ErrNotRegular is returned by ReadRegularFile for a FIFO, device, socket
-// or directory: reading one of those where a small file is expected could
-// block forever (a FIFO committed as .gitignore) or never end (a symlink to
-// /dev/zero).
-var ErrNotRegular = errors.New("not a regular file")
+// or directory (regfile.ErrNotRegular).
+var ErrNotRegular = regfile.ErrNotRegular
 
-// ErrFileTooLarge is returned by ReadRegularFile for a file over its limit.
-var ErrFileTooLarge = errors.New("file larger than its limit")
+// ErrFileTooLarge is returned by ReadRegularFile for a file over its limit
+// (regfile.ErrTooLarge).
+var ErrFileTooLarge = regfile.ErrTooLarge
 
-// ReadRegularFile reads the file at path, which must be a regular file (a
-// symlink is followed to one) of at most limit bytes. The file is opened
-// without blocking, so a FIFO in its place is refused at once rather than
-// waited on, and it is checked on the open descriptor, so a file swapped
-// after a stat is caught too. Errors are *fs.PathError naming the path as
-// given ("open .keyward.toml: no such file or directory"), never content.
+// ReadRegularFile reads a regular file of at most limit bytes without
+// blocking on a FIFO (regfile.Read, shared with the responder).
 func ReadRegularFile(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fail := func(err error) ([]byte, error) { return nil, &fs.PathError{Op: "read", Path: path, Err: err} }
-	info, err := f.Stat()
-	if err != nil {
-		return fail(unwrapPathError(err))
-	}
-	if !info.Mode().IsRegular() {
-		return fail(fmt.Errorf("%w (%s)", ErrNotRegular, fileType(info.Mode())))
-	}
-	if info.Size() > limit {
-		return fail(fmt.Errorf("%w (%d bytes)", ErrFileTooLarge, limit))
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return fail(unwrapPathError(err))
-	}
-	if int64(len(data)) > limit { // grew while we read it
-		return fail(fmt.Errorf("%w (%d bytes)", ErrFileTooLarge, limit))
-	}
-	return data, nil
-}
-
-// fileType names a non-regular file's type for messages.
-func fileType(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	}
-	return "a special file"
+	return regfile.Read(path, limit)
 }

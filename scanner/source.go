@@ -15,11 +15,6 @@ type Source interface {
 	Scan(ctx context.Context, e *Engine) (*Result, error)
 }
 
-// Run scans src with the engine.
-func (e *Engine) Run(ctx context.Context, src Source) (*Result, error) {
-	return src.Scan(ctx, e)
-}
-
 // Paths is files and directories on disk (see ScanPaths).
 type Paths []string
 
@@ -51,11 +46,15 @@ func (s Staged) Scan(ctx context.Context, e *Engine) (*Result, error) {
 
 // Range is the commits of Spec in the repository at Dir, with the messages
 // of the annotated tags it pushes (see ScanRange).
-type Range struct{ Dir, Spec string }
+type Range struct {
+	Dir, Spec string
+	// Progress, if set, is called after each commit is scanned.
+	Progress func(RangeProgress)
+}
 
 // Scan implements Source.
 func (r Range) Scan(ctx context.Context, e *Engine) (*Result, error) {
-	return e.ScanRange(ctx, r.Dir, r.Spec)
+	return e.scanRange(ctx, r.Dir, r.Spec, r.Progress)
 }
 
 // History is every object the refs of the repository at Dir reach: blobs,

@@ -51,3 +51,29 @@ func TestSources(t *testing.T) {
 		}
 	}
 }
+
+// TestRangeProgress: a range reports progress in commits, one call per
+// commit, counting up to the range's size.
+func TestRangeProgress(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	r.write("a", "1\n")
+	base := r.commit("one")
+	for i := range 3 {
+		r.write("a", strings.Repeat("x", i+2)+"\n")
+		r.commit("more")
+	}
+	var got []RangeProgress
+	_, err := New(Options{}).Run(context.Background(), Range{Dir: r.dir, Spec: base + "..HEAD", Progress: func(p RangeProgress) { got = append(got, p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d progress calls, want 3", len(got))
+	}
+	for i, p := range got {
+		if p.Commits != int64(i+1) || p.CommitsTotal != 3 {
+			t.Errorf("call %d: %d of %d", i, p.Commits, p.CommitsTotal)
+		}
+	}
+}

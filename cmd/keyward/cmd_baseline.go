@@ -155,12 +155,12 @@ func (o *baselineOptions) sweep(ctx context.Context, e *env, sc *scanConfig, pat
 	if o.fromReport != "" {
 		return entriesFromReport(sc, o.fromReport)
 	}
-	eng := scanner.New(scanner.Options{Rules: sc.rules(), Filter: sc.filter(), NoIgnore: o.noIgnore})
+	eng := scanner.New(sc.options(scanner.Options{NoIgnore: o.noIgnore}))
 	var res *scanner.Result
 	var err error
 	src := "paths"
 	if len(paths) > 0 {
-		res, err = eng.ScanPaths(ctx, paths)
+		res, err = eng.Run(ctx, scanner.Paths(paths))
 	} else {
 		if !sc.inRepo {
 			return nil, usagef("run it inside a git repository, or name PATHs or --from-report",
@@ -168,7 +168,7 @@ func (o *baselineOptions) sweep(ctx context.Context, e *env, sc *scanConfig, pat
 		}
 		src = "--history"
 		p := newProgress(e)
-		res, err = eng.ScanHistory(ctx, sc.root, scanner.HistoryOptions{Progress: p.update})
+		res, err = eng.Run(ctx, scanner.History{Dir: sc.root, Opts: scanner.HistoryOptions{Progress: p.update}})
 		p.done()
 	}
 	if err != nil {
@@ -185,8 +185,9 @@ func (o *baselineOptions) sweep(ctx context.Context, e *env, sc *scanConfig, pat
 		}
 		return nil, fmt.Errorf("sweep for baseline: %d %s could not be read", len(res.Errors), plural(int64(len(res.Errors)), "input", "inputs"))
 	}
+	// Run applied the config's suppressions (there is no baseline in
+	// the options: this builds it).
 	rel := sc.rel(src)
-	sc.filter().Apply(res, rel)
 	out := make([]scanner.BaselineEntry, 0, len(res.Findings))
 	for i := range res.Findings {
 		out = append(out, scanner.EntryFor(&res.Findings[i], rel))

@@ -178,11 +178,17 @@ func runScanFrom(ctx context.Context, e *env, args []string, gate gateSourceFunc
 		src = gateSource
 	}
 
-	eng := scanner.New(scanner.Options{MaxFileSize: int64(o.maxFileSize), NoIgnore: o.noIgnore, Rules: sc.rules(), Filter: sc.filter()})
+	opts, err := sc.withBaseline(sc.options(scanner.Options{MaxFileSize: int64(o.maxFileSize), NoIgnore: o.noIgnore}), o.baseline, o.noBaseline)
+	if err != nil {
+		return err
+	}
+	// Engine.Run applies every suppression (inline comments, allowlists,
+	// custom rules' path scopes, the baseline) whatever the source.
+	eng := scanner.New(opts)
 	start := time.Now()
 	var res *scanner.Result
 	if gate != nil {
-		res, err = gate(ctx, eng)
+		res, err = eng.Run(ctx, scanner.SourceFunc(gate))
 	} else {
 		res, err = o.scan(ctx, e, eng, src, fs.Args())
 	}
@@ -190,9 +196,6 @@ func runScanFrom(ctx context.Context, e *env, args []string, gate gateSourceFunc
 		return usagef("run it inside a git repository, or scan files with 'keyward scan PATH'", "%v", err)
 	}
 	if err != nil {
-		return err
-	}
-	if err := sc.applySuppressions(res, src, o.baseline, o.noBaseline); err != nil {
 		return err
 	}
 	rr := &runResult{Result: res, Duration: time.Since(start), Redact: o.redact, Source: src}
@@ -234,7 +237,7 @@ func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src
 		return eng.Run(ctx, scanner.Reader{R: e.stdin, Prov: scanner.Provenance{Path: "-", Kind: scanner.KindStdin}})
 	case "--staged":
 		if needsGitPlumbing(ctx) || splitIndex(ctx) {
-			return patchStaged()(ctx, eng)
+			return eng.Run(ctx, scanner.SourceFunc(patchStaged()))
 		}
 		return eng.Run(ctx, scanner.Staged{Dir: "."})
 	case "--commit-msg":
@@ -250,15 +253,18 @@ func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src
 			if err != nil {
 				return nil, err
 			}
-			return scan(ctx, eng)
+			return eng.Run(ctx, scanner.SourceFunc(scan))
 		}
-		return eng.Run(ctx, scanner.Range{Dir: ".", Spec: o.rangeSpec})
+		p := newProgress(e)
+		res, err := eng.Run(ctx, scanner.Range{Dir: ".", Spec: o.rangeSpec, Progress: p.updateRange})
+		p.done()
+		return res, err
 	case "--history":
 		if needsGitPlumbing(ctx) {
 			if o.allObjects {
 				return nil, errors.New("--all-objects cannot read a SHA-256 repository (go-git v5 reads SHA-1 only); --history without it reads every commit through git")
 			}
-			res, err := patchHistory()(ctx, eng)
+			res, err := eng.Run(ctx, scanner.SourceFunc(patchHistory()))
 			if res != nil {
 				res.Warnings = append(res.Warnings, "SHA-256 repository: history read through git (the added lines and message of every commit a ref or reflog entry reaches, and annotated tag messages)")
 			}

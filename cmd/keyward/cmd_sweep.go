@@ -161,7 +161,7 @@ func runSweep(ctx context.Context, e *env, args []string) error {
 	}
 
 	workers := runtime.GOMAXPROCS(0) / o.jobs
-	eng := scanner.New(scanner.Options{MaxFileSize: int64(o.maxFileSize), Rules: sc.rules(), Filter: sc.filter(), Workers: max(1, workers)})
+	eng := scanner.New(sc.options(scanner.Options{MaxFileSize: int64(o.maxFileSize), Workers: max(1, workers)}))
 	pr := newSweepProgress(e)
 	sw := &fleet.Sweeper{
 		Engine: eng, Git: &fleet.Git{Path: o.git, Env: gitEnv},
@@ -170,9 +170,6 @@ func runSweep(ctx context.Context, e *env, args []string) error {
 		Progress: pr.update,
 	}
 	sw.Report = func(out fleet.Outcome) (string, error) {
-		if out.Result != nil {
-			sc.filter().Apply(out.Result, nil)
-		}
 		rep := repoReport(out)
 		path := filepath.Join(o.reportsDir, out.Repo.ID()+".json")
 		if err := writeSweepReport(path, rep, "json"); err != nil {

@@ -146,9 +146,26 @@ func (sc *scanConfig) rules() []patterns.Rule {
 	return sc.project.ScanRules()
 }
 
-// filter is the engine's Filter; never nil, so inline comments work.
-func (sc *scanConfig) filter() *scanner.Filter {
-	return &scanner.Filter{Allow: sc.project.Allowlists, RulePaths: sc.project.RulePaths()}
+// options completes an engine's options with what the configs decide:
+// rules, allowlists, custom rules' path scopes and the repository root
+// (scanner.Options.Configure). Engine.Run then applies the whole
+// suppression pipeline to any source.
+func (sc *scanConfig) options(o scanner.Options) scanner.Options {
+	o.Configure(sc.project)
+	o.Root = sc.root
+	return o
+}
+
+// withBaseline adds the baseline --baseline, --no-baseline and the config
+// choose to o, for Engine.Run to apply.
+func (sc *scanConfig) withBaseline(o scanner.Options, baselineFlag string, noBaseline bool) (scanner.Options, error) {
+	path, required := sc.baselinePath(baselineFlag, noBaseline)
+	b, err := loadBaseline(path, required)
+	if err != nil || b == nil {
+		return o, err
+	}
+	o.Baseline, o.BaselineDetail = b, displayPath(path)
+	return o, nil
 }
 
 // rel maps the paths a source reports to repository-relative ones: the
@@ -158,17 +175,7 @@ func (sc *scanConfig) rel(src string) scanner.PathFunc {
 	if src != "paths" {
 		return func(p string) string { return p }
 	}
-	return func(p string) string {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return filepath.ToSlash(p)
-		}
-		r, err := filepath.Rel(sc.root, abs)
-		if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
-			return filepath.ToSlash(p)
-		}
-		return filepath.ToSlash(r)
-	}
+	return scanner.Paths(nil).RelTo(sc.root)
 }
 
 // exists reports whether a repository-relative path is in the working
@@ -217,21 +224,6 @@ func loadBaseline(path string, required bool) (*scanner.Baseline, error) {
 		return nil, fmt.Errorf("%s: %w", displayPath(path), err)
 	}
 	return b, nil
-}
-
-// applySuppressions runs the config's path conditions and the baseline
-// over a finished scan; src is the scan's source as scanOptions.source
-// names it.
-func (sc *scanConfig) applySuppressions(res *scanner.Result, src, baselineFlag string, noBaseline bool) error {
-	rel := sc.rel(src)
-	sc.filter().Apply(res, rel)
-	path, required := sc.baselinePath(baselineFlag, noBaseline)
-	b, err := loadBaseline(path, required)
-	if err != nil || b == nil {
-		return err
-	}
-	b.Apply(res, scanner.BaselineMatch{Rel: rel, Exists: sc.exists, Detail: displayPath(path)})
-	return nil
 }
 
 // format is --format's default: the user config's, else text.

@@ -93,19 +93,30 @@ func reveal(s scanner.Secret, redact bool) string {
 func toJSON(rr *runResult) *report.Report {
 	rep := report.New(rr.Result, rr.Redact, report.Tool{Name: "keyward", Version: keywardVersion()}, rr.Duration)
 	for i := range rep.Findings {
-		if i < len(rr.Verdicts) {
-			if v, err := json.Marshal(&rr.Verdicts[i].Verdict); err == nil {
-				rep.Findings[i].Verification = v
-			}
-		}
+		rep.Findings[i].Verification = rr.verification(i)
 	}
 	return rep
 }
 
 type jsonRenderer struct{}
 
+// render streams the report (report.Stream): findings are encoded one at
+// a time, so a scan with millions of findings does not hold a second copy
+// of them and the whole document in memory.
 func (jsonRenderer) render(w io.Writer, rr *runResult, _ style) error {
-	return report.Write(w, toJSON(rr))
+	return report.Stream(w, rr.Result, rr.Redact, report.Tool{Name: "keyward", Version: keywardVersion()}, rr.Duration, rr.verification)
+}
+
+// verification is finding i's --verify verdict as JSON, nil without one.
+func (rr *runResult) verification(i int) json.RawMessage {
+	if i >= len(rr.Verdicts) {
+		return nil
+	}
+	v, err := json.Marshal(&rr.Verdicts[i].Verdict)
+	if err != nil {
+		return nil
+	}
+	return v
 }
 
 // The JSON report's types under the names this package used before they

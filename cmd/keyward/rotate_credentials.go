@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/keyward/keyward/scanner/regfile"
 )
 
 // maxCredentialsFile bounds the credentials file read: it holds a few
@@ -74,15 +75,15 @@ func keyValue(l string) (key, value string, ok bool) {
 	return strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v), true
 }
 
+// readCredentialsFile reads the credentials file with a size bound and
+// without blocking (regfile.Read): a FIFO or a symlink to /dev/zero at
+// ~/.aws/credentials is refused, never waited on or read without end.
+// Errors wrap fs.ErrNotExist for a missing file.
 func readCredentialsFile(path string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("read credentials file: %w", err)
+	data, err := regfile.Read(path, maxCredentialsFile)
+	if errors.Is(err, regfile.ErrTooLarge) {
+		return nil, fmt.Errorf("read credentials file: %s is more than %d bytes, more than a credentials file holds", path, maxCredentialsFile)
 	}
-	if st.Size() > maxCredentialsFile {
-		return nil, fmt.Errorf("read credentials file: %s is %d bytes, more than a credentials file holds", path, st.Size())
-	}
-	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read credentials file: %w", err)
 	}

@@ -212,7 +212,9 @@ func (s *Sweeper) sweepOne(ctx context.Context, r Repo, prev RepoState, had bool
 		o.Status, o.ReportPath, o.Duration = StatusUnchanged, prev.Report, time.Since(start)
 		return o
 	}
-	res, err := s.Engine.ScanHistory(ctx, dir, scanner.HistoryOptions{AllObjects: s.AllObjects, Progress: progress})
+	// Run, not ScanHistory: it applies the engine's suppressions (the
+	// config's allowlists and custom rules' path scopes).
+	res, err := s.Engine.Run(ctx, scanner.History{Dir: dir, Opts: scanner.HistoryOptions{AllObjects: s.AllObjects, Progress: progress}})
 	if err != nil {
 		return fail(fmt.Errorf("sweep: %w", err))
 	}

@@ -213,16 +213,22 @@ func newSuppressed(res *scanner.Result) Suppressed {
 		js.ByReason[string(r)] = n
 	}
 	for _, f := range res.Suppressed {
-		jf := SuppressedFinding{
-			RuleID: f.RuleID, Path: f.Path, Line: f.Line, Column: f.Column, KeyID: f.KeyID,
-			Fingerprint: f.Fingerprint, SecretSHA256: f.SecretHash(), Commit: f.Commit,
-		}
-		if s := f.Suppressed; s != nil {
-			jf.Reason, jf.Detail = string(s.Reason), s.Detail
-		}
-		js.Findings = append(js.Findings, jf)
+		js.Findings = append(js.Findings, newSuppressedFinding(f))
 	}
 	return js
+}
+
+// newSuppressedFinding is a withheld finding as reported, without its
+// secret.
+func newSuppressedFinding(f scanner.Finding) SuppressedFinding {
+	jf := SuppressedFinding{
+		RuleID: f.RuleID, Path: f.Path, Line: f.Line, Column: f.Column, KeyID: f.KeyID,
+		Fingerprint: f.Fingerprint, SecretSHA256: f.SecretHash(), Commit: f.Commit,
+	}
+	if s := f.Suppressed; s != nil {
+		jf.Reason, jf.Detail = string(s.Reason), s.Detail
+	}
+	return jf
 }
 
 // Write encodes the report as indented JSON.
