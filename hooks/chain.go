@@ -35,7 +35,7 @@ type Chain struct {
 // .git/hooks/<name>; if that is itself a keyward shim, the hook it chains
 // to, so nothing is scanned twice.
 func ChainFor(ctx context.Context, g Git, shim, hook string) (Chain, error) {
-	if err := CheckName(hook); err != nil {
+	if err := CheckRunName(hook); err != nil {
 		return Chain{}, err
 	}
 	cwd, err := g.dir()

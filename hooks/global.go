@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // stateFile sits beside the global shims. Its presence is what marks a
@@ -26,6 +27,9 @@ type globalState struct {
 	// its raw value (~ unexpanded), restored verbatim on uninstall.
 	HadPrevious bool   `json:"had_previous"`
 	Previous    string `json:"previous_hooks_path,omitempty"`
+	// Checks lists the hooks keyward checks in (install --hooks); empty
+	// means all of Names. Every other shim there only forwards.
+	Checks []string `json:"checks,omitempty"`
 }
 
 // readState reads dir's state file; ok is false if there is none.
@@ -99,7 +103,7 @@ func InstallGlobal(ctx context.Context, g Git, dir string, opts InstallOptions) 
 		return GlobalResult{}, fmt.Errorf("install global hooks: %w", err)
 	}
 	ours := set && samePath(resolved, dir)
-	st, haveState, err := readState(dir)
+	st, _, err := readState(dir)
 	if err != nil {
 		return GlobalResult{}, err
 	}
@@ -116,17 +120,22 @@ func InstallGlobal(ctx context.Context, g Git, dir string, opts InstallOptions) 
 			}
 		}
 	}
-	changes, err := plan(dir, names, opts, false)
+	// Every client-side hook gets a shim, checked or forwarding, because
+	// core.hooksPath hides every hook of .git/hooks, not only keyward's.
+	changes, err := plan(dir, ClientHooks, opts, false)
 	if err != nil {
 		return GlobalResult{}, err
+	}
+	st.Checks = nil
+	if len(names) < len(Names) {
+		st.Checks = names
 	}
 	if err := apply(ctx, dir, changes, opts.Keyward); err != nil {
 		return GlobalResult{}, err
 	}
-	if !ours || !haveState {
-		if err := writeState(dir, st); err != nil {
-			return GlobalResult{}, fmt.Errorf("install global hooks: %w", err)
-		}
+	// Written every time: Checks follows this install's --hooks.
+	if err := writeState(dir, st); err != nil {
+		return GlobalResult{}, fmt.Errorf("install global hooks: %w", err)
 	}
 	res := GlobalResult{Dir: dir, Changes: changes, HadPrevious: st.HadPrevious, Previous: st.Previous}
 	if !ours {
@@ -166,7 +175,7 @@ func UninstallGlobal(ctx context.Context, g Git, dir string) (GlobalResult, erro
 	if err != nil {
 		return res, fmt.Errorf("uninstall global hooks: %w", err)
 	}
-	for _, name := range Names {
+	for _, name := range ClientHooks {
 		c, err := removeShim(dir, name, false)
 		if err != nil {
 			return res, err
@@ -178,4 +187,25 @@ func UninstallGlobal(ctx context.Context, g Git, dir string) (GlobalResult, erro
 	}
 	os.Remove(dir) // only succeeds if empty; anything the user added stays
 	return res, nil
+}
+
+// ShimChecks reports whether the shim at shim runs keyward's check for
+// hook, or only forwards to the hook git would have run: forwarded hooks
+// never check, and a global install with --hooks checks only those.
+func ShimChecks(g Git, shim, hook string) (bool, error) {
+	if !slices.Contains(Names, hook) {
+		return false, nil
+	}
+	cwd, err := g.dir()
+	if err != nil {
+		return false, err
+	}
+	st, global, err := readState(filepath.Dir(absFrom(cwd, shim)))
+	if err != nil {
+		return false, err
+	}
+	if !global || len(st.Checks) == 0 {
+		return true, nil
+	}
+	return slices.Contains(st.Checks, hook), nil
 }

@@ -21,7 +21,7 @@ func TestGlobalInstallUninstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.ConfigChanged || res.HadPrevious || len(res.Changes) != 3 {
+	if !res.ConfigChanged || res.HadPrevious || len(res.Changes) != len(ClientHooks) {
 		t.Errorf("result = %+v", res)
 	}
 	if got := mustGit(t, g, "config", "--global", "core.hooksPath"); got != dir {
@@ -49,7 +49,7 @@ func TestGlobalInstallUninstall(t *testing.T) {
 	// Installing again changes nothing, and keeps the record of what was
 	// there before.
 	res, err = InstallGlobal(ctx, g, dir, InstallOptions{Keyward: testKeyward})
-	if err != nil || res.ConfigChanged || res.Changes[0].Action != Unchanged {
+	if err != nil || res.ConfigChanged || changeOf(res.Changes, PreCommit).Action != Unchanged {
 		t.Errorf("reinstall = %+v, %v", res, err)
 	}
 
@@ -57,7 +57,7 @@ func TestGlobalInstallUninstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.ConfigChanged || res.Changes[0].Action != Removed {
+	if !res.ConfigChanged || changeOf(res.Changes, PreCommit).Action != Removed {
 		t.Errorf("uninstall = %+v", res)
 	}
 	if _, ok, _ := g.config(ctx, "--global", "--get", "core.hooksPath"); ok {
@@ -160,5 +160,68 @@ func TestGlobalReplacesOtherKeywardDir(t *testing.T) {
 	}
 	if !res.HadPrevious || res.Previous != "/team/hooks" {
 		t.Errorf("result = %+v, want the team hooks inherited from %s", res, old)
+	}
+}
+
+// changeOf finds hook's change in a global result, which lists every
+// client-side hook.
+func changeOf(cs []Change, hook string) Change {
+	for _, c := range cs {
+		if c.Hook == hook {
+			return c
+		}
+	}
+	return Change{}
+}
+
+// TestGlobalChecksSubset: with --hooks, the global install still writes a
+// shim for every client-side hook, and only the named ones check.
+func TestGlobalChecksSubset(t *testing.T) {
+	ctx := context.Background()
+	env := testEnv(t)
+	g := newRepo(t, env, "repo")
+	dir := filepath.Join(homeOf(env), ".config", "keyward", "hooks")
+	if _, err := InstallGlobal(ctx, g, dir, InstallOptions{Keyward: testKeyward, Hooks: []string{PreCommit}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range ClientHooks {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: no shim: %v", name, err)
+		}
+	}
+	for name, want := range map[string]bool{PreCommit: true, CommitMsg: false, PrePush: false, "post-commit": false} {
+		got, err := ShimChecks(g, filepath.Join(dir, name), name)
+		if err != nil || got != want {
+			t.Errorf("ShimChecks(%s) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	// Installing again without --hooks checks all of them again.
+	if _, err := InstallGlobal(ctx, g, dir, InstallOptions{Keyward: testKeyward}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ShimChecks(g, filepath.Join(dir, PrePush), PrePush); !got {
+		t.Error("pre-push does not check after a full reinstall")
+	}
+	gs, err := StatusGlobal(ctx, g, dir, testKeyward)
+	if err != nil || len(gs.Unforwarded) != 0 {
+		t.Errorf("status: unforwarded %v, err %v", gs.Unforwarded, err)
+	}
+}
+
+// TestParsePreReceive: git's "old new ref" lines, strictly.
+func TestParsePreReceive(t *testing.T) {
+	z, a := "0000000000000000000000000000000000000000", "1111111111111111111111111111111111111111"
+	us, err := ParsePreReceive([]byte(z + " " + a + " refs/heads/new\n" + a + " " + z + " refs/tags/gone\n"))
+	if err != nil || len(us) != 2 || !us[0].IsNew() || us[0].IsDelete() || !us[1].IsDelete() {
+		t.Fatalf("got %+v, %v", us, err)
+	}
+	for _, bad := range []string{"x y z\n", a + " " + a + "\n", a + " " + a + " main\n", a + " 22 refs/heads/x\n"} {
+		if _, err := ParsePreReceive([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	env := map[string]string{"GIT_PUSH_OPTION_COUNT": "2", "GIT_PUSH_OPTION_0": "a", "GIT_PUSH_OPTION_1": "keyward.skip=why"}
+	if got := PushOptions(func(k string) string { return env[k] }); len(got) != 2 || got[1] != "keyward.skip=why" {
+		t.Errorf("push options %v", got)
 	}
 }

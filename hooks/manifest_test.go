@@ -7,8 +7,10 @@ import (
 )
 
 // TestPreCommitManifest keeps .pre-commit-hooks.yaml in step with the hooks
-// keyward knows: every entry runs 'keyward hook run <stage>' for the one
-// stage it declares, and every hook has an entry.
+// keyward knows: every entry runs 'keyward hook run <hook>' for the one
+// stage it declares, and every hook has an entry. Stages use the names
+// pre-commit 3.0 accepts (commit, push), which later releases map to the
+// git hooks of the same role.
 func TestPreCommitManifest(t *testing.T) {
 	b, err := os.ReadFile("../.pre-commit-hooks.yaml")
 	if err != nil {
@@ -19,9 +21,10 @@ func TestPreCommitManifest(t *testing.T) {
 	if len(entries) != len(Names) || len(stages) != len(Names) {
 		t.Fatalf("%d entries and %d stages, want %d of each", len(entries), len(stages), len(Names))
 	}
+	stageOf := map[string]string{PreCommit: "commit", CommitMsg: "commit-msg", PrePush: "push"}
 	for i, name := range Names {
-		if e, s := string(entries[i][1]), string(stages[i][1]); e != name || s != name {
-			t.Errorf("hook %d: entry runs %q at stage %q, want %q", i, e, s, name)
+		if e, s := string(entries[i][1]), string(stages[i][1]); e != name || s != stageOf[name] {
+			t.Errorf("hook %d: entry runs %q at stage %q, want %q at %q", i, e, s, name, stageOf[name])
 		}
 	}
 }

@@ -179,3 +179,103 @@ func FrameworkRange(getenv func(string) string) string {
 	}
 	return ""
 }
+
+// PushCommits turns pre-push updates to remote into what to scan: the
+// commits reachable from the pushed objects (include) and from none of the
+// commits the remote being pushed to is known to have (exclude): the old
+// values of the refs being updated, where this repository has them, and
+// the tips of that remote's own remote-tracking refs
+// (refs/remotes/REMOTE/*). Other remotes' refs are never consulted: a
+// commit already on origin is still new to a second remote, and must be
+// checked before it goes there (issue 9). remote is what git passes as
+// the hook's first argument: a remote's name, or a URL when the push named
+// one, which has no tracking refs.
+func PushCommits(ctx context.Context, g Git, remote string, updates []RefUpdate) (include, exclude []string, err error) {
+	seen := map[string]bool{}
+	addEx := func(oid string) {
+		if !seen[oid] {
+			seen[oid] = true
+			exclude = append(exclude, oid)
+		}
+	}
+	for _, u := range updates {
+		if u.IsDelete() {
+			continue
+		}
+		include = append(include, u.LocalOID)
+		if u.IsNew() {
+			continue
+		}
+		c, ok, err := peelCommit(ctx, g, u.RemoteOID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			addEx(c)
+		}
+	}
+	tips, err := trackingTips(ctx, g, remote)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, t := range tips {
+		addEx(t)
+	}
+	return include, exclude, nil
+}
+
+// peelCommit resolves oid to the commit it is or tags; ok is false when
+// this repository does not have it (or it names no commit).
+func peelCommit(ctx context.Context, g Git, oid string) (string, bool, error) {
+	out, err := g.run(ctx, "rev-parse", "--verify", "--quiet", "--end-of-options", oid+"^{commit}")
+	if err == nil {
+		return out, true, nil
+	}
+	if ctx.Err() != nil {
+		return "", false, ctx.Err()
+	}
+	if exitCode(err) > 0 {
+		return "", false, nil
+	}
+	return "", false, fmt.Errorf("check commit %s: %w", oid, err)
+}
+
+// trackingTips lists the commits remote's remote-tracking refs point at;
+// none when remote is not a configured remote's name (a URL).
+func trackingTips(ctx context.Context, g Git, remote string) ([]string, error) {
+	if remote == "" || strings.ContainsAny(remote, "/:\\") {
+		return nil, nil
+	}
+	if _, ok, err := g.config(ctx, "--get", "remote."+remote+".url"); err != nil || !ok {
+		return nil, err
+	}
+	out, err := g.run(ctx, "for-each-ref", "--format=%(objecttype) %(objectname)", "refs/remotes/"+remote+"/")
+	if err != nil {
+		return nil, fmt.Errorf("list %s's remote-tracking refs: %w", remote, err)
+	}
+	var tips []string
+	for _, line := range strings.Split(out, "\n") {
+		if typ, oid, ok := strings.Cut(line, " "); ok && typ == "commit" {
+			tips = append(tips, oid)
+		}
+	}
+	return tips, nil
+}
+
+// FrameworkPush is FrameworkRange as PushCommits' include and exclude:
+// PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF, or, for a branch whose root
+// commit is pushed (PRE_COMMIT_LOCAL_BRANCH), everything on it that the
+// remote being pushed to (PRE_COMMIT_REMOTE_NAME) is not known to have.
+// ok is false when the pre-commit framework is not running the hook.
+func FrameworkPush(ctx context.Context, g Git, getenv func(string) string) (include, exclude []string, ok bool, err error) {
+	from, to := getenv("PRE_COMMIT_FROM_REF"), getenv("PRE_COMMIT_TO_REF")
+	if from != "" && to != "" {
+		return []string{to}, []string{from}, true, nil
+	}
+	b := getenv("PRE_COMMIT_LOCAL_BRANCH")
+	if b == "" {
+		return nil, nil, false, nil
+	}
+	tips, err := trackingTips(ctx, g, getenv("PRE_COMMIT_REMOTE_NAME"))
+	return []string{b}, tips, true, err
+}

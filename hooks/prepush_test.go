@@ -129,3 +129,27 @@ func FuzzParsePrePush(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePreReceive checks the pre-receive parser never panics, that
+// what it accepts is well formed, and that it round-trips.
+func FuzzParsePreReceive(f *testing.F) {
+	f.Add([]byte(shaA + " " + shaB + " refs/heads/main\n"))
+	f.Add([]byte(zero + " " + shaA + " refs/tags/v1\r\n\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		ups, err := ParsePreReceive(in)
+		if err != nil {
+			return
+		}
+		var b strings.Builder
+		for _, u := range ups {
+			if !isOID(u.Old) || !isOID(u.New) || len(u.Old) != len(u.New) || !strings.HasPrefix(u.Ref, "refs/") || strings.ContainsAny(u.Ref, " \n") {
+				t.Fatalf("accepted a bad update %+v", u)
+			}
+			b.WriteString(u.Old + " " + u.New + " " + u.Ref + "\n")
+		}
+		again, err := ParsePreReceive([]byte(b.String()))
+		if err != nil || !reflect.DeepEqual(again, ups) {
+			t.Fatalf("round trip: %+v, %v; want %+v", again, err, ups)
+		}
+	})
+}

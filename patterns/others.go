@@ -26,6 +26,7 @@ const (
 	RulePrivateKey          = "private-key"
 	RuleOpenSSHPrivateKey   = "openssh-private-key"
 	RulePuTTYPrivateKey     = "putty-private-key"
+	RulePGPPrivateKey       = "pgp-private-key"
 	RuleGCPServiceAccount   = "gcp-service-account-key"
 	RuleGitHubPAT           = "github-pat"
 	RuleGitHubFineGrained   = "github-fine-grained-pat"

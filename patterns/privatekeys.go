@@ -36,6 +36,13 @@ const MinPEMBody = 40
 // "AAAA..." stand-ins measure under 3.
 const PEMEntropyFloor = 4.0
 
+// pgpHeader is an armor header line such as "Version: GnuPG v2" or
+// "Comment: https://example.org/key" (its value may hold dashes).
+const pgpHeader = `[A-Z][A-Za-z-]*: [^\r\n\\]*`
+
+// pgpBody is pemBody with armor headers in place of PEM's Proc-Type.
+const pgpBody = `(?:` + pgpHeader + `|[A-Za-z0-9+/=\s\\"',:])`
+
 const pemKinds = `(?:RSA |EC |DSA |ENCRYPTED )?`
 
 // elided takes in an ellipsis after a truncated body's first line, so that
@@ -59,6 +66,17 @@ var (
 	rePuTTYKey = regexp.MustCompile(`PuTTY-User-Key-File-[23]: [A-Za-z0-9-]+\r?\n` +
 		`(?:[A-Za-z0-9-]+: [^\r\n]*\r?\n|[A-Za-z0-9+/=]+\r?\n){0,30}?` +
 		`Private-Lines: [0-9]+\r?\n[A-Za-z0-9+/=]{16,}`)
+
+	// An OpenPGP private key in ASCII armor (RFC 4880 section 6.2): the
+	// BEGIN line, optional "Name: value" armor headers, a blank line, the
+	// base64 body and its "=XXXX" checksum, then the END line; or, for a
+	// truncated paste, the BEGIN line, headers and the first body line.
+	// The body reuses pemBody, whose only '-' are in header lines, so a
+	// file of unterminated blocks stays linear (gitleaks finds git/git's
+	// test keyring with a rule like this; issue 10).
+	rePGPPrivateKey = regexp.MustCompile(`-----BEGIN PGP PRIVATE KEY BLOCK-----(?:` +
+		pgpBody + `*?-----END PGP PRIVATE KEY BLOCK-----|` +
+		pemSep + `(?:` + pgpHeader + pemSep + `)*[A-Za-z0-9+/]{40,}={0,2}` + elided + `)`)
 
 	// A service-account key file as the GCP console downloads it: "type"
 	// first, "private_key" a few fields later, in one JSON object. Files
@@ -160,6 +178,29 @@ func privateKeyRules() []Rule {
 				False: []string{
 					"PuTTY-User-Key-File-2: ssh-rsa\nEncryption: none\nComment: example\nPublic-Lines: 1\nAAAA\nPrivate-Lines: 1\n" + repeat("A", 64) + "\n",
 					"Save the key as PuTTY-User-Key-File-3 format with puttygen.",
+				},
+			},
+		},
+		{
+			ID:          RulePGPPrivateKey,
+			Description: "OpenPGP private key block (-----BEGIN PGP PRIVATE KEY BLOCK-----)",
+			Keywords:    []string{"PGP PRIVATE KEY BLOCK"},
+			Matcher:     MatchRegexp,
+			Regexp:      rePGPPrivateKey,
+			Allow:       Allowlist{Placeholder: pemPlaceholder},
+			Samples: Samples{
+				True: []string{
+					"{{PGP_PRIVATE}}",
+					"keyring.asc:\n{{PGP_PRIVATE_NOHEADERS}}",
+					`"signing_key": "{{PGP_PRIVATE_ESCAPED}}"`,
+					"{{PGP_PRIVATE_TRUNCATED}}",
+				},
+				False: []string{
+					"{{PGP_PUBLIC}}",
+					"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n<paste your key here>\n-----END PGP PRIVATE KEY BLOCK-----\n",
+					"-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\nlQOYBF...\n-----END PGP PRIVATE KEY BLOCK-----\n",
+					"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n" + repeat("A", 64) + "\n" + repeat("A", 64) + "\n-----END PGP PRIVATE KEY BLOCK-----\n",
+					`if strings.HasPrefix(s, "-----BEGIN PGP PRIVATE KEY BLOCK-----") {`,
 				},
 			},
 		},

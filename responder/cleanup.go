@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/keyward/keyward/patterns"
 )
@@ -137,6 +136,11 @@ func PlanCleanup(st JournalState) (*CleanupPlan, error) {
 			add("role", arn[strings.LastIndex(arn, "/")+1:], cutoff)
 		}
 	}
+	if s, ok := lastDone(st, StepPersistence); ok && s.Status == StepDone && !f.OtherUsersRevokedBefore.IsZero() {
+		for _, u := range f.OtherUsersDenied {
+			add("user", u, f.OtherUsersRevokedBefore)
+		}
+	}
 	if len(p.Targets) == 0 {
 		return nil, fmt.Errorf("cleanup %s: %w", st.KeyID, ErrNoSessionDeny)
 	}
@@ -183,14 +187,16 @@ func (r *Runner) Cleanup(ctx context.Context) (*CleanupPlan, StepResult, error) 
 		return p, StepResult{}, &TooEarlyError{NotBefore: p.NotBefore, Remaining: p.NotBefore.Sub(now)}
 	}
 	res := StepResult{ID: StepRemoveSessionDeny, Started: now}
+	ctx, _ = withRecorder(ctx, &res, nil)
 	client := iam.NewFromConfig(r.cfg())
 	acct := j.State.Facts.KeyAccount
+	part := j.State.Facts.partition()
 	var removed, gone, kept []string
 	for _, t := range p.Targets {
 		if err := ctx.Err(); err != nil {
 			return p, res, err
 		}
-		outcome, err := removeDeny(ctx, client, t, acct, &res)
+		outcome, err := removeDeny(ctx, client, t, part, acct)
 		if err != nil {
 			return p, res, err
 		}
@@ -232,28 +238,26 @@ const (
 
 // removeDeny removes one session-deny policy after reading it back, so a
 // newer deny from a later response is not removed before its time.
-func removeDeny(ctx context.Context, client *iam.Client, t DenyTarget, acct string, res *StepResult) (string, error) {
+func removeDeny(ctx context.Context, client *iam.Client, t DenyTarget, partition, acct string) (string, error) {
 	var (
 		doc, getAPI, delAPI, resource string
-		md                            middleware.Metadata
 		err                           error
 	)
 	if t.Kind == "role" {
-		getAPI, delAPI, resource = "iam:GetRolePolicy", "iam:DeleteRolePolicy", roleARN(acct, t.Name)
+		getAPI, delAPI, resource = "iam:GetRolePolicy", "iam:DeleteRolePolicy", roleARN(partition, acct, t.Name)
 		var out *iam.GetRolePolicyOutput
 		out, err = client.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(t.Name), PolicyName: aws.String(RevokePolicyName)})
 		if err == nil {
-			doc, md = aws.ToString(out.PolicyDocument), out.ResultMetadata
+			doc = aws.ToString(out.PolicyDocument)
 		}
 	} else {
-		getAPI, delAPI, resource = "iam:GetUserPolicy", "iam:DeleteUserPolicy", userARN(acct, t.Name)
+		getAPI, delAPI, resource = "iam:GetUserPolicy", "iam:DeleteUserPolicy", userARN(partition, acct, t.Name)
 		var out *iam.GetUserPolicyOutput
 		out, err = client.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String(t.Name), PolicyName: aws.String(RevokePolicyName)})
 		if err == nil {
-			doc, md = aws.ToString(out.PolicyDocument), out.ResultMetadata
+			doc = aws.ToString(out.PolicyDocument)
 		}
 	}
-	record(res, getAPI+"("+t.Name+")", md, err)
 	if isCode(err, "NoSuchEntity") {
 		return denyGone, nil
 	}
@@ -264,21 +268,11 @@ func removeDeny(ctx context.Context, client *iam.Client, t DenyTarget, acct stri
 		until := cutoff.Add(SessionDenyHold).UTC().Format(time.RFC3339)
 		return "a later response's deny, keep until " + until, nil
 	}
-	md = middleware.Metadata{}
 	if t.Kind == "role" {
-		var out *iam.DeleteRolePolicyOutput
-		out, err = client.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(t.Name), PolicyName: aws.String(RevokePolicyName)})
-		if err == nil {
-			md = out.ResultMetadata
-		}
+		_, err = client.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(t.Name), PolicyName: aws.String(RevokePolicyName)})
 	} else {
-		var out *iam.DeleteUserPolicyOutput
-		out, err = client.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(t.Name), PolicyName: aws.String(RevokePolicyName)})
-		if err == nil {
-			md = out.ResultMetadata
-		}
+		_, err = client.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(t.Name), PolicyName: aws.String(RevokePolicyName)})
 	}
-	record(res, delAPI+"("+t.Name+")", md, err)
 	if isCode(err, "NoSuchEntity") {
 		return denyGone, nil
 	}

@@ -32,9 +32,15 @@ type TrailEvent struct {
 	UserAgent   string    `json:"user_agent,omitempty"`
 	ErrorCode   string    `json:"error_code,omitempty"`
 	EventID     string    `json:"event_id"`
-	// Responder marks the calls this tool made itself (validation and
-	// verification), recognised by its user agent.
+	RequestID   string    `json:"request_id,omitempty"`
+	// Responder marks the calls this tool made itself, recognised by the
+	// request IDs it recorded, never by the user agent, which the attacker
+	// controls (AWS_SDK_UA_APP_ID).
 	Responder bool `json:"responder,omitempty"`
+	// CallerUser is the IAM user of the caller, and Params the parameters
+	// of a change event (persistence).
+	CallerUser string        `json:"caller_user,omitempty"`
+	Params     *changeParams `json:"params,omitempty"`
 }
 
 // Trail summarises what CloudTrail showed.
@@ -54,24 +60,45 @@ type Trail struct {
 	Last         time.Time      `json:"last_use,omitzero"`
 	Events       []TrailEvent   `json:"events"`
 	Truncated    bool           `json:"truncated,omitempty"`
+	// CreatedKeys are access keys the leaked key or a credential derived
+	// from it created; each is investigated like the leaked key.
+	CreatedKeys []string `json:"created_keys,omitempty"`
+	// Changes are the successful change events (persistence), kept in full
+	// however many events there are.
+	Changes []TrailEvent `json:"changes,omitempty"`
 	// RegionSource and RegionsWhy say where Regions came from, and why the
 	// built-in list stood in for the account's own when it did.
 	RegionSource RegionSource `json:"region_source,omitempty"`
 	RegionsWhy   string       `json:"regions_why,omitempty"`
 }
 
-// UserAgentMarker is the application ID keyward's SDK clients send, so its
-// own calls can be told apart in CloudTrail.
+// UserAgentMarker is the application ID keyward's SDK clients send. It
+// helps a human reading CloudTrail, but keyward itself never trusts it: an
+// attacker can send it too.
 const UserAgentMarker = "keyward-responder"
 
 // investigate looks up every event of keyID in every enabled region (see
-// resolveRegions) over the lookback, then follows each ASIA key it minted.
-func (r *Runner) investigate(ctx context.Context, keyID string, res *StepResult) (*Trail, error) {
-	rs, err := r.resolveRegions(ctx, res)
+// resolveRegions) over the lookback, then follows each ASIA key it minted
+// and each access key it created, recursively. x tells keyward's own calls
+// apart by their request IDs.
+func (r *Runner) investigate(ctx context.Context, x *Execution, keyID string, res *StepResult) (*Trail, error) {
+	rs, err := r.resolveRegions(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// CloudTrail stamps events with AWS's clock: with a local clock minutes
+	// behind, an end taken from it would cut off the latest events. The
+	// end is AWS's time (the Date header of an operator call), or the
+	// local clock when AWS sends none, whichever is later. LookupEvents
+	// takes whole milliseconds: round the end up to the next second so an
+	// event of the last instant (keyward's own validation) is not cut off.
 	now := r.now()
+	if x != nil {
+		if aws, fromAWS := x.serverNow(ctx); fromAWS && aws.After(now) {
+			now = aws
+		}
+	}
+	now = now.Truncate(time.Second).Add(time.Second)
 	t := &Trail{Regions: rs.Regions, RegionSource: rs.Source, RegionsWhy: rs.Why, Since: now.Add(-r.lookback()), Until: now,
 		EventNames: map[string]int{}, EventRegions: map[string]int{}, Errors: map[string]int{}}
 	ips, agents := map[string]bool{}, map[string]bool{}
@@ -97,13 +124,25 @@ func (r *Runner) investigate(ctx context.Context, keyID string, res *StepResult)
 						return t, err
 					}
 				}
-				out, err := r.lookup(ctx, client, id, t.Since, t.Until, token, res)
+				out, err := r.lookup(ctx, client, id, t.Since, t.Until, token)
 				lastCall[region] = time.Now()
 				if err != nil {
 					return t, denied(err, StepInvestigate, "cloudtrail:LookupEvents", "*")
 				}
 				for _, ev := range out.Events {
 					te, derived, role := parseEvent(ev, region)
+					te.Responder = x != nil && x.isOwn(te.RequestID)
+					if te.Params != nil && te.ErrorCode == "" && !te.Responder {
+						t.Changes = append(t.Changes, te)
+						if k := te.Params.CreatedKeyID; k != "" && !seen[k] && len(seen) <= maxDerivedKeys {
+							seen[k] = true
+							queue = append(queue, k)
+							t.CreatedKeys = append(t.CreatedKeys, k)
+						}
+					}
+					if te.Responder {
+						derived, role = "", ""
+					}
 					if len(t.Events) < maxTrailEvents {
 						t.Events = append(t.Events, te)
 					} else {
@@ -122,10 +161,10 @@ func (r *Runner) investigate(ctx context.Context, keyID string, res *StepResult)
 							agents[te.UserAgent] = true
 						}
 					}
-					if t.First.IsZero() || te.Time.Before(t.First) {
+					if !te.Responder && (t.First.IsZero() || te.Time.Before(t.First)) {
 						t.First = te.Time
 					}
-					if te.Time.After(t.Last) {
+					if !te.Responder && te.Time.After(t.Last) {
 						t.Last = te.Time
 					}
 					if derived != "" && !seen[derived] && len(seen) <= maxDerivedKeys {
@@ -151,7 +190,7 @@ func (r *Runner) investigate(ctx context.Context, keyID string, res *StepResult)
 
 // lookup makes one LookupEvents call, retrying throttling beyond the SDK's
 // own retries with a growing pause.
-func (r *Runner) lookup(ctx context.Context, client *cloudtrail.Client, id string, since, until time.Time, token *string, res *StepResult) (*cloudtrail.LookupEventsOutput, error) {
+func (r *Runner) lookup(ctx context.Context, client *cloudtrail.Client, id string, since, until time.Time, token *string) (*cloudtrail.LookupEventsOutput, error) {
 	attempts := r.LookupAttempts
 	if attempts <= 0 {
 		attempts = defaultLookupAttempts
@@ -175,13 +214,6 @@ func (r *Runner) lookup(ctx context.Context, client *cloudtrail.Client, id strin
 			MaxResults:       aws.Int32(lookupPageSize),
 			NextToken:        token,
 		})
-		call := Call{API: "cloudtrail:LookupEvents(" + id + ")", At: time.Now().UTC()}
-		if err != nil {
-			call.Error, call.RequestID = errCode(err), errRequestID(err)
-		} else {
-			call.RequestID = requestID(out.ResultMetadata)
-		}
-		res.Calls = append(res.Calls, call)
 		if err == nil {
 			return out, nil
 		}
@@ -204,6 +236,7 @@ type cloudTrailRecord struct {
 	SourceIPAddress   string `json:"sourceIPAddress"`
 	UserAgent         string `json:"userAgent"`
 	ErrorCode         string `json:"errorCode"`
+	RequestID         string `json:"requestID"`
 	RequestParameters struct {
 		RoleArn string `json:"roleArn"`
 	} `json:"requestParameters"`
@@ -229,8 +262,11 @@ func parseEvent(ev cttypes.Event, region string) (TrailEvent, string, string) {
 	if rec.AWSRegion != "" {
 		te.Region = rec.AWSRegion
 	}
-	te.SourceIP, te.UserAgent, te.ErrorCode = rec.SourceIPAddress, rec.UserAgent, rec.ErrorCode
-	te.Responder = strings.Contains(rec.UserAgent, "app/"+UserAgentMarker)
+	te.SourceIP, te.UserAgent, te.ErrorCode, te.RequestID = rec.SourceIPAddress, rec.UserAgent, rec.ErrorCode, rec.RequestID
+	if isChangeEvent(te.Name) {
+		p, caller := parseChange(*ev.CloudTrailEvent)
+		te.Params, te.CallerUser = &p, caller
+	}
 	var derived, role string
 	if te.ErrorCode == "" && (te.Name == "GetSessionToken" || te.Name == "AssumeRole" || te.Name == "GetFederationToken") {
 		if id := rec.ResponseElements.Credentials.AccessKeyID; strings.HasPrefix(id, "ASIA") {

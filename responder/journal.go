@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/keyward/keyward/scanner/regfile"
 )
 
 // JournalVersion is the journal file's schema version.
@@ -38,6 +40,43 @@ type Facts struct {
 	DenyRemoved        time.Time `json:"session_deny_removed,omitzero"`
 	NewKeyID           string    `json:"new_key_id,omitempty"`
 	Trail              *Trail    `json:"cloudtrail,omitempty"`
+
+	// Partition is the key's partition (aws, aws-cn, aws-us-gov).
+	Partition string `json:"partition,omitempty"`
+	// KeyStatus is the key's IAM status as the owner step last read it:
+	// Active, Inactive, absent, or "" when it could not be read.
+	KeyStatus string `json:"key_status,omitempty"`
+	// KeyInIAM is set when iam:GetAccessKeyLastUsed named the key's user:
+	// the key exists, even when its status could not be read.
+	KeyInIAM bool `json:"key_in_iam,omitempty"`
+	// UserPolicies are the managed policies attached to the owner.
+	UserPolicies []string `json:"user_policies,omitempty"`
+	// Quarantined are the quarantine policies keyward attached;
+	// AWSQuarantine one that was attached before keyward acted, likely by
+	// AWS, which then has a support case open.
+	Quarantined   []string `json:"quarantined,omitempty"`
+	AWSQuarantine string   `json:"aws_quarantine,omitempty"`
+	// OtherUsersDenied are existing users (besides the owner) whose older
+	// sessions were denied after a key the attacker created for them was
+	// deactivated, with the cutoff.
+	OtherUsersDenied        []string  `json:"other_users_denied,omitempty"`
+	OtherUsersRevokedBefore time.Time `json:"other_users_revoked_before,omitzero"`
+	// Persistence is what the attacker made or changed, and what became of
+	// it; HumanActions what only a human can do.
+	Persistence  []PersistenceItem `json:"persistence,omitempty"`
+	HumanActions []HumanAction     `json:"human_actions,omitempty"`
+	// RecheckAfter is when CloudTrail has delivered what the investigation
+	// could not yet see; Rechecked when a re-check last ran.
+	RecheckAfter time.Time `json:"recheck_after,omitzero"`
+	Rechecked    time.Time `json:"rechecked,omitzero"`
+	// KeysBeforeRotate are the user's keys before CreateAccessKey, so a key
+	// created by a call whose answer was lost is found; OrphansDeleted are
+	// such keys, deleted.
+	KeysBeforeRotate []string `json:"keys_before_rotate,omitempty"`
+	OrphansDeleted   []string `json:"orphans_deleted,omitempty"`
+	// OwnRequestIDs are the request IDs of keyward's own calls: its events
+	// in CloudTrail are told apart by them, not by the user agent.
+	OwnRequestIDs []string `json:"own_request_ids,omitempty"`
 }
 
 // StepStatus is the outcome of one step in one run.
@@ -59,6 +98,8 @@ type Call struct {
 	RequestID string    `json:"request_id,omitempty"`
 	At        time.Time `json:"at"`
 	Error     string    `json:"error,omitempty"`
+	// ServerTime is AWS's clock (the response's Date header).
+	ServerTime time.Time `json:"server_time,omitzero"`
 }
 
 // StepResult is what one step did.
@@ -116,7 +157,9 @@ func ParseJournal(data []byte) (JournalState, error) {
 // the file does not exist. A journal for another key is an error.
 func OpenJournal(path, keyID string) (*Journal, error) {
 	j := &Journal{path: path}
-	data, err := os.ReadFile(path)
+	// Bounded and non-blocking: a FIFO or a symlink to /dev/zero in the
+	// journal's place is refused, never waited on or read without end.
+	data, err := regfile.Read(path, maxJournalSize)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		now := time.Now().UTC()
@@ -155,9 +198,32 @@ func (j *Journal) Done(id StepID) (StepResult, bool) {
 	return r, ok && (r.Status == StepDone || r.Status == StepSkipped)
 }
 
+// doneBefore reports whether step a was recorded done before the last
+// done record of step b.
+func (j *Journal) doneBefore(a, b StepID) bool {
+	seenA := false
+	last := false
+	for _, s := range j.State.Steps {
+		if s.ID == a && s.Status == StepDone {
+			seenA = true
+		}
+		if s.ID == b && s.Status == StepDone {
+			last = seenA
+		}
+	}
+	return last
+}
+
 // Record appends a step result and the current facts, and saves.
 func (j *Journal) Record(r StepResult, f Facts) error {
 	j.State.Steps = append(j.State.Steps, r)
+	j.State.Facts = f
+	j.State.Updated = time.Now().UTC()
+	return j.save()
+}
+
+// SaveFacts stores the facts without a step.
+func (j *Journal) SaveFacts(f Facts) error {
 	j.State.Facts = f
 	j.State.Updated = time.Now().UTC()
 	return j.save()

@@ -117,4 +117,22 @@ func TestMotoSecondOpinion(t *testing.T) {
 	if aws.ToString(lu.UserName) != "alice" {
 		t.Fatalf("moto: owner %q", aws.ToString(lu.UserName))
 	}
+
+	// The whole runbook against moto, which lacks the quarantine policies
+	// (or some of them) and LookupEvents: a failed quarantine must not stop
+	// the session deny, and the outcome is not contained.
+	fresh, err := oc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")})
+	call(err)
+	r := &Runner{Config: op, Validator: v, Options: Options{Regions: []string{"us-east-1"}, LookupInterval: time.Millisecond,
+		LookupAttempts: 1, PollInterval: 5 * time.Millisecond, PollTimeout: time.Second}}
+	res, _ := r.Execute(ctx, NewCredential(*fresh.AccessKey.AccessKeyId, *fresh.AccessKey.SecretAccessKey, ""))
+	for _, s := range res.Incident.Steps {
+		t.Logf("moto: %s %s %s%s", s.ID, s.Status, s.Detail, s.Error)
+	}
+	if stepOf(res.Incident, StepRevokeSessions).Status != StepDone {
+		t.Fatalf("moto: the session deny did not run: %+v", stepOf(res.Incident, StepRevokeSessions))
+	}
+	if res.Incident.Outcome == OutcomeContained {
+		t.Fatal("moto: contained without an investigation")
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/keyward/keyward/patterns"
 )
@@ -28,14 +29,16 @@ const (
 	StepVerifyDead         StepID = "verify-dead"
 	StepInvestigate        StepID = "investigate"
 	StepRevokeRoleSessions StepID = "revoke-role-sessions"
+	StepPersistence        StepID = "persistence"
 	StepDelete             StepID = "delete"
 	StepRotate             StepID = "rotate"
+	StepReleaseQuarantine  StepID = "release-quarantine"
 )
 
-// QuarantinePolicyARN is the AWS managed policy attached in the quarantine
-// step. V3 is AWS's current version; it denies the leaked identity the calls
-// a thief uses to persist, including the ones that would revoke the key.
-const QuarantinePolicyARN = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+// CloudTrailDeliveryDelay is how long after the investigation a re-check
+// runs: CloudTrail delivers events "within an average of about 5 minutes",
+// not guaranteed, so three times that.
+const CloudTrailDeliveryDelay = 15 * time.Minute
 
 // RevokePolicyName is the inline policy that ends sessions issued before the
 // response, named as the IAM console names its "Revoke active sessions".
@@ -76,12 +79,29 @@ var DefaultRegions = []string{
 
 // Options choose what a run does and how patiently.
 type Options struct {
-	// NoQuarantine skips attaching QuarantinePolicyARN. Quarantine is on by
+	// NoQuarantine skips attaching the quarantine policy. Quarantine is on by
 	// default in execute mode: the key is already inactive, so the policy
 	// only matters if someone re-activates it, and then it matters a lot.
 	NoQuarantine bool
 	// Rotate creates a replacement key for the user.
 	Rotate bool
+	// HandOver, if set, receives the replacement key before the rotate
+	// step is journalled done, so a crash cannot lose its secret
+	// unnoticed; an error fails the step.
+	HandOver func(Credential) error
+	// ReleaseQuarantine detaches the quarantine after a rotation, once a
+	// re-check shows nothing live.
+	ReleaseQuarantine bool
+	// NoPersistence reports what the attacker created without containing
+	// it.
+	NoPersistence bool
+	// Recheck runs the investigation and what depends on it again, after
+	// CloudTrail's delivery delay; steps done earlier are checked, not
+	// repeated.
+	Recheck bool
+	// Partition forces the partition (aws, aws-cn, aws-us-gov); empty
+	// means the operator's.
+	Partition string
 	// Delete deletes the leaked key after the investigation.
 	Delete bool
 	// Regions to investigate; nil means every region enabled in the
@@ -156,146 +176,163 @@ func (o *Options) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Plan works out the runbook for c without changing anything: it validates
-// the key, identifies the operator and the key's account, owner and other
-// keys, all with read-only calls.
+// Plan works out the runbook for c without changing anything. Like a run,
+// it reads the evidence with the operator's credentials before the leaked
+// key signs anything, and each lookup is informational: a denied one
+// becomes a note. The steps are the table's (Steps), so the plan and the
+// run cannot drift apart.
 func (r *Runner) Plan(ctx context.Context, c Credential) (*Plan, error) {
 	p := &Plan{KeyID: c.KeyID, Kind: string(c.Kind())}
-	p.Verdict = r.Validator.Validate(ctx, c)
+	if acct, ok := patterns.AccountID(c.KeyID); ok {
+		if _, canary := patterns.CanaryAccount(acct); canary {
+			// Answered offline: nothing about a canary is ever sent.
+			p.Verdict = r.Validator.Validate(ctx, c)
+			p.Stop = verdictStop(p.Verdict)
+			return p, nil
+		}
+	}
+	f := &Facts{}
+	ctx, _ = withRecorder(ctx, &StepResult{}, nil)
+	id, err := sts.NewFromConfig(r.cfg()).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, fmt.Errorf("identify the operator: %w", err)
+	}
+	p.OperatorARN, p.OperatorAccount = aws.ToString(id.Arn), aws.ToString(id.Account)
+	f.Partition = r.Partition
+	if f.Partition == "" {
+		f.Partition = partitionOfARN(p.OperatorARN)
+	}
+	info, err := sts.NewFromConfig(r.cfg()).GetAccessKeyInfo(ctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(c.KeyID)})
+	if err != nil {
+		p.Notes = append(p.Notes, "sts:GetAccessKeyInfo failed: "+shortErr(denied(err, StepOwnership, "sts:GetAccessKeyInfo", "*")))
+		f.KeyAccount, _ = patterns.AccountID(c.KeyID)
+	} else {
+		f.KeyAccount = aws.ToString(info.Account)
+	}
+	if f.KeyAccount != "" && f.KeyAccount != p.OperatorAccount {
+		p.KeyAccount = f.KeyAccount
+		p.Verdict = Verdict{KeyID: c.KeyID, Status: StatusUnknown, Account: f.KeyAccount, Reason: "not validated: the key is in another account"}
+		p.Stop = otherAccountStop(f.KeyAccount, p.OperatorAccount)
+		return p, nil
+	}
+	if f.KeyAccount == "" {
+		f.KeyAccount = p.OperatorAccount
+	}
+	if c.Kind() != patterns.Temporary {
+		client := iam.NewFromConfig(r.cfg())
+		lu, err := client.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(c.KeyID)})
+		if err != nil {
+			p.Notes = append(p.Notes, "iam:GetAccessKeyLastUsed failed: "+shortErr(denied(err, StepOwner, "iam:GetAccessKeyLastUsed", "*")))
+		} else {
+			f.UserName = aws.ToString(lu.UserName)
+			f.KeyInIAM = f.UserName != ""
+			if f.UserName == "root" || f.UserName == "<root_account>" {
+				p.KeyAccount = f.KeyAccount
+				p.Stop = rootStop(f.KeyAccount)
+				return p, nil
+			}
+			keys, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(f.UserName)})
+			if err != nil {
+				p.Notes = append(p.Notes, "iam:ListAccessKeys failed: "+shortErr(denied(err, StepOwner, "iam:ListAccessKeys", userARN(f.partition(), f.KeyAccount, f.UserName))))
+			} else {
+				f.KeyStatus = KeyAbsent
+				for _, k := range keys.AccessKeyMetadata {
+					p.UserKeys = append(p.UserKeys, aws.ToString(k.AccessKeyId)+" ("+string(k.Status)+")")
+					if aws.ToString(k.AccessKeyId) == c.KeyID {
+						f.KeyStatus = string(k.Status)
+					}
+				}
+			}
+			if pols, err := client.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: aws.String(f.UserName)}); err == nil {
+				for _, pol := range pols.AttachedPolicies {
+					if arn := aws.ToString(pol.PolicyArn); isQuarantineARN(arn) {
+						f.AWSQuarantine = arn
+						p.Notes = append(p.Notes, arn+" is already attached to the user, likely by AWS: a support case about this key is probably open")
+					}
+				}
+			}
+		}
+	}
+	// Only now may the leaked key sign: the evidence above is read.
+	x := &Execution{r: r, c: c, f: f, inc: &Incident{}, own: map[string]bool{}, j: &Journal{}}
+	p.Verdict = x.validateKey(ctx)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if stop := verdictStop(p.Verdict); stop != nil {
+	if stop := x.planVerdict(p.Verdict); stop != nil {
+		p.KeyAccount = f.KeyAccount
 		p.Stop = stop
 		return p, nil
 	}
 	if p.Verdict.Status == StatusUnknown {
 		p.Notes = append(p.Notes, "validation was inconclusive ("+p.Verdict.Reason+"); the plan assumes the key is live")
 	}
-	f := &Facts{KeyAccount: p.Verdict.Account, ARN: p.Verdict.ARN}
-	id, err := sts.NewFromConfig(r.cfg()).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return nil, fmt.Errorf("identify the operator: %w", err)
-	}
-	p.OperatorARN, p.OperatorAccount = aws.ToString(id.Arn), aws.ToString(id.Account)
-	info, err := sts.NewFromConfig(r.cfg()).GetAccessKeyInfo(ctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(c.KeyID)})
-	if err != nil {
-		p.Notes = append(p.Notes, "sts:GetAccessKeyInfo failed: "+shortErr(denied(err, StepOwnership, "sts:GetAccessKeyInfo", "*")))
-	} else {
-		f.KeyAccount = aws.ToString(info.Account)
+	if p.Verdict.Status == StatusValid {
+		f.ARN = p.Verdict.ARN
+		if c.Kind() == patterns.Temporary {
+			f.UserName, f.RoleName = principalNames(f.ARN)
+		} else if f.UserName == "" {
+			f.UserName, _ = principalNames(f.ARN)
+		}
 	}
 	p.KeyAccount = f.KeyAccount
-	if f.KeyAccount != "" && f.KeyAccount != p.OperatorAccount {
-		p.Stop = otherAccountStop(f.KeyAccount, p.OperatorAccount)
-		return p, nil
-	}
-	if isRootARN(f.ARN) {
-		p.Stop = rootStop(f.KeyAccount)
-		return p, nil
-	}
-	if c.Kind() == patterns.LongTerm {
-		lu, err := iam.NewFromConfig(r.cfg()).GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(c.KeyID)})
-		if err != nil {
-			p.Notes = append(p.Notes, "iam:GetAccessKeyLastUsed failed: "+shortErr(denied(err, StepOwner, "iam:GetAccessKeyLastUsed", "*")))
-		} else {
-			f.UserName = aws.ToString(lu.UserName)
-			if f.UserName == "root" || f.UserName == "<root_account>" {
-				p.Stop = rootStop(f.KeyAccount)
-				return p, nil
-			}
-			keys, err := iam.NewFromConfig(r.cfg()).ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(f.UserName)})
-			if err != nil {
-				p.Notes = append(p.Notes, "iam:ListAccessKeys failed: "+shortErr(denied(err, StepOwner, "iam:ListAccessKeys", userARN(f.KeyAccount, f.UserName))))
-			} else {
-				for _, k := range keys.AccessKeyMetadata {
-					p.UserKeys = append(p.UserKeys, aws.ToString(k.AccessKeyId)+" ("+string(k.Status)+")")
-				}
-			}
-		}
-	} else {
-		f.UserName, f.RoleName = principalNames(f.ARN)
-	}
 	p.UserName = f.UserName
 	if f.UserName == "" && f.RoleName != "" {
 		p.UserName = "role/" + f.RoleName
 	}
-	rs, err := r.resolveRegions(ctx, nil)
+	rs, err := r.resolveRegions(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if rs.Fallback() {
 		p.Notes = append(p.Notes, rs.Describe())
 	}
-	p.Steps = r.steps(c, f, rs)
+	p.Steps = r.steps(Situation{KeyID: c.KeyID, Kind: c.Kind(), Options: r.Options, Facts: *f}, rs)
+	p.Notes = append(p.Notes, fmt.Sprintf("CloudTrail delivers events in about 5 minutes on average: %s after the response, run keyward respond --key-id %s --recheck --execute to catch what it had not yet delivered", roundDuration(CloudTrailDeliveryDelay), c.KeyID))
 	return p, nil
 }
 
-// steps lists the runbook's steps for the facts known.
-func (r *Runner) steps(c Credential, f *Facts, rs RegionSet) []Step {
-	id, acct := c.KeyID, f.KeyAccount
-	user := f.UserName
-	if user == "" {
-		user = "<owner>"
+// planVerdict is validate's decision for a dry run: the same rules, with
+// the facts read so far.
+func (x *Execution) planVerdict(v Verdict) *StopError {
+	if v.Status == StatusCanary {
+		return verdictStop(v)
 	}
-	var s []Step
-	add := func(st Step) { s = append(s, st) }
-	add(Step{ID: StepValidate, Title: "Validate the leaked key", Signer: "leaked key", Account: acct,
-		Calls: []string{"sts:GetCallerIdentity()"}, Note: "needs no permission and cannot be denied"})
-	add(Step{ID: StepOwnership, Title: "Check the key belongs to the operator's account", Signer: "operator", Account: acct,
-		Calls:       []string{"sts:GetCallerIdentity()", "sts:GetAccessKeyInfo(AccessKeyId=" + id + ")"},
-		Permissions: []string{"sts:GetAccessKeyInfo"}})
-	temporary := c.Kind() == patterns.Temporary
-	if !temporary {
-		add(Step{ID: StepOwner, Title: "Find the key's owner and other keys", Signer: "operator", Account: acct, User: f.UserName,
-			Calls:       []string{"iam:GetAccessKeyLastUsed(AccessKeyId=" + id + ")", "iam:ListAccessKeys(UserName=" + user + ")"},
-			Permissions: []string{"iam:GetAccessKeyLastUsed", "iam:ListAccessKeys"}})
-		add(Step{ID: StepDeactivate, Title: "Deactivate the key (reversible, unlike deleting it)", Signer: "operator", Account: acct, User: user,
-			Calls:       []string{"iam:UpdateAccessKey(UserName=" + user + ", AccessKeyId=" + id + ", Status=Inactive)"},
-			Permissions: []string{"iam:UpdateAccessKey"}, Destructive: true})
-		if !r.NoQuarantine {
-			add(Step{ID: StepQuarantine, Title: "Attach AWS's quarantine policy to the user", Signer: "operator", Account: acct, User: user,
-				Calls:       []string{"iam:AttachUserPolicy(UserName=" + user + ", PolicyArn=" + QuarantinePolicyARN + ")"},
-				Permissions: []string{"iam:AttachUserPolicy"}, Destructive: true,
-				Note: "on by default; --no-quarantine skips it"})
+	if v.Status == StatusValid && isRootARN(v.ARN) {
+		return rootStop(v.Account)
+	}
+	if v.Status == StatusValid || v.Status == StatusUnknown && x.f.KeyStatus != KeyAbsent && x.f.KeyStatus != KeyInactive {
+		return nil
+	}
+	if x.c.Kind() != patterns.Temporary && (x.f.KeyStatus == KeyActive || x.f.KeyStatus == KeyInactive || x.f.KeyStatus == "" && x.f.KeyInIAM) && x.f.UserName != "" {
+		return nil
+	}
+	return verdictStop(v)
+}
+
+// steps lists the table's steps that apply in s, as the plan shows them.
+func (r *Runner) steps(s Situation, rs RegionSet) []Step {
+	var out []Step
+	for _, d := range Steps() {
+		if !d.Applies(s) {
+			continue
 		}
+		st := Step{ID: d.ID, Title: d.Title, Signer: string(d.Signer), Account: s.Facts.KeyAccount, Calls: d.Calls(s),
+			Permissions: d.Actions, Destructive: d.Mutating, Note: d.Note}
+		if d.Signer == SignerOperator && d.ID != StepOwnership && d.ID != StepInvestigate {
+			st.User = s.user()
+		}
+		if d.ID == StepInvestigate {
+			st.Note = rs.Describe() + "; " + d.Note
+			if rs.Source == RegionsFromFlag {
+				st.Calls = st.Calls[1:]
+				st.Permissions = []string{"cloudtrail:LookupEvents"}
+			}
+			st.Calls[len(st.Calls)-1] = strings.Replace(st.Calls[len(st.Calls)-1], "in every region", fmt.Sprintf("in %d regions", len(rs.Regions)), 1)
+		}
+		out = append(out, st)
 	}
-	target, call, perm := "UserName="+user, "iam:PutUserPolicy", "iam:PutUserPolicy"
-	if f.RoleName != "" {
-		target, call, perm = "RoleName="+f.RoleName, "iam:PutRolePolicy", "iam:PutRolePolicy"
-	}
-	add(Step{ID: StepRevokeSessions, Title: "End sessions derived from the key", Signer: "operator", Account: acct, User: user,
-		Calls:       []string{call + "(" + target + ", PolicyName=" + RevokePolicyName + ", Deny * when aws:TokenIssueTime < now)"},
-		Permissions: []string{perm}, Destructive: true,
-		Note: "temporary credentials cannot be deleted, only denied; remove the policy after 36 h with keyward respond --cleanup"})
-	if !temporary {
-		add(Step{ID: StepVerifyDead, Title: "Verify the key no longer works (IAM is eventually consistent)", Signer: "leaked key", Account: acct,
-			Calls: []string{"sts:GetCallerIdentity() until InvalidClientTokenId"}})
-	}
-	inv := Step{ID: StepInvestigate, Title: "Investigate the key's use in CloudTrail", Signer: "operator", Account: acct,
-		Calls: []string{fmt.Sprintf("cloudtrail:LookupEvents(LookupAttributes=[AccessKeyId=%s], last %d days, MaxResults=50) in %d regions, then for each ASIA key it minted",
-			id, int(r.lookback().Hours()/24), len(rs.Regions))},
-		Permissions: []string{"cloudtrail:LookupEvents"}, Note: rs.Describe()}
-	if rs.Source != RegionsFromFlag {
-		// The regions are asked of the account again when the step runs.
-		inv.Calls = append([]string{"account:ListRegions(RegionOptStatusContains=[ENABLED, ENABLED_BY_DEFAULT])"}, inv.Calls...)
-		inv.Permissions = append([]string{"account:ListRegions"}, inv.Permissions...)
-	}
-	add(inv)
-	add(Step{ID: StepRevokeRoleSessions, Title: "End sessions of roles the key assumed", Signer: "operator", Account: acct,
-		Calls:       []string{"iam:PutRolePolicy(RoleName=<each role assumed>, PolicyName=" + RevokePolicyName + ")"},
-		Permissions: []string{"iam:PutRolePolicy"}, Destructive: true, Note: "only for roles found in CloudTrail"})
-	if r.Delete && !temporary {
-		add(Step{ID: StepDelete, Title: "Delete the leaked key (after the investigation)", Signer: "operator", Account: acct, User: user,
-			Calls:       []string{"iam:DeleteAccessKey(UserName=" + user + ", AccessKeyId=" + id + ")"},
-			Permissions: []string{"iam:DeleteAccessKey"}, Destructive: true, Note: "irreversible"})
-	}
-	if r.Rotate && !temporary {
-		add(Step{ID: StepRotate, Title: "Create a replacement key", Signer: "operator", Account: acct, User: user,
-			Calls:       []string{"iam:CreateAccessKey(UserName=" + user + ")"},
-			Permissions: []string{"iam:CreateAccessKey", "iam:ListAccessKeys"}, Destructive: true,
-			Note: "AWS allows 2 keys per user, inactive ones included"})
-	}
-	return s
+	return out
 }
 
 func (o *Options) lookback() time.Duration {
@@ -306,7 +343,8 @@ func (o *Options) lookback() time.Duration {
 }
 
 // RequiredPermissions lists every IAM action the operator's credentials need
-// for the steps of p, for the plan's policy snippet.
+// for the steps of p, for the plan's policy snippet; RequiredActions is the
+// same for any run.
 func (p *Plan) RequiredPermissions() []string {
 	seen := map[string]bool{}
 	var out []string
@@ -367,9 +405,6 @@ func principalNames(arn string) (userName, roleName string) {
 	return "", ""
 }
 
-func userARN(acct, name string) string { return "arn:aws:iam::" + acct + ":user/" + name }
-func roleARN(acct, name string) string { return "arn:aws:iam::" + acct + ":role/" + name }
-
 func shortErr(err error) string {
 	if pe, ok := err.(*PermissionError); ok {
 		return "AccessDenied for " + pe.Action
@@ -377,12 +412,13 @@ func shortErr(err error) string {
 	return err.Error()
 }
 
-// cfg is the operator's configuration with keyward's application ID, so the
-// responder's own calls are recognisable in CloudTrail.
+// cfg is the operator's configuration with keyward's application ID (for
+// people reading CloudTrail) and every call recorded (RecordCalls).
 func (r *Runner) cfg() aws.Config {
 	c := r.Config.Copy()
 	if c.AppID == "" {
 		c.AppID = UserAgentMarker
 	}
+	c.APIOptions = append(append([]func(*middleware.Stack) error{}, c.APIOptions...), RecordCalls)
 	return c
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/account"
 	accttypes "github.com/aws/aws-sdk-go-v2/service/account/types"
-	"github.com/aws/smithy-go/middleware"
 )
 
 // RegionSource says where the regions an investigation searches came from.
@@ -65,12 +64,12 @@ func (s RegionSet) Describe() string {
 // else every region the account has enabled, asked of account:ListRegions
 // with the operator's credentials (never the leaked key's). When that is
 // denied or fails it falls back to DefaultRegions and says why; only a
-// cancelled context is an error. res, if not nil, gets the calls made.
-func (r *Runner) resolveRegions(ctx context.Context, res *StepResult) (RegionSet, error) {
+// cancelled context is an error.
+func (r *Runner) resolveRegions(ctx context.Context) (RegionSet, error) {
 	if len(r.Regions) > 0 {
 		return RegionSet{Regions: r.Regions, Source: RegionsFromFlag}, nil
 	}
-	regions, err := r.listEnabledRegions(ctx, res)
+	regions, err := r.listEnabledRegions(ctx)
 	if err == nil {
 		return RegionSet{Regions: regions, Source: RegionsFromAccount}, nil
 	}
@@ -92,7 +91,7 @@ var errNoRegions = errors.New("list regions: no region returned")
 // listEnabledRegions pages through account:ListRegions for the regions
 // whose status is ENABLED or ENABLED_BY_DEFAULT, with us-east-1 first:
 // IAM and STS events land there.
-func (r *Runner) listEnabledRegions(ctx context.Context, res *StepResult) ([]string, error) {
+func (r *Runner) listEnabledRegions(ctx context.Context) ([]string, error) {
 	client := account.NewFromConfig(r.cfg())
 	in := &account.ListRegionsInput{
 		RegionOptStatusContains: []accttypes.RegionOptStatus{accttypes.RegionOptStatusEnabled, accttypes.RegionOptStatusEnabledByDefault},
@@ -105,13 +104,6 @@ func (r *Runner) listEnabledRegions(ctx context.Context, res *StepResult) ([]str
 			return nil, fmt.Errorf("list regions: more than %d pages", maxRegionPages)
 		}
 		resp, err := client.ListRegions(ctx, in)
-		if res != nil {
-			if err != nil {
-				record(res, "account:ListRegions", middleware.Metadata{}, err)
-			} else {
-				record(res, "account:ListRegions", resp.ResultMetadata, nil)
-			}
-		}
 		if err != nil {
 			return nil, err
 		}

@@ -66,7 +66,7 @@ func TestInvestigateCoversOptInRegion(t *testing.T) {
 	l.attackOptIn(t)
 	r := l.runner(t, "")
 	r.Regions = nil
-	res, err := r.Execute(context.Background(), cred(l.leaked))
+	res, err := firstRun(r, cred(l.leaked))
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
@@ -125,7 +125,7 @@ func TestInvestigateRegionsFallback(t *testing.T) {
 				t.Errorf("plan notes %q, permissions %v", p.Notes, p.RequiredPermissions())
 			}
 
-			res, err := r.Execute(context.Background(), cred(l.leaked))
+			res, err := firstRun(r, cred(l.leaked))
 			if err != nil {
 				t.Fatalf("Execute: %v", err)
 			}
@@ -153,7 +153,7 @@ func TestInvestigateRegionsPaged(t *testing.T) {
 	l.emu.LimitPage("ListRegions", 2)
 	r := l.runner(t, "")
 	r.Regions = nil
-	res, err := r.Execute(context.Background(), cred(l.leaked))
+	res, err := firstRun(r, cred(l.leaked))
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}

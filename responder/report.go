@@ -2,12 +2,15 @@ package responder
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/keyward/keyward/scanner/regfile"
 )
 
 // ReportVersion is the incident report's JSON schema version.
@@ -56,6 +59,11 @@ type Incident struct {
 	Facts        Facts        `json:"facts"`
 	ManualChecks []string     `json:"manual_checks"`
 	FollowUps    []string     `json:"follow_ups,omitempty"`
+	// Remaining is why the outcome is not "contained": what is still
+	// live, unverified or left for a human.
+	Remaining []string `json:"remaining,omitempty"`
+	// HumanActions are what only a human can do, with exact commands.
+	HumanActions []HumanAction `json:"human_actions,omitempty"`
 }
 
 // PlanIncident is the report of a dry run.
@@ -84,7 +92,7 @@ func followUps(f *Facts, c Credential) []string {
 				until = f.RolesRevokedBefore
 			}
 		}
-		out = append(out, fmt.Sprintf("After %s, remove the inline policy %s from %s (sessions last at most 36 h; the deny also blocks legitimate sessions issued before the response): keyward respond --key-id %s --cleanup --execute",
+		out = append(out, fmt.Sprintf("Optional hygiene: after %s, remove the inline policy %s from %s (every session it matches has expired by then; until then it also blocks legitimate sessions issued before the response): keyward respond --key-id %s --cleanup --execute",
 			until.Add(SessionDenyHold).Format(time.RFC3339), RevokePolicyName, who, c.KeyID))
 	}
 	if t := f.Trail; t != nil && t.RegionSource == RegionsFromDefault {
@@ -93,8 +101,23 @@ func followUps(f *Facts, c Credential) []string {
 	for _, r := range f.Roles {
 		out = append(out, "Review role "+r+": the leaked key assumed it; its older sessions are denied by "+RevokePolicyName+".")
 	}
+	for _, it := range f.Persistence {
+		if it.Created && (it.Kind == "user" || it.Kind == "role") {
+			out = append(out, "Once the evidence is kept, delete the "+it.Kind+" "+it.Target+" the attacker created (it is disabled by "+DenyAllPolicyName+").")
+		}
+	}
 	if f.NewKeyID != "" {
-		out = append(out, "Deploy the new key "+f.NewKeyID+" where the leaked one was used, then delete the leaked key (keyward respond --delete).")
+		step := "Deploy the new key " + f.NewKeyID + " where the leaked one was used"
+		if f.KeyStatus != KeyAbsent {
+			step += ", then delete the leaked key (keyward respond --delete)"
+		}
+		out = append(out, step+".")
+		if slices.ContainsFunc(f.UserPolicies, isQuarantineARN) {
+			out = append(out, "The user still carries the quarantine policy, which also restricts the new key (S3 reads, ECR, PassRole and more): after a re-check that finds nothing live, keyward respond --key-id "+c.KeyID+" --execute --release-quarantine.")
+		}
+	}
+	if f.AWSQuarantine != "" {
+		out = append(out, f.AWSQuarantine+" was attached before keyward acted, likely by AWS: look for an open AWS Support case about this key and answer it.")
 	}
 	out = append(out, "Remove the key from the repository and its history, and from any other copy (CI variables, images, backups).")
 	return out
@@ -127,12 +150,15 @@ const maxReportFile = 16 << 20
 // keyID into dir, so that a later step (the cleanup) can add to it rather
 // than lose what the response recorded; fs.ErrNotExist if there is none.
 func ReadReport(dir, keyID string) (*Incident, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "incident-"+keyID+".json"))
+	// Bounded and non-blocking (regfile.Read): a FIFO or a symlink to
+	// /dev/zero in the report's place is refused, not waited on or read
+	// without end.
+	data, err := regfile.Read(filepath.Join(dir, "incident-"+keyID+".json"), maxReportFile)
+	if errors.Is(err, regfile.ErrTooLarge) {
+		return nil, fmt.Errorf("read report: larger than %d bytes", maxReportFile)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read report: %w", err)
-	}
-	if len(data) > maxReportFile {
-		return nil, fmt.Errorf("read report: larger than %d bytes", maxReportFile)
 	}
 	var inc Incident
 	if err := json.Unmarshal(data, &inc); err != nil {
@@ -181,6 +207,34 @@ func (inc *Incident) Markdown() string {
 	}
 	if inc.Error != "" {
 		p("\n**Error:** %s\n", inc.Error)
+	}
+	if len(inc.Remaining) > 0 {
+		p("\n## Not contained\n\nThe outcome is not \"contained\" because:\n\n")
+		for _, r := range inc.Remaining {
+			p("- %s\n", r)
+		}
+	}
+	if inc.Outcome == "awaiting re-check" && !f.RecheckAfter.IsZero() {
+		p("\n**CloudTrail delivers events late** (about 5 minutes on average): everything it showed is contained, but run `keyward respond --key-id %s --recheck --execute` after %s before calling this contained.\n", inc.KeyID, ts(f.RecheckAfter))
+	}
+	if len(inc.HumanActions) > 0 {
+		p("\n## What only a human can do\n\n")
+		for _, h := range inc.HumanActions {
+			p("- **%s**: %s\n", h.Subject, h.What)
+			for _, c := range h.Commands {
+				p("  - `%s`\n", c)
+			}
+		}
+	}
+	if len(f.Persistence) > 0 {
+		p("\n## Persistence\n\nWhat the leaked key, or a credential derived from it, created or changed (from CloudTrail), and what became of it.\n\n| Time | Event | What | By | Created by the attacker | What keyward did | What remains |\n|---|---|---|---|---|---|---|\n")
+		for _, it := range f.Persistence {
+			remains := it.Remaining
+			if remains == "" {
+				remains = "nothing"
+			}
+			p("| %s | %s | %s %s | %s | %v | %s | %s |\n", ts(it.At), it.Event, it.Kind, mdCell(it.Target), it.By, it.Created, mdCell(orDash(it.Action)), mdCell(remains))
+		}
 	}
 	if inc.Stop != nil {
 		p("\n## Stopped\n\n%s\n\n", inc.Stop.Reason)
@@ -258,7 +312,11 @@ func (inc *Incident) Markdown() string {
 		}
 	}
 	if t := f.Trail; t != nil {
-		p("\n## CloudTrail\n\nSearched %s to %s in %d regions (%s) for %s.\n\n", ts(t.Since), ts(t.Until), len(t.Regions), strings.Join(t.Regions, ", "), strings.Join(t.KeysFollowed, ", "))
+		p("\n## CloudTrail\n\nSearched %s to %s in %d regions (%s) for %s. CloudTrail's view ends at %s: events it had not yet delivered are not here", ts(t.Since), ts(t.Until), len(t.Regions), strings.Join(t.Regions, ", "), strings.Join(t.KeysFollowed, ", "), ts(t.Until))
+		if !f.Rechecked.IsZero() {
+			p(" (a re-check searched up to %s)", ts(f.Rechecked))
+		}
+		p(".\n\n")
 		if t.RegionSource != "" {
 			rs := RegionSet{Source: t.RegionSource, Why: t.RegionsWhy}
 			if rs.Fallback() {
@@ -267,7 +325,7 @@ func (inc *Incident) Markdown() string {
 				p("- Regions searched: %s\n", strings.TrimPrefix(rs.Describe(), "regions: "))
 			}
 		}
-		p("- Events: %d (first use %s, last use %s)\n", len(t.Events), ts(t.First), ts(t.Last))
+		p("- Events: %d (first use %s, last use %s, keyward's own calls left out, recognised by their request IDs)\n", len(t.Events), ts(t.First), ts(t.Last))
 		p("- Event names: %s\n", counts(t.EventNames))
 		p("- Regions: %s\n", counts(t.EventRegions))
 		p("- Source IPs: %s\n", list(t.SourceIPs))
@@ -280,6 +338,9 @@ func (inc *Incident) Markdown() string {
 		}
 		if len(t.RolesAssumed) > 0 {
 			p("- Roles assumed: %s\n", strings.Join(t.RolesAssumed, ", "))
+		}
+		if len(t.CreatedKeys) > 0 {
+			p("- Access keys it created (investigated like the leaked key): %s\n", strings.Join(t.CreatedKeys, ", "))
 		}
 		p("\nEvents marked * are keyward's own validation calls.\n\n| Time | Event | Source | Region | Key | Source IP | User agent | Error |\n|---|---|---|---|---|---|---|---|\n")
 		for i, e := range t.Events {
@@ -305,6 +366,13 @@ func (inc *Incident) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func mdCell(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ") }

@@ -2,17 +2,13 @@ package responder
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/keyward/keyward/patterns"
 )
@@ -25,421 +21,373 @@ type Result struct {
 	NewKey   *Credential
 }
 
-// softError is a step failure that does not stop the run (verification
-// that timed out, say); the step stays undone, so a re-run tries again.
-type softError struct{ msg string }
+// Outcome words. They are chosen so that they cannot lie (issue 8, item 8).
+const (
+	// OutcomeContained: every credential the attacker is known to hold is
+	// dead and nothing is left for a human.
+	OutcomeContained = "contained"
+	// OutcomePartial: something is still live, unverified or left for a
+	// human; Incident.Remaining lists it.
+	OutcomePartial = "partially contained"
+	// OutcomeAwaitingRecheck: everything CloudTrail showed is contained,
+	// but CloudTrail had not yet delivered every event (about 5 minutes on
+	// average): a re-check after Facts.RecheckAfter decides. It is not an
+	// all-clear, and exits non-zero.
+	OutcomeAwaitingRecheck = "awaiting re-check"
+	// OutcomeIncomplete: the run was interrupted.
+	OutcomeIncomplete = "incomplete"
+)
+
+// RecheckPendingError is returned by Execute when everything known is
+// contained but a re-check after CloudTrail's delivery delay is due.
+type RecheckPendingError struct {
+	After time.Time
+}
 
 // Error implements error.
-func (e *softError) Error() string { return e.msg }
+func (e *RecheckPendingError) Error() string {
+	return "contained as far as CloudTrail shows; re-check after " + e.After.UTC().Format(time.RFC3339)
+}
 
-// run is one execution's state.
-type run struct {
+// PartialError is returned by Execute when the outcome is not contained:
+// it lists what remains, for the exit code and the operator.
+type PartialError struct {
+	Remaining []string
+	// Causes are the errors of the steps that failed (a *PermissionError
+	// names the grant that fixes one).
+	Causes []error
+}
+
+// Unwrap gives errors.As access to the causes.
+func (e *PartialError) Unwrap() []error { return e.Causes }
+
+// Error implements error.
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("partially contained: %d thing(s) remain", len(e.Remaining))
+}
+
+// Execution is one run of the step table for one key. Its step functions
+// are the table's Run and Check entries; another runner (an AWS Health
+// event handler) builds one with NewExecution and walks Steps() itself, or
+// calls Run.
+type Execution struct {
 	r      *Runner
 	c      Credential
 	j      *Journal
 	inc    *Incident
 	f      *Facts
 	newKey *Credential
+
+	mu   sync.Mutex
+	own  map[string]bool // request IDs of this run's calls
+	errs map[StepID]error
 }
 
-// Execute carries out the runbook for c with the operator's credentials,
-// skipping steps the journal says are done. It always returns the incident
-// so far, even with an error, so a report can be written for every run.
-func (r *Runner) Execute(ctx context.Context, c Credential) (*Result, error) {
+// NewExecution prepares a run of the runbook for c; r.Journal, if set,
+// holds earlier runs' steps.
+func (r *Runner) NewExecution(c Credential) *Execution {
 	j := r.Journal
 	if j == nil {
 		j = &Journal{State: JournalState{Version: JournalVersion, KeyID: c.KeyID, Created: r.now()}}
 	}
 	f := j.State.Facts
-	x := &run{r: r, c: c, j: j, f: &f, inc: &Incident{
-		KeyID: c.KeyID, Kind: string(c.Kind()), Started: r.now(), Mode: "execute", ManualChecks: ManualChecks,
-	}}
-	err := x.all(ctx)
-	x.inc.Finished = r.now()
-	x.inc.Facts = *x.f
-	switch {
-	case err == nil:
-		x.inc.Outcome = "contained"
-		if c.Kind() == patterns.Temporary {
-			x.inc.Outcome = "sessions denied"
-		}
-	default:
-		var se *StopError
-		if errors.As(err, &se) {
-			x.inc.Outcome, x.inc.Stop = "stopped: "+string(se.Kind), se
-		} else {
-			x.inc.Outcome, x.inc.Error = "incomplete", err.Error()
-		}
+	mode := "execute"
+	if r.Recheck {
+		mode = "recheck"
 	}
-	x.inc.FollowUps = followUps(x.f, c)
+	x := &Execution{r: r, c: c, j: j, f: &f, own: map[string]bool{}, errs: map[StepID]error{}, inc: &Incident{
+		KeyID: c.KeyID, Kind: string(c.Kind()), Started: r.now(), Mode: mode, ManualChecks: ManualChecks,
+	}}
+	for _, id := range f.OwnRequestIDs {
+		x.own[id] = true
+	}
+	return x
+}
+
+// Facts are what the run has learned so far.
+func (x *Execution) Facts() Facts { return *x.f }
+
+// Incident is the incident report so far.
+func (x *Execution) Incident() *Incident { return x.inc }
+
+// Situation is the input of the step table's Applies and Calls.
+func (x *Execution) Situation() Situation {
+	return Situation{KeyID: x.c.KeyID, Kind: x.c.Kind(), Options: x.r.Options, Facts: *x.f}
+}
+
+// Execute carries out the runbook for c with the operator's credentials.
+// Every step runs even when one before it failed; only a deliberate stop
+// (another account's key, a root key, a canary, a key that is not live and
+// not in IAM) or a cancelled context ends the run early. It always returns
+// the incident so far, even with an error, so a report can be written for
+// every run. The error is a *PartialError when the outcome is not
+// contained.
+func (r *Runner) Execute(ctx context.Context, c Credential) (*Result, error) {
+	x := r.NewExecution(c)
+	err := x.Run(ctx)
 	return &Result{Incident: x.inc, NewKey: x.newKey}, err
 }
 
-func (x *run) all(ctx context.Context) error {
-	temporary := x.c.Kind() == patterns.Temporary
-	steps := []struct {
-		id StepID
-		on bool
-		fn func(context.Context, *StepResult) error
-	}{
-		{StepValidate, true, x.validate},
-		{StepOwnership, true, x.ownership},
-		{StepOwner, true, x.owner},
-		{StepDeactivate, !temporary, x.deactivate},
-		{StepQuarantine, !temporary && !x.r.NoQuarantine, x.quarantine},
-		{StepRevokeSessions, true, x.revokeSessions},
-		{StepVerifyDead, !temporary, x.verifyDead},
-		{StepInvestigate, true, x.investigate},
-		{StepRevokeRoleSessions, true, x.revokeRoles},
-		{StepDelete, x.r.Delete && !temporary, x.delete},
-		{StepRotate, x.r.Rotate && !temporary, x.rotate},
+// Run walks the step table, then works out the outcome.
+func (x *Execution) Run(ctx context.Context) error {
+	err := x.all(ctx)
+	x.inc.Finished = x.r.now()
+	x.f.OwnRequestIDs = x.ownIDs()
+	if jerr := x.j.SaveFacts(*x.f); jerr != nil && err == nil {
+		err = jerr
 	}
-	for _, s := range steps {
-		if !s.on {
+	x.inc.Facts = *x.f
+	var se *StopError
+	switch {
+	case errors.As(err, &se):
+		x.inc.Outcome, x.inc.Stop = "stopped: "+string(se.Kind), se
+	case err != nil:
+		x.inc.Outcome, x.inc.Error = OutcomeIncomplete, err.Error()
+	default:
+		x.inc.Remaining = x.remaining()
+		x.inc.Outcome = OutcomeContained
+		if len(x.inc.Remaining) > 0 {
+			x.inc.Outcome = OutcomePartial
+			pe := &PartialError{Remaining: x.inc.Remaining}
+			for _, d := range Steps() {
+				if e := x.errs[d.ID]; e != nil {
+					pe.Causes = append(pe.Causes, e)
+				}
+			}
+			err = pe
+		}
+		if err == nil && x.recheckDue() {
+			x.inc.Outcome = OutcomeAwaitingRecheck
+			err = &RecheckPendingError{After: x.f.RecheckAfter}
+		}
+		if ferr := x.optionalFailures(); ferr != nil {
+			if _, pending := err.(*RecheckPendingError); err == nil || pending {
+				err = ferr
+			}
+		}
+	}
+	x.inc.HumanActions = x.f.HumanActions
+	x.inc.FollowUps = followUps(x.f, x.c)
+	return err
+}
+
+func (x *Execution) all(ctx context.Context) error {
+	// A canary key is never contacted, not even by the operator's calls
+	// about it: stop before the first step.
+	if acct, ok := patterns.AccountID(x.c.KeyID); ok {
+		if _, canary := patterns.CanaryAccount(acct); canary {
+			v := x.r.Validator.Validate(ctx, x.c)
+			x.inc.Verdict = &v
+			return verdictStop(v)
+		}
+	}
+	for _, d := range Steps() {
+		if !d.Applies(x.Situation()) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := x.step(ctx, s.id, s.fn); err != nil {
+		if err := x.step(ctx, d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// step runs one step unless the journal has it done, records the outcome
-// and calls the AfterStep hook.
-func (x *run) step(ctx context.Context, id StepID, fn func(context.Context, *StepResult) error) error {
-	if prev, ok := x.j.Done(id); ok {
-		prev.Resumed = true
-		x.add(prev)
-		return nil
+// step runs one row of the table, or resumes it by its Resume policy, and
+// records the outcome. Only a *StopError, a journal failure or the
+// AfterStep hook end the run; a failed step is recorded and the next runs.
+func (x *Execution) step(ctx context.Context, d StepDef) error {
+	if prev, ok := x.j.Done(d.ID); ok {
+		resume := false
+		switch d.Resume {
+		case ResumeTrust:
+			resume = !x.r.Recheck
+		case ResumeOnce:
+			resume = true
+		case ResumeCheck:
+			chk := StepResult{ID: d.ID}
+			cctx, _ := withRecorder(ctx, &chk, x.noteOwn)
+			ok, err := d.Check(x, cctx)
+			prev.Calls = append(prev.Calls, chk.Calls...)
+			if err == nil && ok {
+				prev.Detail += " (checked in AWS: still in place)"
+				resume = true
+			}
+		}
+		if resume {
+			prev.Resumed = true
+			x.add(prev)
+			return nil
+		}
 	}
-	res := StepResult{ID: id, Started: x.r.now()}
-	err := fn(ctx, &res)
+	res := StepResult{ID: d.ID, Started: x.r.now()}
+	rctx, _ := withRecorder(ctx, &res, x.noteOwn)
+	err := d.Run(x, rctx, &res)
 	res.Finished = x.r.now()
-	var soft *softError
+	var se *StopError
 	switch {
 	case err == nil:
 		if res.Status == "" {
 			res.Status = StepDone
 		}
-		if jerr := x.j.Record(res, *x.f); jerr != nil {
-			return jerr
-		}
-	case errors.As(err, &soft):
-		res.Status, res.Error = StepFailed, err.Error()
+	case errors.As(err, &se):
+		res.Status, res.Detail = StepDone, err.Error()
 	default:
 		res.Status, res.Error = StepFailed, err.Error()
-		var se *StopError
-		if errors.As(err, &se) {
-			res.Status = StepDone
-			res.Detail, res.Error = err.Error(), ""
-		}
-		x.add(res)
-		return err
+		x.errs[d.ID] = err
+	}
+	if jerr := x.j.Record(res, *x.f); jerr != nil {
+		return jerr
 	}
 	x.add(res)
+	if se != nil {
+		return se
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if x.r.AfterStep != nil {
-		return x.r.AfterStep(id)
+		return x.r.AfterStep(d.ID)
 	}
 	return nil
 }
 
 // add appends a step result to the incident and reports it.
-func (x *run) add(res StepResult) {
+func (x *Execution) add(res StepResult) {
 	x.inc.Steps = append(x.inc.Steps, res)
 	if x.r.OnStep != nil {
 		x.r.OnStep(res)
 	}
 }
 
-// record notes a call made by a step.
-func record(res *StepResult, api string, md middleware.Metadata, err error) {
-	c := Call{API: api, At: time.Now().UTC()}
-	if err != nil {
-		c.Error, c.RequestID = errCode(err), errRequestID(err)
-	} else {
-		c.RequestID = requestID(md)
-	}
-	res.Calls = append(res.Calls, c)
+// noteOwn remembers a request ID of this run's own calls.
+func (x *Execution) noteOwn(id string) {
+	x.mu.Lock()
+	x.own[id] = true
+	x.mu.Unlock()
 }
 
-func (x *run) validate(ctx context.Context, res *StepResult) error {
-	v := x.r.Validator.Validate(ctx, x.c)
-	res.Calls = append(res.Calls, Call{API: "sts:GetCallerIdentity (leaked key)", RequestID: v.RequestID, At: time.Now().UTC(), Error: v.Code})
-	x.inc.Verdict = &v
-	if stop := verdictStop(v); stop != nil {
-		return stop
-	}
-	if v.Status != StatusValid {
-		return fmt.Errorf("validate: %w: %s", ErrNotValidated, v.Reason)
-	}
-	x.f.KeyAccount, x.f.ARN, x.f.UserID = v.Account, v.ARN, v.UserID
-	res.Detail = "valid: " + v.ARN
-	return nil
+func (x *Execution) isOwn(id string) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return id != "" && x.own[id]
 }
 
-func (x *run) ownership(ctx context.Context, res *StepResult) error {
-	client := sts.NewFromConfig(x.r.cfg())
-	id, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if id != nil {
-		record(res, "sts:GetCallerIdentity", id.ResultMetadata, nil)
-	} else {
-		record(res, "sts:GetCallerIdentity", middleware.Metadata{}, err)
+// maxOwnRequestIDs bounds the request IDs kept in the journal: a run makes
+// a few dozen calls, a long investigation a few hundred.
+const maxOwnRequestIDs = 5000
+
+func (x *Execution) ownIDs() []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	out := keys(x.own)
+	if len(out) > maxOwnRequestIDs {
+		out = out[len(out)-maxOwnRequestIDs:]
 	}
-	if err != nil {
-		return fmt.Errorf("identify the operator: %w", err)
-	}
-	x.f.OperatorARN, x.f.OperatorAccount = aws.ToString(id.Arn), aws.ToString(id.Account)
-	info, err := client.GetAccessKeyInfo(ctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(x.c.KeyID)})
-	if err != nil {
-		record(res, "sts:GetAccessKeyInfo", middleware.Metadata{}, err)
-		return denied(err, StepOwnership, "sts:GetAccessKeyInfo", "*")
-	}
-	record(res, "sts:GetAccessKeyInfo", info.ResultMetadata, nil)
-	keyAcct := aws.ToString(info.Account)
-	if x.f.KeyAccount == "" {
-		x.f.KeyAccount = keyAcct
-	}
-	if keyAcct != x.f.OperatorAccount {
-		return otherAccountStop(keyAcct, x.f.OperatorAccount)
-	}
-	res.Detail = "the key is in the operator's account " + keyAcct
-	return nil
+	return out
 }
 
-func (x *run) owner(ctx context.Context, res *StepResult) error {
-	if isRootARN(x.f.ARN) {
-		return rootStop(x.f.KeyAccount)
-	}
-	if x.c.Kind() == patterns.Temporary {
-		// An ASIA key has no IAM record; its principal is in its ARN.
-		x.f.UserName, x.f.RoleName = principalNames(x.f.ARN)
-		res.Detail = "temporary key of " + x.f.ARN
-		return nil
-	}
-	client := iam.NewFromConfig(x.r.cfg())
-	lu, err := client.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(x.c.KeyID)})
-	if err != nil {
-		record(res, "iam:GetAccessKeyLastUsed", middleware.Metadata{}, err)
-		return denied(err, StepOwner, "iam:GetAccessKeyLastUsed", "*")
-	}
-	record(res, "iam:GetAccessKeyLastUsed", lu.ResultMetadata, nil)
-	x.f.UserName = aws.ToString(lu.UserName)
-	if x.f.UserName == "root" || x.f.UserName == "<root_account>" {
-		return rootStop(x.f.KeyAccount)
-	}
-	if u := lu.AccessKeyLastUsed; u != nil && u.LastUsedDate != nil {
-		x.f.LastUsed = fmt.Sprintf("%s in %s (%s)", u.LastUsedDate.UTC().Format(time.RFC3339), aws.ToString(u.Region), aws.ToString(u.ServiceName))
-	}
-	keys, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(x.f.UserName)})
-	if err != nil {
-		record(res, "iam:ListAccessKeys", middleware.Metadata{}, err)
-		return denied(err, StepOwner, "iam:ListAccessKeys", userARN(x.f.KeyAccount, x.f.UserName))
-	}
-	record(res, "iam:ListAccessKeys", keys.ResultMetadata, nil)
-	x.f.UserKeys = nil
-	for _, k := range keys.AccessKeyMetadata {
-		x.f.UserKeys = append(x.f.UserKeys, aws.ToString(k.AccessKeyId)+" ("+string(k.Status)+")")
-	}
-	res.Detail = "owned by IAM user " + x.f.UserName
-	return nil
-}
+// cfg is the operator's configuration with every call recorded.
+func (x *Execution) cfg() aws.Config { return x.r.cfg() }
 
-func (x *run) deactivate(ctx context.Context, res *StepResult) error {
-	out, err := iam.NewFromConfig(x.r.cfg()).UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
-		UserName: aws.String(x.f.UserName), AccessKeyId: aws.String(x.c.KeyID), Status: iamtypes.StatusTypeInactive})
-	if err != nil {
-		record(res, "iam:UpdateAccessKey", middleware.Metadata{}, err)
-		return denied(err, StepDeactivate, "iam:UpdateAccessKey", userARN(x.f.KeyAccount, x.f.UserName))
-	}
-	record(res, "iam:UpdateAccessKey", out.ResultMetadata, nil)
-	res.Detail = "status Inactive"
-	return nil
-}
-
-func (x *run) quarantine(ctx context.Context, res *StepResult) error {
-	out, err := iam.NewFromConfig(x.r.cfg()).AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{
-		UserName: aws.String(x.f.UserName), PolicyArn: aws.String(QuarantinePolicyARN)})
-	if err != nil {
-		record(res, "iam:AttachUserPolicy", middleware.Metadata{}, err)
-		return denied(err, StepQuarantine, "iam:AttachUserPolicy", userARN(x.f.KeyAccount, x.f.UserName))
-	}
-	record(res, "iam:AttachUserPolicy", out.ResultMetadata, nil)
-	res.Detail = "attached " + QuarantinePolicyARN
-	return nil
-}
-
-// RevokeSessionsPolicy is the deny that ends every session issued before
-// cutoff: temporary credentials cannot be deleted, only denied.
-func RevokeSessionsPolicy(cutoff time.Time) string {
-	doc := map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []any{map[string]any{
-			"Effect": "Deny", "Action": []string{"*"}, "Resource": []string{"*"},
-			"Condition": map[string]any{"DateLessThan": map[string]string{
-				"aws:TokenIssueTime": cutoff.UTC().Format(time.RFC3339)}},
-		}},
-	}
-	b, _ := json.Marshal(doc)
-	return string(b)
-}
-
-func (x *run) revokeSessions(ctx context.Context, res *StepResult) error {
-	// A second of margin so that a session minted in the same second as the
-	// cutoff is still caught by DateLessThan.
-	cutoff := x.r.now().Add(time.Second).Truncate(time.Second)
-	doc := RevokeSessionsPolicy(cutoff)
-	client := iam.NewFromConfig(x.r.cfg())
-	if x.f.RoleName != "" {
-		out, err := client.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(x.f.RoleName),
-			PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc)})
-		if err != nil {
-			record(res, "iam:PutRolePolicy", middleware.Metadata{}, err)
-			return denied(err, StepRevokeSessions, "iam:PutRolePolicy", roleARN(x.f.KeyAccount, x.f.RoleName))
-		}
-		record(res, "iam:PutRolePolicy", out.ResultMetadata, nil)
-		res.Detail = "role " + x.f.RoleName + ": sessions issued before " + cutoff.Format(time.RFC3339) + " denied"
-	} else {
-		out, err := client.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(x.f.UserName),
-			PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc)})
-		if err != nil {
-			record(res, "iam:PutUserPolicy", middleware.Metadata{}, err)
-			return denied(err, StepRevokeSessions, "iam:PutUserPolicy", userARN(x.f.KeyAccount, x.f.UserName))
-		}
-		record(res, "iam:PutUserPolicy", out.ResultMetadata, nil)
-		res.Detail = "user " + x.f.UserName + ": sessions issued before " + cutoff.Format(time.RFC3339) + " denied"
-	}
-	x.f.RevokedBefore = cutoff
-	return nil
-}
-
-func (x *run) verifyDead(ctx context.Context, res *StepResult) error {
-	interval, timeout := x.r.PollInterval, x.r.PollTimeout
-	if interval <= 0 {
-		interval = defaultPollInterval
-	}
-	if timeout <= 0 {
-		timeout = defaultPollTimeout
-	}
-	deadline := time.Now().Add(timeout)
-	for n := 1; ; n++ {
-		v := x.r.Validator.Validate(ctx, x.c)
-		res.Calls = append(res.Calls, Call{API: "sts:GetCallerIdentity (leaked key)", RequestID: v.RequestID, At: time.Now().UTC(), Error: v.Code})
-		if v.Status == StatusInvalid {
-			res.Detail = fmt.Sprintf("InvalidClientTokenId after %d check(s)", n)
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if time.Now().Add(interval).After(deadline) {
-			return &softError{fmt.Sprintf("verify: the key still answered %s after %s; IAM may be slow, re-run to check again", v.Status, timeout)}
-		}
-		if err := sleep(ctx, interval); err != nil {
-			return err
+// status is this run's latest result of step id (resumed or not).
+func (x *Execution) status(id StepID) (StepResult, bool) {
+	for i := len(x.inc.Steps) - 1; i >= 0; i-- {
+		if x.inc.Steps[i].ID == id {
+			return x.inc.Steps[i], true
 		}
 	}
+	return StepResult{}, false
 }
 
-func (x *run) investigate(ctx context.Context, res *StepResult) error {
-	t, err := x.r.investigate(ctx, x.c.KeyID, res)
-	if err != nil {
-		return err
-	}
-	x.f.Trail = t
-	x.f.Roles = t.RolesAssumed
-	res.Detail = fmt.Sprintf("%d events in %d regions for %d key(s)", len(t.Events), len(t.Regions), len(t.KeysFollowed))
-	if t.RegionSource == RegionsFromDefault {
-		res.Detail += "; " + RegionSet{Source: t.RegionSource, Why: t.RegionsWhy}.Describe()
-	}
-	return nil
+func (x *Execution) succeeded(id StepID) bool {
+	s, ok := x.status(id)
+	return ok && (s.Status == StepDone || s.Status == StepSkipped)
 }
 
-func (x *run) revokeRoles(ctx context.Context, res *StepResult) error {
-	if len(x.f.Roles) == 0 {
-		res.Status, res.Detail = StepSkipped, "the key assumed no role"
-		return nil
-	}
-	cutoff := x.r.now().Add(time.Second).Truncate(time.Second)
-	doc := RevokeSessionsPolicy(cutoff)
-	client := iam.NewFromConfig(x.r.cfg())
-	var done []string
-	for _, arn := range x.f.Roles {
-		name := arn[strings.LastIndex(arn, "/")+1:]
-		out, err := client.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name),
-			PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc)})
-		if err != nil {
-			record(res, "iam:PutRolePolicy("+name+")", middleware.Metadata{}, err)
-			return denied(err, StepRevokeRoleSessions, "iam:PutRolePolicy", arn)
+// remaining lists what keeps the outcome from being "contained": a
+// containment step that did not succeed, anything the attacker made that
+// is still live, anything left for a human.
+func (x *Execution) remaining() []string {
+	var out []string
+	s := x.Situation()
+	need := func(id StepID, why string) {
+		if d, ok := StepByID(id); ok && d.Applies(s) && !x.succeeded(id) {
+			out = append(out, why)
 		}
-		record(res, "iam:PutRolePolicy("+name+")", out.ResultMetadata, nil)
-		done = append(done, name)
 	}
-	res.Detail = "sessions denied for roles " + strings.Join(done, ", ")
-	x.f.RolesRevokedBefore = cutoff
+	need(StepDeactivate, "the leaked key was not deactivated")
+	need(StepVerifyDead, "the leaked key was not verified dead: it may still work")
+	need(StepRevokeSessions, "sessions derived from the key were not denied")
+	need(StepInvestigate, "CloudTrail was not searched: credentials the key minted or created are unknown")
+	need(StepPersistence, "what the attacker created was not contained")
+	need(StepRevokeRoleSessions, "sessions of roles the key assumed were not denied")
+	for _, p := range x.f.Persistence {
+		if p.Remaining != "" {
+			out = append(out, p.Kind+" "+p.Target+": "+p.Remaining)
+		}
+	}
+	for _, h := range x.f.HumanActions {
+		out = append(out, h.Subject+": "+h.What)
+	}
+	return out
+}
+
+// recheckDue reports whether CloudTrail may still deliver events the
+// investigation could not see: no re-check has yet searched past
+// RecheckAfter.
+func (x *Execution) recheckDue() bool {
+	return x.f.Trail != nil && x.f.Rechecked.IsZero()
+}
+
+// optionalFailures reports a failed optional step (delete, rotate,
+// release), which does not change the outcome but must not exit 0.
+func (x *Execution) optionalFailures() error {
+	for _, id := range []StepID{StepDelete, StepRotate, StepReleaseQuarantine} {
+		if e := x.errs[id]; e != nil {
+			return e
+		}
+	}
 	return nil
 }
 
-func (x *run) delete(ctx context.Context, res *StepResult) error {
-	if _, ok := x.j.Done(StepInvestigate); !ok {
-		return errors.New("delete: the investigation has not completed; the key is kept for evidence")
+// serverNow asks AWS for its clock: the Date header of an operator
+// sts:GetCallerIdentity. The session cutoff is taken from it, after the
+// key is confirmed dead, never from the local clock: SigV4 accepts 15
+// minutes of skew, and a session minted while deactivation propagated must
+// fall under the cutoff (issue 8). The local clock stands in only when AWS
+// sends no Date header, and the result says so.
+func (x *Execution) serverNow(ctx context.Context) (time.Time, bool) {
+	var res StepResult
+	rctx, rec := withRecorder(ctx, &res, x.noteOwn)
+	_, err := sts.NewFromConfig(x.cfg()).GetCallerIdentity(rctx, &sts.GetCallerIdentityInput{})
+	if parent, ok := ctx.Value(recorderKey{}).(*recorder); ok {
+		for _, c := range res.Calls {
+			parent.add(c)
+		}
 	}
-	out, err := iam.NewFromConfig(x.r.cfg()).DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{
-		UserName: aws.String(x.f.UserName), AccessKeyId: aws.String(x.c.KeyID)})
-	if isCode(err, "NoSuchEntity") {
-		// Deleted by an earlier run that crashed before journalling.
-		record(res, "iam:DeleteAccessKey", middleware.Metadata{}, err)
-		res.Detail = "already deleted"
-		return nil
+	if t := rec.serverTime(); err == nil && !t.IsZero() {
+		return t, true
 	}
-	if err != nil {
-		record(res, "iam:DeleteAccessKey", middleware.Metadata{}, err)
-		return denied(err, StepDelete, "iam:DeleteAccessKey", userARN(x.f.KeyAccount, x.f.UserName))
-	}
-	record(res, "iam:DeleteAccessKey", out.ResultMetadata, nil)
-	res.Detail = "deleted"
-	return nil
+	return x.r.now(), false
 }
 
-func (x *run) rotate(ctx context.Context, res *StepResult) error {
-	if prev, ok := x.j.Last(StepRotate); ok && prev.Status == StepStarted {
-		// An earlier run may have created a key and crashed before handing
-		// it over; creating another could hit the limit or orphan a key.
-		return fmt.Errorf("rotate: an earlier run started rotating at %s and did not finish; check iam:ListAccessKeys for user %s, delete any key whose secret you do not have, then remove the rotate entries from %s",
-			prev.Started.Format(time.RFC3339), x.f.UserName, x.j.Path())
-	}
-	if err := x.j.Record(StepResult{ID: StepRotate, Status: StepStarted, Started: x.r.now()}, *x.f); err != nil {
-		return err
-	}
-	client := iam.NewFromConfig(x.r.cfg())
-	out, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(x.f.UserName)})
-	if err != nil {
-		record(res, "iam:CreateAccessKey", middleware.Metadata{}, err)
-		// Nothing was created: clear the started mark.
-		x.j.State.Steps = x.j.State.Steps[:len(x.j.State.Steps)-1]
-		if serr := x.j.save(); serr != nil {
-			return serr
+// cutoffAfter is the session-deny cutoff for a server time: the next whole
+// second, since the Date header is truncated to seconds and DateLessThan
+// must catch a session minted within that second.
+func cutoffAfter(t time.Time) time.Time { return t.Truncate(time.Second).Add(time.Second) }
+
+// addHuman records something only a human can do, once.
+func (x *Execution) addHuman(h HumanAction) {
+	for _, e := range x.f.HumanActions {
+		if e.Subject == h.Subject && e.What == h.What {
+			return
 		}
-		var le *iamtypes.LimitExceededException
-		if errors.As(err, &le) {
-			ke := &KeyLimitError{UserName: x.f.UserName}
-			if keys, lerr := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(x.f.UserName)}); lerr == nil {
-				for _, k := range keys.AccessKeyMetadata {
-					ke.Keys = append(ke.Keys, aws.ToString(k.AccessKeyId)+" ("+string(k.Status)+")")
-				}
-			}
-			return ke
-		}
-		return denied(err, StepRotate, "iam:CreateAccessKey", userARN(x.f.KeyAccount, x.f.UserName))
 	}
-	record(res, "iam:CreateAccessKey", out.ResultMetadata, nil)
-	k := out.AccessKey
-	nk := NewCredential(aws.ToString(k.AccessKeyId), aws.ToString(k.SecretAccessKey), "")
-	x.newKey = &nk
-	x.f.NewKeyID = nk.KeyID
-	res.Detail = "new key " + nk.KeyID + " for user " + x.f.UserName
-	return nil
+	x.f.HumanActions = append(x.f.HumanActions, h)
 }
+
+// temporary reports an ASIA key.
+func (x *Execution) temporary() bool { return x.c.Kind() == patterns.Temporary }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/keyward/keyward/patterns"
 )
@@ -97,9 +98,16 @@ type lastTry struct {
 	secret [32]byte
 }
 
-// Validate classifies c. Canary keys and keys that cannot be signed are
-// answered offline, with no network call at all.
+// Validate classifies c against v.Region (DefaultRegion if empty). Canary
+// keys and keys that cannot be signed are answered offline, with no
+// network call at all.
 func (v *Validator) Validate(ctx context.Context, c Credential) Verdict {
+	return v.ValidateIn(ctx, c, "")
+}
+
+// ValidateIn is Validate signing for region (a partition's STS region,
+// see PartitionRegion); empty means v.Region.
+func (v *Validator) ValidateIn(ctx context.Context, c Credential, region string) Verdict {
 	vd := Verdict{KeyID: c.KeyID}
 	acct, _ := patterns.AccountID(c.KeyID)
 	vd.Account = acct
@@ -141,7 +149,7 @@ func (v *Validator) Validate(ctx context.Context, c Credential) Verdict {
 		}
 		recent := v.spaceSecrets(ctx, c)
 		vd.Attempts++
-		out, err := v.call(ctx, c)
+		out, err := v.call(ctx, c, region)
 		if err == nil {
 			vd.Status = StatusValid
 			vd.Account, vd.ARN, vd.UserID = aws.ToString(out.Account), aws.ToString(out.Arn), aws.ToString(out.UserId)
@@ -197,8 +205,10 @@ func (v *Validator) spaceSecrets(ctx context.Context, c Credential) bool {
 	return recent
 }
 
-func (v *Validator) call(ctx context.Context, c Credential) (*sts.GetCallerIdentityOutput, error) {
-	region := v.Region
+func (v *Validator) call(ctx context.Context, c Credential, region string) (*sts.GetCallerIdentityOutput, error) {
+	if region == "" {
+		region = v.Region
+	}
 	if region == "" {
 		region = DefaultRegion
 	}
@@ -208,9 +218,12 @@ func (v *Validator) call(ctx context.Context, c Credential) (*sts.GetCallerIdent
 		Credentials: credentials.NewStaticCredentialsProvider(c.KeyID, secretOf(c), tokenOf(c)),
 		HTTPClient:  v.HTTPClient,
 		// Retries are ours, so that every outcome is classified and
-		// counted; the SDK would also not retry a 403.
-		Retryer: aws.NopRetryer{},
-		AppID:   UserAgentMarker,
+		// counted, except the SDK's clock-skew correction: with a clock
+		// 20 minutes off, its one retry signs with the server's time from
+		// the Date header (issue 8: NopRetryer made validation unknown).
+		Retryer:    skewOnlyRetryer(),
+		AppID:      UserAgentMarker,
+		APIOptions: []func(*middleware.Stack) error{RecordCalls, markLeaked},
 	}
 	if v.Endpoint != "" {
 		opts.BaseEndpoint = aws.String(v.Endpoint)

@@ -92,7 +92,9 @@ func keepAdded(data []byte, fs []Finding, old *lineSet) []Finding {
 	for _, f := range fs {
 		last := f.Line
 		if f.End > f.Start {
-			last = lineOf(data, f.End-1)
+			// Counted within the span: counting from the start of the
+			// content for each finding would be quadratic.
+			last += bytes.Count(data[f.Start:f.End-1], []byte{'\n'})
 		}
 		added := false
 		for n := f.Line; n <= last && !added; n++ {
@@ -261,4 +263,75 @@ func (e *Engine) oldLines(ctx context.Context, repo *git.Repository, from []plum
 		return set, nil
 	}
 	return e.renameLines(ctx, repo, rs, p)
+}
+
+// scanChanged scans a blob a change wrote and keeps what is new in it: for
+// text, the findings on lines none of the versions from had; for an
+// archive, whose members' lines cannot be compared with a diff, the
+// findings no earlier version of the archive held (same member path, rule
+// and credential, which is what a fingerprint is made of).
+func (e *Engine) scanChanged(ctx context.Context, repo *git.Repository, data []byte, prov Provenance, from []plumbing.Hash, rs *renameSources) ([]Finding, []Skip, error) {
+	fs, skips := e.ScanContent(data, prov)
+	if len(fs) == 0 {
+		return nil, skips, nil
+	}
+	if !IsArchive(data) {
+		old, err := e.oldLines(ctx, repo, from, rs, prov.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return keepAdded(data, fs, old), skips, nil
+	}
+	fs, err := e.keepNew(ctx, repo, fs, prov, from)
+	return fs, skips, err
+}
+
+// keepNew drops the findings some version in from already held, by
+// fingerprint (rule, path and credential): how changes are judged where
+// lines cannot be diffed, in archives and in blobs scanned as a stream.
+func (e *Engine) keepNew(ctx context.Context, repo *git.Repository, fs []Finding, prov Provenance, from []plumbing.Hash) ([]Finding, error) {
+	had := map[string]bool{}
+	for _, h := range from {
+		if h.IsZero() {
+			continue
+		}
+		old, _, tooLarge, err := e.readBlob(repo, h, prov.Path)
+		if err != nil {
+			return nil, err
+		}
+		var ofs []Finding
+		if tooLarge {
+			ofs, _, _, err = e.streamBlob(ctx, repo, h, prov, prov.Path)
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			ofs, _ = e.ScanContent(old, prov)
+		}
+		for _, f := range ofs {
+			had[f.Fingerprint] = true
+		}
+	}
+	out := fs[:0]
+	for _, f := range fs {
+		if !had[f.Fingerprint] {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// scanChangedLarge is scanChanged for a blob over the in-memory limit: it
+// is scanned as a stream and its findings kept unless an earlier version
+// held them.
+func (e *Engine) scanChangedLarge(ctx context.Context, repo *git.Repository, h plumbing.Hash, prov Provenance, from []plumbing.Hash, label string) ([]Finding, int64, []Skip, error) {
+	fs, size, skips, err := e.streamBlob(ctx, repo, h, prov, label)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if len(fs) == 0 {
+		return nil, size, skips, nil
+	}
+	fs, err = e.keepNew(ctx, repo, fs, prov, from)
+	return fs, size, skips, err
 }

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/keyward/keyward/patterns"
+	"github.com/keyward/keyward/scanner/config"
 )
 
 // Suppression says why a finding is withheld from the report. Suppressed
@@ -50,9 +50,9 @@ const maxReasonLen = 200
 // the parts that need the final path once a source is done.
 type Filter struct {
 	// Allow are the config's allowlist entries.
-	Allow []patterns.AllowEntry
-	// RulePaths limits custom rules to paths (patterns.Config.RulePaths).
-	RulePaths map[string][]patterns.Glob
+	Allow []config.AllowEntry
+	// RulePaths limits custom rules to paths (config.Config.RulePaths).
+	RulePaths map[string][]config.Glob
 	// NoInline ignores keyward:allow comments, for an audit that wants
 	// everything a developer waved through. A nil *Filter honours them.
 	NoInline bool
@@ -67,7 +67,7 @@ func (e *Engine) mark(data []byte, fs []Finding) {
 	}
 	f := e.opts.Filter
 	inline := (f == nil || !f.NoInline) && bytes.Contains(data, []byte(AllowMarker))
-	var allow []patterns.AllowEntry
+	var allow []config.AllowEntry
 	if f != nil {
 		allow = f.Allow
 	}
@@ -165,7 +165,7 @@ func scrub(reason string, x *Finding) string {
 	return reason
 }
 
-func appliesTo(a patterns.AllowEntry, ruleID string) bool {
+func appliesTo(a config.AllowEntry, ruleID string) bool {
 	if len(a.Rules) == 0 {
 		return true
 	}
@@ -179,7 +179,7 @@ func appliesTo(a patterns.AllowEntry, ruleID string) bool {
 
 // contentAllowed checks an entry's conditions that need the content: a
 // regexp on the lines, a regexp on the match, a hash of the credential.
-func contentAllowed(a patterns.AllowEntry, data []byte, lines [][]byte, x *Finding) bool {
+func contentAllowed(a config.AllowEntry, data []byte, lines [][]byte, x *Finding) bool {
 	for _, re := range a.Lines {
 		for _, l := range lines {
 			if re.Match(l) {
@@ -204,7 +204,7 @@ func contentAllowed(a patterns.AllowEntry, data []byte, lines [][]byte, x *Findi
 
 // hashAllowed matches the finding's secret_sha256 (the key ID's hash for a
 // pair, as in the JSON report) or, for a pair, the secret's own hash.
-func hashAllowed(a patterns.AllowEntry, x *Finding) bool {
+func hashAllowed(a config.AllowEntry, x *Finding) bool {
 	if len(a.SecretSHA256) == 0 {
 		return false
 	}
@@ -240,7 +240,7 @@ func (f *Filter) Apply(res *Result, rel PathFunc) {
 		rel = func(p string) string { return filepath.ToSlash(p) }
 	}
 	res.sift(func(x *Finding) bool {
-		if f == nil || x.Suppressed != nil || x.Message || x.Path == "-" {
+		if f == nil || x.Suppressed != nil || x.Pinned() {
 			return false
 		}
 		p := rel(x.Path)
@@ -278,7 +278,7 @@ func (r *Result) sift(mark func(f *Finding) (drop bool)) {
 	sortSuppressed(r)
 }
 
-func matchAny(gs []patterns.Glob, p string) bool {
+func matchAny(gs []config.Glob, p string) bool {
 	for _, g := range gs {
 		if g.Match(p) {
 			return true

@@ -5,13 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyward/keyward/patterns"
 	"github.com/keyward/keyward/patterns/patternstest"
+	"github.com/keyward/keyward/scanner/config"
 )
 
-func mustGlob(t *testing.T, s string) patterns.Glob {
+func mustGlob(t *testing.T, s string) config.Glob {
 	t.Helper()
-	g, err := patterns.CompileGlob(s)
+	g, err := config.CompileGlob(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestFilter(t *testing.T) {
 	text, creds := g.Expand("a = {{AKIA}}\nb = {{AKIA}} FAKE\nc = {{AKIA}}\nd = {{AKIA}}\n")
 	ids := creds.KeyIDs
 	h := (&Finding{KeyID: ids[2]}).SecretHash()
-	f := &Filter{Allow: []patterns.AllowEntry{
+	f := &Filter{Allow: []config.AllowEntry{
 		{Description: "lines", Lines: []*regexp.Regexp{regexp.MustCompile(`FAKE`)}},
 		{Description: "match", Regexes: []*regexp.Regexp{regexp.MustCompile("^" + ids[0] + "$")}},
 		{Description: "hash", SecretSHA256: []string{h}},
@@ -120,8 +120,8 @@ func TestFilter(t *testing.T) {
 
 	// Paths are checked by Apply, on the repository-relative path.
 	pf := &Filter{
-		Allow:     []patterns.AllowEntry{{Description: "fixtures", Paths: []patterns.Glob{mustGlob(t, "testdata/")}}},
-		RulePaths: map[string][]patterns.Glob{"custom": {mustGlob(t, "config/")}},
+		Allow:     []config.AllowEntry{{Description: "fixtures", Paths: []config.Glob{mustGlob(t, "testdata/")}}},
+		RulePaths: map[string][]config.Glob{"custom": {mustGlob(t, "config/")}},
 	}
 	res = &Result{Findings: []Finding{
 		{RuleID: "aws-access-key-id", KeyID: "K1", Provenance: Provenance{Path: "../repo/testdata/a"}},

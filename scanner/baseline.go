@@ -23,6 +23,10 @@ const BaselineVersion = 1
 // while a mistaken --baseline pointing at a huge file fails fast.
 const maxBaselineSize = 64 << 20
 
+// MaxBaselineSize is the largest baseline file read, for callers that read
+// the file themselves (ReadRegularFile).
+const MaxBaselineSize = maxBaselineSize
+
 // Baseline is the set of findings a project has accepted, usually its
 // history's at the moment keyward was adopted, so that scans report only
 // what is new. It holds no secrets: each entry names its credential by
@@ -55,6 +59,20 @@ type BaselineEntry struct {
 	// reading the file; neither takes part in matching.
 	Commit string `json:"commit,omitempty"`
 	Line   int    `json:"line,omitempty"`
+	// Kind is the finding's Provenance.Kind when it is not a file, so that
+	// a message or standard input is known for one without looking at its
+	// path; older baselines lack it and are read by path (pinned).
+	Kind Kind `json:"kind,omitempty"`
+}
+
+// pinned reports whether the entry names content with no file path that can
+// move: a commit or tag message, or standard input.
+func (e BaselineEntry) pinned() bool {
+	if e.Kind != "" && e.Kind != KindFile {
+		return Provenance{Kind: e.Kind, Path: e.Path}.Pinned()
+	}
+	// Baselines written before kinds existed name these by path.
+	return e.Path == MessagePath || e.Path == "-"
 }
 
 // ErrBaselineVersion is returned for a baseline written by a newer keyward.
@@ -123,7 +141,12 @@ func EntryFor(f *Finding, rel PathFunc) BaselineEntry {
 	if rel != nil {
 		p = rel(p)
 	}
+	kind := f.Kind
+	if kind == KindFile {
+		kind = ""
+	}
 	return BaselineEntry{
+		Kind:         kind,
 		Fingerprint:  fingerprint(f.RuleID, p, f.secretMaterial()),
 		RuleID:       f.RuleID,
 		Path:         p,
@@ -186,7 +209,7 @@ func (b *Baseline) matcher(m BaselineMatch) *matcher {
 			mt.exact[e.key()] = i
 		}
 		// A commit message or standard input is not a file that can move.
-		if e.Path == MessagePath || e.Path == "-" {
+		if e.pinned() {
 			continue
 		}
 		if m.Exists == nil || !m.Exists(e.Path) {
@@ -202,7 +225,7 @@ func (mt *matcher) match(e BaselineEntry) int {
 	if i, ok := mt.exact[e.key()]; ok {
 		return i
 	}
-	if e.Path == MessagePath || e.Path == "-" {
+	if e.pinned() {
 		return -1
 	}
 	if is := mt.moved[[2]string{e.RuleID, e.SecretSHA256}]; len(is) > 0 {
@@ -251,7 +274,7 @@ func (b *Baseline) Prune(found []BaselineEntry, m BaselineMatch) []BaselineEntry
 			continue
 		}
 		// A moved credential keeps every gone-path entry that accepts it.
-		if e.Path != MessagePath && e.Path != "-" {
+		if !e.pinned() {
 			for _, i := range mt.moved[[2]string{e.RuleID, e.SecretSHA256}] {
 				used[i] = true
 			}

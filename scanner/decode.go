@@ -24,26 +24,50 @@ type run struct {
 	trailingEq bool
 }
 
+// maxEscapeLayers is how many layers of JSON or JavaScript string escapes
+// are read through: two covers JSON encoded into a JSON string (a PHP
+// json_encode result logged in a JSON log line writes '/' as `\\\/`, or
+// `\\/` without its escaped slashes); a third layer is rare and would
+// make every run of backslashes a candidate escape (issue 10).
+const maxEscapeLayers = 2
+
+// maxEscapeBackslashes is the longest run of backslashes that
+// maxEscapeLayers of escaping put before an escaped character: each layer
+// doubles what the previous wrote and adds its own, 2^layers - 1.
+const maxEscapeBackslashes = 1<<maxEscapeLayers - 1
+
 // escapeAt returns the decoded byte and the escape's length if data[i:]
-// starts with an escape for '/' or '+'.
+// starts with an escape for '/' or '+': URL encoding, or up to
+// maxEscapeLayers of JSON escapes ("\/", "\u002F", and each of those
+// escaped again).
 func escapeAt(data []byte, i int) (byte, int, Encoding) {
 	rest := data[i:]
-	switch {
-	case len(rest) >= 3 && rest[0] == '%' && rest[1] == '2':
+	if len(rest) >= 3 && rest[0] == '%' && rest[1] == '2' {
 		switch rest[2] | 0x20 {
 		case 'f':
 			return '/', 3, EncURL
 		case 'b':
 			return '+', 3, EncURL
 		}
-	case len(rest) >= 2 && rest[0] == '\\' && rest[1] == '/':
-		return '/', 2, EncEscape
-	case len(rest) >= 6 && rest[0] == '\\' && rest[1] == 'u' && rest[2] == '0' && rest[3] == '0' && rest[4] == '2':
-		switch rest[5] | 0x20 {
+		return 0, 0, EncPlain
+	}
+	k := 0
+	for k < len(rest) && k <= maxEscapeBackslashes && rest[k] == '\\' {
+		k++
+	}
+	if k == 0 || k > maxEscapeBackslashes {
+		return 0, 0, EncPlain
+	}
+	rest = rest[k:]
+	switch {
+	case len(rest) >= 1 && rest[0] == '/':
+		return '/', k + 1, EncEscape
+	case len(rest) >= 5 && rest[0] == 'u' && rest[1] == '0' && rest[2] == '0' && rest[3] == '2':
+		switch rest[4] | 0x20 {
 		case 'f':
-			return '/', 6, EncEscape
+			return '/', k + 5, EncEscape
 		case 'b':
-			return '+', 6, EncEscape
+			return '+', k + 5, EncEscape
 		}
 	}
 	return 0, 0, EncPlain

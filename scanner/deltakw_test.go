@@ -210,7 +210,7 @@ func FuzzDeltaKeywords(f *testing.F) {
 	e := New(Options{})
 	idx := e.kwTracker()
 	f.Fuzz(func(t *testing.T, base, delta []byte) {
-		if len(base) > maxFuzzInput || len(delta) > maxFuzzInput {
+		if len(base) > maxFuzzObjectInput || len(delta) > maxFuzzObjectInput {
 			return
 		}
 		var z inflater
@@ -228,9 +228,9 @@ func FuzzDeltaKeywords(f *testing.F) {
 	})
 }
 
-// maxFuzzInput bounds a fuzz input, so a case stays fast and its memory
+// maxFuzzObjectInput bounds a fuzz input, so a case stays fast and its memory
 // small whatever the fuzzer grows it to.
-const maxFuzzInput = 1 << 20
+const maxFuzzObjectInput = 1 << 20
 
 // TestHistoryKeywordTrackingMatchesWholeScan sweeps a repository whose
 // files evolve over many commits, with the rules' samples added and

@@ -61,9 +61,17 @@ type Options struct {
 	// Workers is how many files are scanned at once; 0 means GOMAXPROCS.
 	Workers int
 	// Filter holds a project's suppressions (see allow.go); Scan marks the
-	// findings it covers and Filter.Apply moves them out of a Result. Nil
-	// still honours inline keyward:allow comments.
+	// findings it covers and Run moves them out of the Result (see
+	// suppress.go). Nil still honours inline keyward:allow comments.
 	Filter *Filter
+	// Baseline accepts known findings in Run; nil means none.
+	Baseline *Baseline
+	// BaselineDetail names the baseline in the suppressions it makes.
+	BaselineDetail string
+	// Root is the repository root configs and baselines are relative to;
+	// Run makes the paths of sources that name files as given (Paths)
+	// relative to it. "" leaves them as they are.
+	Root string
 }
 
 // Engine runs rules over content. It is safe for concurrent use.
@@ -82,6 +90,10 @@ type Engine struct {
 	// compare it with searching every blob whole.
 	bare    barePlans
 	noTrack bool
+
+	// archiveBudget overrides maxArchiveExpanded when set (fuzz tests
+	// bound memory with it).
+	archiveBudget int64
 }
 
 // New returns an Engine for opts.
@@ -143,6 +155,23 @@ func (e *Engine) scan(data []byte, prov Provenance, find hitFinder) []Finding {
 			f.Start, f.End = order.origin(f.Start), order.origin(f.End)
 			if f.Encoding == EncPlain {
 				f.Encoding = enc
+			}
+		}
+		// The bytes as they are, too: a byte-order mark or a UTF-16
+		// opening says nothing about the rest, and a UTF-16 log with ASCII
+		// lines appended, or a stray FF FE before ASCII text, once hid
+		// every ASCII key after it (issue 10). What the UTF-16 view found
+		// is not reported again.
+		raw := e.scanView(data, prov, 0, find)
+		locate(data, raw)
+		e.mark(data, raw)
+		var seen spanIndex
+		for _, f := range fs {
+			seen.add(candidate{start: f.Start, end: f.End})
+		}
+		for _, f := range raw {
+			if !seen.overlaps(candidate{start: f.Start, end: f.End}) {
+				fs = append(fs, f)
 			}
 		}
 	} else {
@@ -224,7 +253,13 @@ func (e *Engine) scanView(data []byte, prov Provenance, depth int, find hitFinde
 // keyword named it.
 func (e *Engine) pair(data []byte, prov Provenance, keys, secrets, tokens []candidate) []Finding {
 	var fs []Finding
-	for _, k := range keys {
+	secretIdx, tokenIdx := newNearIndex(secrets), newNearIndex(tokens)
+	for i, k := range keys {
+		if i > MaxFindingsPerContent {
+			// Past the per-content cap (caps.go): one more than the cap
+			// says the cap was passed without holding a finding per key.
+			break
+		}
 		f := Finding{
 			RuleID:      e.keyID.ID,
 			Description: e.keyID.Description,
@@ -239,13 +274,13 @@ func (e *Engine) pair(data []byte, prov Provenance, keys, secrets, tokens []cand
 			f.AccountID = acct
 			_, f.Canary = patterns.CanaryAccount(acct)
 		}
-		if s := nearest(data, secrets, k); s != nil {
+		if s := secretIdx.nearest(data, k); s != nil {
 			s.used = true
 			f.Secret = NewSecret(s.value)
 			f.secretStart = s.start
 		}
 		if f.KeyKind == string(patterns.Temporary) {
-			if t := nearest(data, tokens, k); t != nil {
+			if t := tokenIdx.nearest(data, k); t != nil {
 				t.used = true
 				f.SessionToken = NewSecret(t.value)
 			}
@@ -279,17 +314,44 @@ func (e *Engine) pair(data []byte, prov Provenance, keys, secrets, tokens []cand
 	return fs
 }
 
-// nearest returns the unused candidate closest to k within pairWindow,
-// preferring one after the key (ini and env files name the ID first). A
-// candidate in another ini section is never taken: a profile that holds
-// only a key ID (its secret comes from credential_process or SSO) must not
-// borrow the next profile's secret, which would also leave that profile's
-// own key unpaired.
-func nearest(data []byte, cs []candidate, k candidate) *candidate {
-	var best *candidate
-	bestDist := pairWindow + 1
+// nearIndex finds, for a key, the unused candidate nearest to it. The
+// candidates are looked up by start offset in a sorted view, so pairing
+// costs the candidates within reach of each key, not all of them: a CSV
+// of many key pairs pairs in linear time (issue 10; it was quadratic).
+type nearIndex struct {
+	cs     []candidate
+	order  []int // indices into cs by start
+	maxLen int   // longest candidate, bounding how far before a key one may start
+}
+
+func newNearIndex(cs []candidate) nearIndex {
+	x := nearIndex{cs: cs, order: make([]int, len(cs))}
 	for i := range cs {
-		c := &cs[i]
+		x.order[i] = i
+		x.maxLen = max(x.maxLen, cs[i].end-cs[i].start)
+	}
+	sort.SliceStable(x.order, func(a, b int) bool { return cs[x.order[a]].start < cs[x.order[b]].start })
+	return x
+}
+
+// nearest returns the unused candidate closest to k within pairWindow,
+// preferring one after the key (ini and env files name the ID first), and
+// among equals the one listed first. A candidate in another ini section is
+// never taken: a profile that holds only a key ID (its secret comes from
+// credential_process or SSO) must not borrow the next profile's secret,
+// which would also leave that profile's own key unpaired.
+func (x nearIndex) nearest(data []byte, k candidate) *candidate {
+	var best *candidate
+	bestDist, bestIdx := pairWindow+1, len(x.cs)
+	// A candidate within reach ends at most pairWindow before the key,
+	// so it starts no earlier than that minus the longest candidate.
+	from := k.start - pairWindow - x.maxLen
+	lo := sort.Search(len(x.order), func(i int) bool { return x.cs[x.order[i]].start >= from })
+	for _, i := range x.order[lo:] {
+		c := &x.cs[i]
+		if c.start > k.end+pairWindow {
+			break
+		}
 		if c.used {
 			continue
 		}
@@ -297,8 +359,8 @@ func nearest(data []byte, cs []candidate, k candidate) *candidate {
 		if c.start < k.start {
 			d = k.start - c.end + 1 // a secret before its ID loses ties
 		}
-		if d >= 0 && d < bestDist && !crossesSection(data, min(k.start, c.start), max(k.end, c.end)) {
-			best, bestDist = c, d
+		if d >= 0 && (d < bestDist || d == bestDist && i < bestIdx) && !crossesSection(data, min(k.start, c.start), max(k.end, c.end)) {
+			best, bestDist, bestIdx = c, d, i
 		}
 	}
 	return best

@@ -1,7 +1,7 @@
 package scanner
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,11 +11,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
-
-	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
+	"syscall"
 )
 
 // Result is what a scan of a source produced.
@@ -28,9 +26,17 @@ type Result struct {
 	// Warnings are conditions the user should know about that did not stop
 	// the scan (a shallow clone, a partial history).
 	Warnings []string
-	// Files and Bytes count what was scanned.
+	// Files and Bytes count what was scanned: files for a directory scan,
+	// blobs for git sources (Commits counts the commits of a range or
+	// history).
 	Files int64
 	Bytes int64
+	// Commits counts the commits a range scan or history sweep read.
+	Commits int64
+	// IgnoredFiles and IgnoredDirs count what .gitignore and
+	// .git/info/exclude kept out of a directory scan (a directory counts
+	// once, not its files, which are never read).
+	IgnoredFiles, IgnoredDirs int64
 	// Suppressed are findings withheld by an inline comment, an allowlist
 	// or the baseline, each with its Finding.Suppressed reason; see
 	// allow.go. They are kept so reports can account for them.
@@ -75,13 +81,18 @@ func (e *Engine) ScanReader(ctx context.Context, r io.Reader, prov Provenance) (
 		return nil, fmt.Errorf("read %s: %w", prov.Path, err)
 	}
 	if int64(len(data)) > e.opts.MaxFileSize {
-		return nil, fmt.Errorf("read %s: %w (%d bytes; raise --max-file-size)", prov.Path, ErrTooLarge, e.opts.MaxFileSize)
+		// Over the in-memory limit: the rest is scanned as a stream.
+		fs, n, skips, err := e.streamFrom(ctx, io.MultiReader(bytes.NewReader(data), r), prov, prov.Path)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Files: 1, Bytes: n, Findings: fs, Skipped: skips}, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	res := &Result{Files: 1, Bytes: int64(len(data))}
-	res.Findings = e.Scan(data, prov)
+	res.Findings, res.Skipped = e.ScanContent(data, prov)
 	return res, nil
 }
 
@@ -104,30 +115,45 @@ func (e *Engine) ScanPaths(ctx context.Context, paths []string) (*Result, error)
 		go func() {
 			defer wg.Done()
 			for path := range jobs {
-				fs, n, skip, err := e.scanFile(path)
+				fs, n, skips, err := e.scanFile(ctx, path)
 				mu.Lock()
 				switch {
 				case err != nil:
 					res.Errors = append(res.Errors, FileError{Path: path, Err: err})
-				case skip != nil:
-					res.Skipped = append(res.Skipped, *skip)
+				case n < 0:
+					res.Skipped = append(res.Skipped, skips...)
 				default:
 					files.Add(1)
 					nbytes.Add(n)
 					res.Findings = append(res.Findings, fs...)
+					res.Skipped = append(res.Skipped, skips...)
 				}
 				mu.Unlock()
 			}
 		}()
 	}
-	walkErr := e.walk(ctx, paths, jobs, func(s Skip) {
-		mu.Lock()
-		res.Skipped = append(res.Skipped, s)
-		mu.Unlock()
-	}, func(fe FileError) {
-		mu.Lock()
-		res.Errors = append(res.Errors, fe)
-		mu.Unlock()
+	walkErr := e.walk(ctx, paths, jobs, walkReport{
+		skip: func(s Skip) {
+			mu.Lock()
+			res.Skipped = append(res.Skipped, s)
+			mu.Unlock()
+		},
+		fail: func(fe FileError) {
+			mu.Lock()
+			res.Errors = append(res.Errors, fe)
+			mu.Unlock()
+		},
+		warn: func(w string) {
+			mu.Lock()
+			res.Warnings = append(res.Warnings, w)
+			mu.Unlock()
+		},
+		ignored: func(files, dirs int64) {
+			mu.Lock()
+			res.IgnoredFiles += files
+			res.IgnoredDirs += dirs
+			mu.Unlock()
+		},
 	})
 	close(jobs)
 	wg.Wait()
@@ -139,14 +165,20 @@ func (e *Engine) ScanPaths(ctx context.Context, paths []string) (*Result, error)
 	return res, nil
 }
 
-// scanFile reads and scans one regular file.
-func (e *Engine) scanFile(path string) ([]Finding, int64, *Skip, error) {
+// scanFile reads and scans one regular file (an archive's members, if it
+// is one). n is -1 when the file was skipped as a whole.
+func (e *Engine) scanFile(ctx context.Context, path string) (found []Finding, n int64, skips []Skip, err error) {
+	skipped := func(s Skip) ([]Finding, int64, []Skip, error) { return nil, -1, []Skip{s}, nil }
 	// Stat before opening: opening a FIFO named on the command line would
 	// block until something writes to it.
 	if info, err := os.Stat(path); err != nil {
 		return nil, 0, nil, unwrapPathError(err)
-	} else if !info.Mode().IsRegular() {
-		return nil, 0, &Skip{Path: path, Reason: SkipSpecial}, nil
+	} else if m := info.Mode(); m&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0 {
+		// Only arguments get here (the walk skips special files): a pipe
+		// given by name, as `keyward scan <(cmd)` and /dev/stdin do.
+		return e.scanPipe(ctx, path)
+	} else if !m.IsRegular() {
+		return skipped(Skip{Path: path, Reason: SkipSpecial})
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -158,19 +190,35 @@ func (e *Engine) scanFile(path string) ([]Finding, int64, *Skip, error) {
 		return nil, 0, nil, unwrapPathError(err)
 	}
 	if !info.Mode().IsRegular() {
-		return nil, 0, &Skip{Path: path, Reason: SkipSpecial}, nil
+		return skipped(Skip{Path: path, Reason: SkipSpecial})
 	}
 	if info.Size() > e.opts.MaxFileSize {
-		return nil, 0, &Skip{Path: path, Reason: SkipTooLarge, Size: info.Size()}, nil
+		return e.streamFile(ctx, f, path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, e.opts.MaxFileSize+1))
 	if err != nil {
 		return nil, 0, nil, unwrapPathError(err)
 	}
 	if int64(len(data)) > e.opts.MaxFileSize { // grew while we read it
-		return nil, 0, &Skip{Path: path, Reason: SkipTooLarge, Size: int64(len(data))}, nil
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, 0, nil, unwrapPathError(err)
+		}
+		return e.streamFile(ctx, f, path)
 	}
-	return e.Scan(data, Provenance{Path: path}), int64(len(data)), nil, nil
+	found, skips = e.ScanContent(data, Provenance{Path: path})
+	return found, int64(len(data)), skips, nil
+}
+
+// streamFile scans an open file over the in-memory limit as a stream.
+func (e *Engine) streamFile(ctx context.Context, f *os.File, path string) ([]Finding, int64, []Skip, error) {
+	fs, n, skips, err := e.streamFrom(ctx, f, Provenance{Path: path}, path)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, nil, ctx.Err()
+		}
+		return nil, 0, nil, unwrapPathError(err)
+	}
+	return fs, n, skips, nil
 }
 
 // unwrapPathError drops the operation and path from an *fs.PathError: the
@@ -183,8 +231,29 @@ func unwrapPathError(err error) error {
 	return err
 }
 
+// scanPipe reads a FIFO or character device named on the command line as
+// a stream. It is opened without blocking, so a FIFO nobody writes to
+// reads as empty instead of hanging the scan.
+func (e *Engine) scanPipe(ctx context.Context, path string) ([]Finding, int64, []Skip, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	return e.streamFile(ctx, f, path)
+}
+
+// walkReport is how walk reports what it meets besides files to scan.
+type walkReport struct {
+	skip    func(Skip)
+	fail    func(FileError)
+	warn    func(string)
+	ignored func(files, dirs int64)
+}
+
 // walk sends every file under paths to jobs.
-func (e *Engine) walk(ctx context.Context, paths []string, jobs chan<- string, skip func(Skip), fail func(FileError)) error {
+func (e *Engine) walk(ctx context.Context, paths []string, jobs chan<- string, rep walkReport) error {
+	skip, fail := rep.skip, rep.fail
 	for _, root := range paths {
 		info, err := os.Stat(root) // arguments are followed, like every tool does
 		if err != nil {
@@ -199,7 +268,7 @@ func (e *Engine) walk(ctx context.Context, paths []string, jobs chan<- string, s
 			}
 			continue
 		}
-		ig := newIgnorer(root, !e.opts.NoIgnore)
+		ig := newIgnorer(root, !e.opts.NoIgnore, rep.warn)
 		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				fail(FileError{Path: path, Err: unwrapPathError(err)})
@@ -239,98 +308,10 @@ func (e *Engine) walk(ctx context.Context, paths []string, jobs chan<- string, s
 				return ctx.Err()
 			}
 		})
+		rep.ignored(ig.files, ig.dirs)
 		if err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// ignorer applies .gitignore files met during a walk. It reads each
-// directory's .gitignore as the walk enters it, so the tree is read once,
-// and matches paths relative to the walk's root as git would relative to
-// the work tree.
-type ignorer struct {
-	on    bool
-	root  string
-	stack []ignoreFrame
-}
-
-type ignoreFrame struct {
-	dir      string
-	patterns []gitignore.Pattern
-}
-
-func newIgnorer(root string, on bool) *ignorer {
-	ig := &ignorer{on: on, root: root}
-	if on {
-		// .git/info/exclude applies to the whole tree, like the root's
-		// .gitignore.
-		ig.stack = append(ig.stack, ignoreFrame{dir: root, patterns: readIgnore(filepath.Join(root, ".git", "info", "exclude"), nil)})
-	}
-	return ig
-}
-
-func (ig *ignorer) rel(path string) []string {
-	r, err := filepath.Rel(ig.root, path)
-	if err != nil || r == "." {
-		return nil
-	}
-	return strings.Split(filepath.ToSlash(r), "/")
-}
-
-func (ig *ignorer) enter(dir string) {
-	if !ig.on {
-		return
-	}
-	for len(ig.stack) > 1 && !within(dir, ig.stack[len(ig.stack)-1].dir) {
-		ig.stack = ig.stack[:len(ig.stack)-1]
-	}
-	ps := readIgnore(filepath.Join(dir, ".gitignore"), ig.rel(dir))
-	ig.stack = append(ig.stack, ignoreFrame{dir: dir, patterns: ps})
-}
-
-func (ig *ignorer) ignored(path string, isDir bool) bool {
-	if !ig.on {
-		return false
-	}
-	dir := filepath.Dir(path)
-	var ps []gitignore.Pattern
-	for _, f := range ig.stack {
-		if within(dir, f.dir) {
-			ps = append(ps, f.patterns...)
-		}
-	}
-	return len(ps) > 0 && gitignore.NewMatcher(ps).Match(ig.rel(path), isDir)
-}
-
-// within reports whether path is dir or below it. WalkDir joins (and so
-// cleans) child paths onto its root as given, so both sides are cleaned,
-// and a root of "." contains every relative path that does not climb out.
-func within(path, dir string) bool {
-	path, dir = filepath.Clean(path), filepath.Clean(dir)
-	if dir == "." {
-		return !filepath.IsAbs(path) && path != ".." && !strings.HasPrefix(path, ".."+string(filepath.Separator))
-	}
-	return path == dir || strings.HasPrefix(path, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator))
-}
-
-// readIgnore parses one ignore file; a missing or unreadable one has no
-// patterns (git itself treats an unreadable .gitignore the same way).
-func readIgnore(path string, domain []string) []gitignore.Pattern {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var ps []gitignore.Pattern
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
-			continue
-		}
-		ps = append(ps, gitignore.ParsePattern(line, domain))
-	}
-	return ps
 }

@@ -61,19 +61,78 @@ func (s Secret) Hash() string {
 	return hex.EncodeToString(h[:])
 }
 
+// Kind names what sort of content a finding came from. The zero value is
+// KindFile, so sources that read files need not set it.
+type Kind string
+
+// Kinds of content. The values are stable: they appear in JSON reports as
+// "kind" (issue 10).
+const (
+	// KindFile is a file on disk, in the index, or a blob at a path in a
+	// commit's tree.
+	KindFile Kind = "file"
+	// KindStdin is standard input.
+	KindStdin Kind = "stdin"
+	// KindCommitMessage is a commit message; Provenance.Commit names the
+	// commit and Path is MessagePath (or the file a commit-msg hook gave).
+	KindCommitMessage Kind = "commit-message"
+	// KindTagMessage is an annotated tag's message; Ref names the tag and
+	// Path is TagMessagePath.
+	KindTagMessage Kind = "tag-message"
+	// KindNote is a git note; Ref names the notes ref.
+	KindNote Kind = "note"
+	// KindStash is a file in a stash entry; Ref names the entry
+	// (stash@{2}).
+	KindStash Kind = "stash"
+	// KindBlob is a blob no ref reaches, named by its object ID
+	// (--all-objects).
+	KindBlob Kind = "blob"
+)
+
 // Provenance says where content came from. Path is always set (stdin is
-// "-"); the git fields are set for content read from a repository.
+// "-"); the git fields are set for content read from a repository. A path
+// holding '!' names a member inside an archive: "lambda/function.zip!handler.py"
+// (see archive.go).
 type Provenance struct {
+	// Kind is what the content is; empty means KindFile.
+	Kind Kind
 	Path string
+	// Ref names the tag, stash entry or notes ref the content belongs to,
+	// for the kinds that have one.
+	Ref string
 	// Commit is the full hex ID of the commit that introduced the content
 	// (or holds it, for a commit message).
 	Commit string
 	Author string
 	Email  string
 	Date   time.Time
-	// Message is true when the content is a commit message rather than a
-	// file.
-	Message bool
+}
+
+// KindOrFile is Kind with the zero value spelled out.
+func (p Provenance) KindOrFile() Kind {
+	if p.Kind == "" {
+		return KindFile
+	}
+	return p.Kind
+}
+
+// IsMessage reports whether the content is a commit or tag message rather
+// than a file: such content has no path of its own that can move or be
+// matched by a path glob.
+func (p Provenance) IsMessage() bool {
+	return p.Kind == KindCommitMessage || p.Kind == KindTagMessage
+}
+
+// Pinned reports whether the content has no file path that could move or
+// that path-based suppression could name: a message or standard input.
+func (p Provenance) Pinned() bool {
+	return p.IsMessage() || p.Kind == KindStdin || p.Path == "-"
+}
+
+// Member returns the archive path and the member path when Path names a
+// member inside an archive, split at the outermost '!'.
+func (p Provenance) Member() (archive, member string, ok bool) {
+	return splitMember(p.Path)
 }
 
 // Encoding names how a finding's text was written in the source. The empty
@@ -177,6 +236,9 @@ type Skip struct {
 	Path   string
 	Reason SkipReason
 	Size   int64
+	// Detail says more where the reason alone does not (which archive
+	// limit was reached).
+	Detail string
 }
 
 // SkipReason says why content was not scanned.
@@ -188,3 +250,13 @@ const (
 	SkipSymlink  SkipReason = "symlink"
 	SkipSpecial  SkipReason = "not-a-regular-file"
 )
+
+// SkipReasons lists every reason in the order summaries give them.
+var SkipReasons = []SkipReason{SkipTooLarge, SkipArchiveLimit, SkipArchiveCorrupt, SkipFindingsCap, SkipSymlink, SkipSpecial}
+
+// Incomplete reports whether the skip left content unread that the scan
+// should have read: a symlink or a device is not content, but a file, blob
+// or archive member that was not read means the scan cannot say "clean".
+func (s Skip) Incomplete() bool {
+	return s.Reason != SkipSymlink && s.Reason != SkipSpecial && s.Reason != SkipFindingsCap
+}

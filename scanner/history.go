@@ -83,7 +83,9 @@ func (e *Engine) ScanHistory(ctx context.Context, dir string, opts HistoryOption
 
 // history is the commit graph as seen from the refs.
 type history struct {
-	gitDir    string
+	gitDir string
+	// repo reads blobs over the in-memory limit as streams (stream.go).
+	repo      *git.Repository
 	reachable map[plumbing.Hash]*commitRec
 	// branches are local and remote-tracking branches by short name, with
 	// their peeled tips, for PresentIn.
@@ -91,7 +93,13 @@ type history struct {
 	// extraRoots are trees and blobs that refs point at directly (a tag of
 	// a tree or a blob).
 	extraRoots []refRoot
-	warnings   []string
+	// tagReached holds the annotated tags some ref reaches, whose
+	// messages are reported (tagmsg.go).
+	tagReached map[plumbing.Hash]bool
+	// labels name the commits only a stash entry or notes ref reaches
+	// (history_refs.go).
+	labels   map[plumbing.Hash]refLabel
+	warnings []string
 }
 
 // refRoot is a ref that names a tree or a blob rather than a commit.
@@ -114,6 +122,10 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 	}
 	// A partial clone lacks blobs until they are fetched (promisor.go).
 	fetched, promised := completePartialClone(ctx, repo, gitDir)
+	// An unreadable stash reflog costs the older stash entries, not the
+	// sweep: the warning says what was not swept.
+	stash, stashErr := stashEntries(gitDir)
+	refs = withStashEntries(refs, stash)
 	st := openObjects(filepath.Join(commonDir(gitDir), "objects"))
 	if promised != nil {
 		st.problems = append(st.problems, *promised)
@@ -170,6 +182,9 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 			for id := range s.tooLarge {
 				mark(id)
 			}
+			for id := range s.archiveSkips {
+				mark(id)
+			}
 		}
 		s.phaseName.Store(phaseNames[phase])
 		if err := s.run(ctx, phase, workers); err != nil {
@@ -179,9 +194,16 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 	}
 	prog(true)
 
-	h := &history{gitDir: gitDir, branches: map[string]plumbing.Hash{}}
+	h := &history{gitDir: gitDir, repo: repo, branches: map[string]plumbing.Hash{}}
+	if w := submoduleWarning(repo, "history sweeps"); w != "" {
+		h.warnings = append(h.warnings, w)
+	}
+	if stashErr != nil {
+		h.warnings = append(h.warnings, stashErr.Error()+"; stash entries older than stash@{0} were not swept")
+	}
 	shallow, _ := repo.Storer.Shallow()
 	h.walk(s, refs, shallow)
+	h.labelSideCommits(s, refs, stash)
 	return s, h, nil
 }
 
@@ -289,9 +311,11 @@ func listRefs(repo *git.Repository) ([]*plumbing.Reference, error) {
 // parents, and skips refs to annotated tags; issue 3.)
 func (h *history) walk(s *sweep, refs []*plumbing.Reference, shallow []plumbing.Hash) {
 	h.reachable = map[plumbing.Hash]*commitRec{}
+	h.tagReached = map[plumbing.Hash]bool{}
 	var stack []plumbing.Hash
 	var missing []string
 	for _, r := range refs {
+		h.markTags(s, r.Hash())
 		target, typ, ok := peel(s, r.Hash())
 		if !ok {
 			missing = append(missing, r.Name().String())
@@ -446,7 +470,7 @@ func (s *sweep) reportProgress(fn func(HistoryProgress)) (stop func(done bool)) 
 // attribute turns per-blob findings into per-path findings, each
 // attributed to the commit that introduced it.
 func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Result, error) {
-	res := &Result{Files: s.blobs.Load(), Bytes: s.blobBytes.Load()}
+	res := &Result{Files: s.blobs.Load(), Bytes: s.blobBytes.Load(), Commits: int64(len(h.reachable))}
 	res.Warnings = append(res.Warnings, h.warnings...)
 	if n, first := s.missingReached(h, allObjects); n > 0 {
 		err := fmt.Errorf("%d object(s) named by trees are not in the repository (first: %s)", n, first)
@@ -504,23 +528,32 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 				continue
 			}
 			seenAt[pb] = true
-			if size, ok := s.tooLarge[pb.blob]; ok {
-				if !skipped[pb.blob] {
-					skipped[pb.blob] = true
-					res.Skipped = append(res.Skipped, Skip{Path: pb.path, Reason: SkipTooLarge, Size: size})
-				}
-				continue
+			if size, ok := s.tooLarge[pb.blob]; ok && !skipped[pb.blob] {
+				// Over the in-memory limit: scanned now, as a stream, once.
+				skipped[pb.blob] = true
+				res.Skipped = append(res.Skipped, s.streamLarge(ctx, h, pb.blob, size, pb.path, res)...)
 			}
 			attributed[pb.blob] = true
+			if skips, ok := s.archiveSkips[pb.blob]; ok && !skipped[pb.blob] {
+				skipped[pb.blob] = true
+				for _, sk := range skips {
+					sk.Path = pb.path + sk.Path // a member path starts with MemberSep
+					res.Skipped = append(res.Skipped, sk)
+				}
+			}
 			for _, f := range s.blobFinds[pb.blob] {
 				p := prov
-				p.Path = pb.path
+				p.Path = pb.path + f.Path // f.Path names the archive member, if any
 				add(f, p)
 			}
 		}
 	}
 	commitProv := func(c *commitRec) Provenance {
-		return Provenance{Commit: c.hash.String(), Author: c.author, Email: c.email, Date: c.when}
+		p := Provenance{Commit: c.hash.String(), Author: c.author, Email: c.email, Date: c.when}
+		if l, ok := h.labels[c.hash]; ok {
+			p.Kind, p.Ref = l.kind, l.ref
+		}
+		return p
 	}
 	seenRoot := map[uint32]bool{}
 	walkCommits := func(order []*commitRec) error {
@@ -531,7 +564,7 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 			prov := commitProv(c)
 			for _, f := range s.msgFinds[c.hash] {
 				p := prov
-				p.Path, p.Message = MessagePath, true
+				p.Path, p.Kind = MessagePath, KindCommitMessage // the ref stays, naming the stash entry
 				add(f, p)
 			}
 			root, ok := s.st.ids.get(c.tree[:])
@@ -546,6 +579,7 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 	if err := walkCommits(topoOrder(h.reachable)); err != nil {
 		return nil, err
 	}
+	s.addTagFindings(h, allObjects, res, add)
 	for _, r := range h.extraRoots {
 		id := idOf(s, r.hash)
 		if r.typ == plumbing.TreeObject {
@@ -564,6 +598,7 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 		if err := walkCommits(topoOrder(rest)); err != nil {
 			return nil, err
 		}
+		res.Commits += int64(len(rest))
 		var loose []uint32
 		for id := range s.blobFinds {
 			if !attributed[id] {
@@ -575,9 +610,14 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 				loose = append(loose, id)
 			}
 		}
+		for id := range s.archiveSkips {
+			if !skipped[id] && !attributed[id] {
+				loose = append(loose, id)
+			}
+		}
 		sort.Slice(loose, func(i, j int) bool { return loose[i] < loose[j] })
 		for _, id := range loose {
-			visit([]pathBlob{{path: s.st.hashOf(id).String(), blob: id}}, Provenance{})
+			visit([]pathBlob{{path: s.st.hashOf(id).String(), blob: id}}, Provenance{Kind: KindBlob})
 		}
 	}
 
@@ -595,7 +635,7 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 		}
 		for _, pb := range loc.under(root) {
 			for _, f := range s.blobFinds[pb.blob] {
-				fp := fingerprint(f.RuleID, pb.path, f.secretMaterial())
+				fp := fingerprint(f.RuleID, pb.path+f.Path, f.secretMaterial())
 				if g, ok := found[fp]; ok && (len(g.PresentIn) == 0 || g.PresentIn[len(g.PresentIn)-1] != n) {
 					g.PresentIn = append(g.PresentIn, n)
 				}
@@ -605,5 +645,6 @@ func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Re
 	for _, fp := range order {
 		res.Findings = append(res.Findings, *found[fp])
 	}
+	res.Bytes = s.blobBytes.Load() // blobs streamed above included
 	return res, nil
 }

@@ -69,7 +69,8 @@ func parseCommit(data []byte) (*commitRec, bool) {
 	return c, hasTree
 }
 
-// parseTag reads what an annotated tag points at.
+// parseTag reads what an annotated tag points at, its name, tagger and
+// message.
 func parseTag(data []byte) (tagRec, bool) {
 	var t tagRec
 	var hasObject bool
@@ -81,10 +82,17 @@ func parseTag(data []byte) (tagRec, bool) {
 			line, data = data, nil
 		}
 		if len(line) == 0 {
+			t.message = data
 			break
 		}
 		key, val, _ := bytes.Cut(line, []byte{' '})
 		switch string(key) {
+		case "tag":
+			t.name = string(val)
+		case "tagger":
+			var sig object.Signature
+			sig.Decode(val)
+			t.tagger, t.email, t.when = sig.Name, sig.Email, sig.When
 		case "object":
 			hasObject = decodeHash(val, &t.target)
 		case "type":

@@ -44,7 +44,10 @@ type sweep struct {
 	tags      map[plumbing.Hash]tagRec
 	blobFinds map[uint32][]Finding
 	tooLarge  map[uint32]int64
-	msgFinds  map[plumbing.Hash][]Finding
+	// archiveSkips are the members of archive blobs that limits kept
+	// from being read, paths relative to the blob (archive.go).
+	archiveSkips map[uint32][]Skip
+	msgFinds     map[plumbing.Hash][]Finding
 	// trees locates, by tree id, what the tree phase kept of each tree
 	// in arenas (one per worker, so appending needs no lock): a tree
 	// costs its edges and 16 bytes, not a struct and two slices.
@@ -68,10 +71,12 @@ type badObjects struct {
 	first error
 }
 
-// tagRec is an annotated tag: what it points at, for peeling refs.
+// tagRec is an annotated tag: what it points at, for peeling refs, and
+// what its message held (see tagmsg.go).
 type tagRec struct {
 	target plumbing.Hash
 	typ    plumbing.ObjectType
+	tagInfo
 }
 
 // treeRec is what the tree phase keeps of a tree: edges to subtrees and to
@@ -128,12 +133,13 @@ func (t *nameTable) name(id uint32) string {
 func newSweep(e *Engine, st *objectStore) *sweep {
 	s := &sweep{
 		e: e, st: st,
-		commits:   map[plumbing.Hash]*commitRec{},
-		tags:      map[plumbing.Hash]tagRec{},
-		blobFinds: map[uint32][]Finding{},
-		tooLarge:  map[uint32]int64{},
-		msgFinds:  map[plumbing.Hash][]Finding{},
-		bad:       map[string]*badObjects{},
+		commits:      map[plumbing.Hash]*commitRec{},
+		tags:         map[plumbing.Hash]tagRec{},
+		blobFinds:    map[uint32][]Finding{},
+		tooLarge:     map[uint32]int64{},
+		archiveSkips: map[uint32][]Skip{},
+		msgFinds:     map[plumbing.Hash][]Finding{},
+		bad:          map[string]*badObjects{},
 	}
 	s.phaseName.Store(phaseNames[phaseObjects])
 	return s
@@ -479,14 +485,22 @@ func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bo
 		s.blobs.Add(1)
 		s.blobBytes.Add(int64(len(data)))
 		var fs []Finding
-		if out.known {
-			fs = s.e.scanTracked(data, Provenance{}, out.occs)
+		var skips []Skip
+		if out.known && sniffArchive(data) == notArchive {
+			// Delta-tracked keyword positions only describe plain
+			// content; an archive is expanded and searched whole.
+			fs, skips = capFindings(s.e.scanTracked(data, Provenance{}, out.occs), nil, "")
 		} else {
-			fs = s.e.Scan(data, Provenance{})
+			fs, skips = s.e.ScanContent(data, Provenance{})
 		}
-		if len(fs) > 0 {
+		if len(fs)+len(skips) > 0 {
 			s.mu.Lock()
-			s.blobFinds[id] = fs
+			if len(fs) > 0 {
+				s.blobFinds[id] = fs
+			}
+			if len(skips) > 0 {
+				s.archiveSkips[id] = skips
+			}
 			s.mu.Unlock()
 		}
 	case plumbing.CommitObject:
@@ -497,8 +511,8 @@ func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bo
 		}
 		c.hash = s.st.hashOf(id)
 		var fs []Finding
-		if msg := c.message; len(msg) > 0 && int64(len(msg)) <= s.e.opts.MaxFileSize {
-			fs = s.e.Scan(msg, Provenance{Message: true})
+		if msg := c.message; len(msg) > 0 {
+			fs = s.e.scanMessage(msg, Provenance{Kind: KindCommitMessage})
 		}
 		c.message = nil // only the findings are kept
 		s.mu.Lock()
@@ -509,6 +523,7 @@ func (w *worker) handle(id uint32, kind plumbing.ObjectType, data []byte, dup bo
 		s.mu.Unlock()
 	case plumbing.TagObject:
 		if t, ok := parseTag(data); ok {
+			s.scanTag(&t)
 			s.mu.Lock()
 			s.tags[s.st.hashOf(id)] = t
 			s.mu.Unlock()

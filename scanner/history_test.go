@@ -170,8 +170,8 @@ func TestHistoryCommitMessage(t *testing.T) {
 	r.commit("again\n\n" + c.keyID) // the same key again is not a new finding
 
 	f := one(t, r.scan(HistoryOptions{}), c.keyID)
-	if !f.Message || f.Commit != intro || f.Path != MessagePath {
-		t.Errorf("got message=%v commit %s path %q; want a message finding in %s", f.Message, f.Commit, f.Path, intro)
+	if f.Kind != KindCommitMessage || f.Commit != intro || f.Path != MessagePath {
+		t.Errorf("got kind %q commit %s path %q; want a message finding in %s", f.Kind, f.Commit, f.Path, intro)
 	}
 }
 
@@ -294,17 +294,31 @@ func TestHistoryCommitCount(t *testing.T) {
 	}
 }
 
-func TestHistoryTooLargeBlobSkipped(t *testing.T) {
+// A blob over the in-memory limit is scanned as a stream, loose and
+// packed, and its finding attributed like any other (issue 9, item 8; it
+// used to be skipped).
+func TestHistoryLargeBlobStreamed(t *testing.T) {
 	t.Parallel()
-	r := newTestRepo(t)
-	r.write("big.bin", strings.Repeat("x", 4096))
-	r.commit("big")
-	res, err := New(Options{MaxFileSize: 1024}).ScanHistory(context.Background(), r.dir, HistoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Skipped) != 1 || res.Skipped[0].Path != "big.bin" || res.Skipped[0].Reason != SkipTooLarge {
-		t.Errorf("skipped = %+v, want big.bin too large", res.Skipped)
+	for _, l := range layouts {
+		t.Run(l.name, func(t *testing.T) {
+			r := newTestRepo(t)
+			c := newCreds(13)
+			r.write("big.bin", strings.Repeat("x\n", 3*minStreamWindow)+c.ini())
+			intro := r.commit("big")
+			l.pack(r)
+			res, err := New(Options{MaxFileSize: 1024}).ScanHistory(context.Background(), r.dir, HistoryOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Skipped) != 0 {
+				t.Errorf("skipped = %+v, want nothing", res.Skipped)
+			}
+			f := one(t, res, c.keyID)
+			if f.Path != "big.bin" || f.Commit != intro || f.Line != 3*minStreamWindow+2 || f.Secret.Reveal() != c.secret ||
+				!slices.Equal(f.PresentIn, []string{"main"}) {
+				t.Errorf("got %s line %d commit %s paired %v present %q", f.Path, f.Line, f.Commit, f.Secret.Reveal() == c.secret, f.PresentIn)
+			}
+		})
 	}
 }
 

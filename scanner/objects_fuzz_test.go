@@ -15,7 +15,7 @@ import (
 
 // Fuzz targets for the object layer (issue 10, item 7): packs and their
 // indexes, loose objects and trees all come from someone else's
-// repository. Each target bounds its input (maxFuzzInput) so that a case
+// repository. Each target bounds its input (maxFuzzObjectInput) so that a case
 // stays fast and small whatever the fuzzer grows it to; the readers' own
 // limits (maxInflateRatio, maxDeltaResult, maxPointDeltaDepth) bound the
 // rest. Seeds are built at test time from a repository git writes (with
@@ -73,7 +73,7 @@ func FuzzPack(f *testing.F) {
 	f.Add(pack[:len(pack)/2], idx)
 	e := New(Options{Workers: 1})
 	f.Fuzz(func(t *testing.T, pack, idx []byte) {
-		if len(pack) > maxFuzzInput || len(idx) > maxFuzzInput {
+		if len(pack) > maxFuzzObjectInput || len(idx) > maxFuzzObjectInput {
 			return
 		}
 		dir := writePack(t, pack, idx)
@@ -92,7 +92,7 @@ func FuzzPack(f *testing.F) {
 		}
 		pr := openPointReader(dir)
 		for id := uint32(0); id < uint32(st.ids.len()); id++ {
-			typ, size, data, err := pr.read(st.hashOf(id), maxFuzzInput)
+			typ, size, data, err := pr.read(st.hashOf(id), maxFuzzObjectInput)
 			if err != nil {
 				continue
 			}
@@ -125,7 +125,7 @@ func FuzzLooseObject(f *testing.F) {
 	f.Add(looseObjectBytes("blob 99999999999", nil))
 	f.Add([]byte("not zlib"))
 	f.Fuzz(func(t *testing.T, comp []byte) {
-		if len(comp) > maxFuzzInput {
+		if len(comp) > maxFuzzObjectInput {
 			return
 		}
 		path := filepath.Join(t.TempDir(), "obj")
@@ -158,7 +158,7 @@ func FuzzParseTree(f *testing.F) {
 	s.trees = make([]treeSpan, st.ids.len())
 	s.arenas = make([][]treeEdge, 1)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > maxFuzzInput {
+		if len(data) > maxFuzzObjectInput {
 			return
 		}
 		es, ok := parseTree(data)

@@ -57,6 +57,20 @@ const maxClockSkew = 24 * time.Hour
 // Result.Skipped as <commit>:<path> (the commit's first 12 hex digits, git's
 // own rev:path notation).
 func (e *Engine) ScanRange(ctx context.Context, dir, spec string) (res *Result, err error) {
+	return e.scanRange(ctx, dir, spec, nil)
+}
+
+// RangeProgress reports how far a range scan has got, in one unit:
+// commits, the range's count of work (a commit's diff is what is read).
+type RangeProgress struct {
+	Commits, CommitsTotal int64
+	// Elapsed is the time since the commits were listed.
+	Elapsed time.Duration
+}
+
+// scanRange is ScanRange with a progress callback, called after each
+// commit from the scanning goroutine; the caller throttles what it shows.
+func (e *Engine) scanRange(ctx context.Context, dir, spec string, progress func(RangeProgress)) (res *Result, err error) {
 	defer guardGit("scan range", &err)
 	repo, err := e.openRepo(dir)
 	if err != nil {
@@ -70,13 +84,23 @@ func (e *Engine) ScanRange(ctx context.Context, dir, spec string) (res *Result, 
 	if err != nil {
 		return nil, err
 	}
-	res = &Result{Warnings: w.warnings}
-	for _, c := range commits {
+	res = &Result{Warnings: w.warnings, Commits: int64(len(commits))}
+	if msg := submoduleWarning(repo, "range scans"); msg != "" {
+		res.Warnings = append(res.Warnings, msg)
+	}
+	if err := e.scanTags(ctx, w.tags, res); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	for i, c := range commits {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		if err := e.scanCommit(ctx, w, c, res); err != nil {
 			return nil, err
+		}
+		if progress != nil {
+			progress(RangeProgress{Commits: int64(i + 1), CommitsTotal: int64(len(commits)), Elapsed: time.Since(start)})
 		}
 	}
 	if n := len(w.cut); n > 0 {
@@ -112,6 +136,9 @@ type rangeWalk struct {
 	queue    commitQueue
 	// included counts queued commits not (yet) known to be excluded.
 	included int
+	// tags are the annotated tags the range's right side names: a pushed
+	// tag, whose message is scanned with the commits (tagmsg.go).
+	tags []*object.Tag
 }
 
 // loadShallow reads .git/shallow: commits whose parents were not fetched.
@@ -144,6 +171,7 @@ func (w *rangeWalk) resolve(ctx context.Context, spec string) ([]*object.Commit,
 		left, right, isRange = strings.Cut(spec, "..")
 	}
 	if !isRange {
+		w.tags = w.pushedTags(spec)
 		h, err := w.revision(spec)
 		if err != nil {
 			return nil, fail(err)
@@ -163,6 +191,7 @@ func (w *rangeWalk) resolve(ctx context.Context, spec string) ([]*object.Commit,
 	if isZeroRev(right) {
 		return nil, fail(errors.New("the right side is the zero object name (a deleted ref): nothing to scan"))
 	}
+	w.tags = w.pushedTags(right)
 	to, err := w.revision(right)
 	if err != nil {
 		return nil, fail(err)
@@ -400,13 +429,9 @@ func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, c *object.Commit,
 		Date:   c.Author.When,
 	}
 	short := c.Hash.String()[:12]
-	if int64(len(c.Message)) > e.opts.MaxFileSize {
-		res.Skipped = append(res.Skipped, Skip{Path: short + ":" + MessagePath, Reason: SkipTooLarge, Size: int64(len(c.Message))})
-	} else {
-		mp := prov
-		mp.Path, mp.Message = MessagePath, true
-		res.Findings = append(res.Findings, e.Scan([]byte(c.Message), mp)...)
-	}
+	mp := prov
+	mp.Path, mp.Kind = MessagePath, KindCommitMessage
+	res.Findings = append(res.Findings, e.scanMessage([]byte(c.Message), mp)...)
 
 	// The trees of the parents: the first is diffed, all are consulted.
 	if w.shallow[c.Hash] {
@@ -479,20 +504,28 @@ func (e *Engine) scanAdded(ctx context.Context, repo *git.Repository, tc treeCha
 		return err
 	}
 	if tooLarge {
-		res.Skipped = append(res.Skipped, Skip{Path: short + ":" + tc.Path, Reason: SkipTooLarge, Size: size})
+		prov.Path = tc.Path
+		fs, n, skips, err := e.scanChangedLarge(ctx, repo, tc.To, prov, from, short+":"+tc.Path)
+		if err != nil {
+			return err
+		}
+		res.Files++
+		res.Bytes += n
+		res.Findings = append(res.Findings, fs...)
+		res.Skipped = append(res.Skipped, skips...)
 		return nil
 	}
 	res.Files++
 	res.Bytes += size
 	prov.Path = tc.Path
-	fs := e.Scan(data, prov)
-	if len(fs) == 0 {
-		return nil
-	}
-	old, err := e.oldLines(ctx, repo, from, rs, tc.Path)
+	fs, skips, err := e.scanChanged(ctx, repo, data, prov, from, rs)
 	if err != nil {
 		return err
 	}
-	res.Findings = append(res.Findings, keepAdded(data, fs, old)...)
+	for _, s := range skips {
+		s.Path = short + ":" + s.Path
+		res.Skipped = append(res.Skipped, s)
+	}
+	res.Findings = append(res.Findings, fs...)
 	return nil
 }

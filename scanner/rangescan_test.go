@@ -184,7 +184,7 @@ func TestRangeCommitMessage(t *testing.T) {
 	res := scanRange(t, r.dir, "HEAD~1..HEAD")
 	wantKeys(t, res, c.key)
 	f := res.Findings[0]
-	if !f.Message || f.Path != MessagePath || f.Commit != h || f.Line != 5 {
+	if f.Kind != KindCommitMessage || f.Path != MessagePath || f.Commit != h || f.Line != 5 {
 		t.Fatalf("message finding %+v at line %d", f.Provenance, f.Line)
 	}
 }

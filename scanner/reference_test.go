@@ -8,7 +8,12 @@ package scanner
 // from it and checks exactly what the sweep changed.
 
 import (
+	"archive/tar"
+	"archive/zip"
 	"bytes"
+	"compress/gzip"
+	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/keyward/keyward/patterns"
@@ -125,5 +130,71 @@ func (g *anchorGroup) refSearch(data []byte, live []bool) {
 		if found && !g.pending(live) {
 			return
 		}
+	}
+}
+
+// refExpand is the reference for archives: every member extracted the
+// plainest way (whole archive formats read by their own packages, no
+// limits, gzip members named by their header or the archive's name
+// without .gz), each scanned with refScan. It shares no code with
+// archive.go but the member-path notation, so the two can disagree only
+// where archive.go's reading does.
+func (e *Engine) refExpand(data []byte, path string) []Finding {
+	switch {
+	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
+		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			break
+		}
+		var fs []Finding
+		for _, f := range zr.File {
+			if strings.HasSuffix(f.Name, "/") {
+				continue
+			}
+			rc, err := f.Open()
+			if err != nil {
+				continue
+			}
+			body, _ := io.ReadAll(rc)
+			rc.Close()
+			fs = append(fs, e.refExpand(body, path+"!"+f.Name)...)
+		}
+		return fs
+	case bytes.HasPrefix(data, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			break
+		}
+		body, err := io.ReadAll(zr)
+		if err != nil {
+			break
+		}
+		if len(body) >= 262 && string(body[257:262]) == "ustar" {
+			return e.refTar(body, path)
+		}
+		name := zr.Name
+		if name == "" {
+			name = strings.TrimSuffix(filepath.Base(path[strings.LastIndex(path, "!")+1:]), ".gz")
+		}
+		return e.refExpand(body, path+"!"+name)
+	case len(data) >= 262 && string(data[257:262]) == "ustar":
+		return e.refTar(data, path)
+	}
+	return e.refScan(data, Provenance{Path: path})
+}
+
+func (e *Engine) refTar(data []byte, path string) []Finding {
+	var fs []Finding
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return fs
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		body, _ := io.ReadAll(tr)
+		fs = append(fs, e.refExpand(body, path+"!"+strings.TrimPrefix(h.Name, "./"))...)
 	}
 }

@@ -480,19 +480,23 @@ func (s *stagedScan) scanChange(ctx context.Context, c treeChange) error {
 		return err
 	}
 	if tooLarge {
-		s.res.Skipped = append(s.res.Skipped, Skip{Path: c.Path, Reason: SkipTooLarge, Size: size})
+		fs, n, skips, err := s.e.scanChangedLarge(ctx, s.repo, c.To, Provenance{Path: c.Path}, []plumbing.Hash{c.From}, c.Path)
+		if err != nil {
+			return err
+		}
+		s.res.Files++
+		s.res.Bytes += n
+		s.res.Findings = append(s.res.Findings, fs...)
+		s.res.Skipped = append(s.res.Skipped, skips...)
 		return nil
 	}
 	s.res.Files++
 	s.res.Bytes += size
-	fs := s.e.Scan(data, Provenance{Path: c.Path})
-	if len(fs) == 0 {
-		return nil
-	}
-	old, err := s.e.oldLines(ctx, s.repo, []plumbing.Hash{c.From}, &s.renames, c.Path)
+	fs, skips, err := s.e.scanChanged(ctx, s.repo, data, Provenance{Path: c.Path}, []plumbing.Hash{c.From}, &s.renames)
 	if err != nil {
 		return err
 	}
-	s.res.Findings = append(s.res.Findings, keepAdded(data, fs, old)...)
+	s.res.Skipped = append(s.res.Skipped, skips...)
+	s.res.Findings = append(s.res.Findings, fs...)
 	return nil
 }

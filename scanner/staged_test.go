@@ -37,7 +37,7 @@ func TestStagedFirstCommit(t *testing.T) {
 	if f.Path != "creds.ini" || f.Line != 2 || f.SecretLine != 3 || f.Secret.Reveal() != c.secret {
 		t.Fatalf("finding at %s:%d secret line %d", f.Path, f.Line, f.SecretLine)
 	}
-	if f.Commit != "" || f.Message {
+	if f.Commit != "" || f.IsMessage() {
 		t.Fatalf("staged finding has commit provenance: %+v", f.Provenance)
 	}
 	if res.Files != 2 {
@@ -280,16 +280,23 @@ func TestStagedAutoCRLF(t *testing.T) {
 	}
 }
 
-func TestStagedHugeFileSkipped(t *testing.T) {
+// A staged file over the in-memory limit is scanned as a stream, not
+// skipped (issue 9, item 8; it used to be skipped).
+func TestStagedHugeFileStreamed(t *testing.T) {
 	r := newGitRepo(t)
 	c := fakeCred(1)
-	r.write("big.txt", strings.Repeat("x", 4000)+"\n"+c.ini("default"))
+	r.write("big.txt", strings.Repeat("x\n", 3*minStreamWindow)+c.ini("default"))
 	r.write("small.ini", c.ini("default"))
 	r.git("add", "-A")
 	res := scanStaged(t, New(Options{MaxFileSize: 1024}), r.dir)
-	wantKeys(t, res, c.key)
-	if len(res.Skipped) != 1 || res.Skipped[0].Path != "big.txt" || res.Skipped[0].Reason != SkipTooLarge || res.Skipped[0].Size < 4000 {
-		t.Fatalf("skipped %+v, want big.txt as too large", res.Skipped)
+	wantKeys(t, res, c.key, c.key)
+	if len(res.Skipped) != 0 {
+		t.Fatalf("skipped %+v, want nothing", res.Skipped)
+	}
+	for _, f := range res.Findings {
+		if f.Path == "big.txt" && f.Line != 3*minStreamWindow+2 {
+			t.Errorf("big.txt finding at line %d, want %d", f.Line, 3*minStreamWindow+2)
+		}
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/keyward/keyward/scanner/config"
 )
 
 // Exit codes, documented in usage and the README. Findings and failures get
@@ -21,6 +23,10 @@ const (
 	exitError       = 2
 	exitInterrupted = 130
 )
+
+// exitFindingsIncomplete is findings and an incomplete sweep together
+// (sweep and report merge): 1 and 2 as bits, so neither hides the other.
+const exitFindingsIncomplete = 3
 
 // env is what every subcommand gets: the streams and the process
 // environment, passed in so tests can run commands in-process.
@@ -40,10 +46,14 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
+		"sweep":      {summary: "sweep the history of many repositories: a list, a GitHub org or a GitLab group", run: runSweep},
+		"report":     {summary: "merge sweep and scan reports into one, credentials de-duplicated", run: runReport},
 		"scan":       {summary: "scan files, directories, stdin or git for AWS credentials", run: runScan},
 		"hook":       {summary: "install, uninstall or inspect keyward's git hooks", run: runHook},
 		"verify":     {summary: "check whether leaked AWS keys are live, through STS only", run: runVerify},
 		"respond":    {summary: "plan or carry out AWS's runbook for a leaked key", run: runRespond},
+		"audit":      {summary: "audit the AWS account's key hygiene: old, unused and root keys, MFA", run: runAudit},
+		"rotate":     {summary: "rotate your own access key in ~/.aws/credentials, AWS's way", run: runRotate},
 		"emulator":   {summary: "run a local AWS emulator for trying the responder", hidden: true, run: runEmulator},
 		"ci":         {summary: "the CI secret gate: scan the commits this pipeline is about to accept", run: runCI},
 		"doctor":     {summary: "check the installation: PATH, git, hooks, config, AWS credentials", run: runDoctor},
@@ -69,7 +79,8 @@ Run 'keyward <command> --help' for a command's flags and examples.
 Exit codes:
   0    nothing found
   1    findings (or, for verify, a valid key)
-  2    usage or runtime error
+  2    usage or runtime error (sweep, report merge: or incomplete)
+  3    sweep, report merge: findings, and incomplete
   130  interrupted
 `
 
@@ -117,6 +128,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // errFindings is returned by a command that completed and found something.
 var errFindings = errors.New("findings")
 
+// errFindingsIncomplete is returned by a sweep or merge that found
+// something and could not sweep every repository.
+var errFindingsIncomplete = errors.New("findings, and incomplete")
+
 // errSilent is an error already reported to the user; it only sets the
 // exit code.
 var errSilent = errors.New("already reported")
@@ -143,6 +158,8 @@ func exitCode(ctx context.Context, stderr io.Writer, err error) int {
 		return exitInterrupted
 	case errors.Is(err, errFindings):
 		return exitFindings
+	case errors.Is(err, errFindingsIncomplete):
+		return exitFindingsIncomplete
 	case errors.Is(err, errSilent):
 		return exitError
 	case errors.As(err, &ue):
@@ -189,7 +206,9 @@ func parseFlags(fs *pflag.FlagSet, usageText string, e *env, args []string) erro
 		return pflag.ErrHelp
 	}
 	if err != nil {
-		return usagef("run 'keyward "+fs.Name()+" --help' for usage", "%v", err)
+		// pflag quotes the rejected value; it may be a secret pasted into
+		// the wrong flag.
+		return usagef("run 'keyward "+fs.Name()+" --help' for usage", "%s", config.RedactQuoted(err.Error()))
 	}
 	return nil
 }

@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward/scanner"
+	"github.com/keyward/keyward/scanner/report"
 )
 
 const baselineUsage = `Usage: keyward baseline create [flags] [PATH...]
@@ -155,12 +155,12 @@ func (o *baselineOptions) sweep(ctx context.Context, e *env, sc *scanConfig, pat
 	if o.fromReport != "" {
 		return entriesFromReport(sc, o.fromReport)
 	}
-	eng := scanner.New(scanner.Options{Rules: sc.rules(), Filter: sc.filter(), NoIgnore: o.noIgnore})
+	eng := scanner.New(sc.options(scanner.Options{NoIgnore: o.noIgnore}))
 	var res *scanner.Result
 	var err error
 	src := "paths"
 	if len(paths) > 0 {
-		res, err = eng.ScanPaths(ctx, paths)
+		res, err = eng.Run(ctx, scanner.Paths(paths))
 	} else {
 		if !sc.inRepo {
 			return nil, usagef("run it inside a git repository, or name PATHs or --from-report",
@@ -168,7 +168,7 @@ func (o *baselineOptions) sweep(ctx context.Context, e *env, sc *scanConfig, pat
 		}
 		src = "--history"
 		p := newProgress(e)
-		res, err = eng.ScanHistory(ctx, sc.root, scanner.HistoryOptions{Progress: p.update})
+		res, err = eng.Run(ctx, scanner.History{Dir: sc.root, Opts: scanner.HistoryOptions{Progress: p.update}})
 		p.done()
 	}
 	if err != nil {
@@ -185,8 +185,9 @@ func (o *baselineOptions) sweep(ctx context.Context, e *env, sc *scanConfig, pat
 		}
 		return nil, fmt.Errorf("sweep for baseline: %d %s could not be read", len(res.Errors), plural(int64(len(res.Errors)), "input", "inputs"))
 	}
+	// Run applied the config's suppressions (there is no baseline in
+	// the options: this builds it).
 	rel := sc.rel(src)
-	sc.filter().Apply(res, rel)
 	out := make([]scanner.BaselineEntry, 0, len(res.Findings))
 	for i := range res.Findings {
 		out = append(out, scanner.EntryFor(&res.Findings[i], rel))
@@ -194,31 +195,14 @@ func (o *baselineOptions) sweep(ctx context.Context, e *env, sc *scanConfig, pat
 	return out, nil
 }
 
-// maxBaselineReportSize bounds a JSON report read for a baseline: far
-// beyond any real report, small enough to fail fast on the wrong file.
-const maxBaselineReportSize = 256 << 20
-
 // entriesFromReport reads the findings of a 'keyward scan --format json'
-// report. Its paths are taken as the scan gave them: relative to the
-// repository root for git sources, else relative to the working directory.
+// report (scanner/report, its one reader and size limit). Its paths are
+// taken as the scan gave them: relative to the repository root for git
+// sources, else relative to the working directory.
 func entriesFromReport(sc *scanConfig, path string) ([]scanner.BaselineEntry, error) {
-	info, err := os.Stat(path)
+	rep, err := report.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read report: %w", err)
-	}
-	if info.Size() > maxBaselineReportSize {
-		return nil, fmt.Errorf("read report %s: larger than %d bytes", path, maxBaselineReportSize)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read report: %w", err)
-	}
-	var rep jsonReport
-	if err := json.Unmarshal(data, &rep); err != nil {
 		return nil, fmt.Errorf("read report %s: %w", path, err)
-	}
-	if rep.SchemaVersion != 1 {
-		return nil, fmt.Errorf("read report %s: schema_version %d is not a keyward JSON report", path, rep.SchemaVersion)
 	}
 	rel := sc.rel("paths")
 	var out []scanner.BaselineEntry
@@ -226,13 +210,17 @@ func entriesFromReport(sc *scanConfig, path string) ([]scanner.BaselineEntry, er
 		if f.RuleID == "" || f.Path == "" || len(f.SecretSHA256) != 64 {
 			return nil, fmt.Errorf("read report %s: findings[%d]: no rule_id, path or secret_sha256", path, i)
 		}
-		p := f.Path
+		p := f.RawPath()
 		if _, err := os.Lstat(p); err == nil {
 			p = rel(p)
 		}
+		kind := scanner.Kind(f.Kind)
+		if kind == scanner.KindFile || f.Message && kind == "" {
+			kind = "" // a file, or a report from before kinds (the path says)
+		}
 		out = append(out, scanner.BaselineEntry{
 			Fingerprint: f.Fingerprint, RuleID: f.RuleID, Path: filepath.ToSlash(p),
-			SecretSHA256: f.SecretSHA256, Commit: f.Commit, Line: f.Line,
+			SecretSHA256: f.SecretSHA256, Commit: f.Commit, Line: f.Line, Kind: kind,
 		})
 	}
 	return out, nil
@@ -252,30 +240,11 @@ func (o *baselineOptions) write(e *env, path string, b *scanner.Baseline, summar
 		fmt.Fprintf(e.stderr, "keyward: %s: %s (dry run: not written)\n", name, summary)
 		return nil
 	}
-	var f *os.File
-	for i := 0; i < 100; i++ {
-		tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.keyward-%d-%d", filepath.Base(path), os.Getpid(), i))
-		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if !errors.Is(err, fs.ErrExist) {
-			break
-		}
-	}
+	err = scanner.WriteFileAtomic(path, 0o644, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("write baseline: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("write baseline %s: %w", name, err)
 	}
 	fmt.Fprintf(e.stderr, "keyward: wrote %s: %s\n", name, summary)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/keyward/keyward/patterns"
+	"github.com/keyward/keyward/scanner/config"
 )
 
 const configUsage = `Usage: keyward config check [--user] [FILE]
@@ -87,15 +87,15 @@ func runConfig(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("read config: %w", err)
 		}
 		if o.user {
-			if _, err := patterns.ParseUserConfig(data, rest[0]); err != nil {
+			if _, err := config.ParseUserConfig(data, rest[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "%s: ok (user config)\n", rest[0])
 			return nil
 		}
-		c, err := patterns.ParseConfig(data, rest[0])
+		c, err := config.ParseConfig(data, rest[0])
 		if err != nil {
-			if errors.Is(err, patterns.ErrWrongFile) {
+			if errors.Is(err, config.ErrWrongFile) {
 				return usagef("is this a user config? check it with --user", "%v", err)
 			}
 			return err
@@ -136,7 +136,7 @@ func runConfig(ctx context.Context, e *env, args []string) error {
 }
 
 // describeConfig summarises what a valid config does.
-func describeConfig(c *patterns.Config) string {
+func describeConfig(c *config.Config) string {
 	n := func(k int, one, many string) string { return fmt.Sprintf("%d %s", k, plural(int64(k), one, many)) }
 	parts := []string{
 		n(len(c.Rules), "custom rule", "custom rules"),

@@ -36,12 +36,15 @@ type doctorOptions struct {
 	aws     bool
 	profile string
 	config  string
+	// deploy checks a deploy/aws deployment (issue 11).
+	deploy doctorDeployOptions
 }
 
 func (o *doctorOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.aws, "aws", false, "also ask STS who the operator's credentials belong to (contacts AWS)")
 	fs.StringVar(&o.profile, "profile", "", "the AWS profile 'keyward respond --profile' would use")
 	fs.StringVar(&o.config, "config", "", "check this config file instead of the repository's .keyward.toml")
+	o.deploy.addFlags(fs)
 }
 
 // checkLevel orders a check's outcome; the worst decides the exit code.
@@ -68,15 +71,21 @@ func runDoctor(ctx context.Context, e *env, args []string) error {
 	var o doctorOptions
 	fs := newFlagSet("doctor")
 	o.addFlags(fs)
-	if err := parseFlags(fs, doctorUsage, e, args); err != nil {
+	if err := parseFlags(fs, doctorUsage+doctorDeployUsage, e, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("run 'keyward doctor --help' for usage", "doctor takes no arguments")
 	}
+	if !o.aws && o.deploy.used() {
+		return usagef("a deployment is checked against AWS: add --aws", "--assume-role, --member-accounts, --report-bucket and --topic need --aws")
+	}
 	checks := []check{checkBinary(), checkGit(ctx)}
 	checks = append(checks, checkHooks(ctx, e)...)
 	checks = append(checks, checkConfig(e, o.config), checkAWS(ctx, o))
+	if o.aws {
+		checks = append(checks, o.deploy.checkDeployment(ctx, o.profile)...)
+	}
 
 	worst := checkOK
 	st := styleFor(e, e.stdout)
@@ -135,15 +144,26 @@ func checkHooks(ctx context.Context, e *env) []check {
 	var out []check
 	var current []string
 	for _, h := range rs.Hooks {
-		switch h.State {
-		case hooks.StateCurrent:
+		switch {
+		case h.State == hooks.StateCurrent:
 			current = append(current, h.Hook)
-		case hooks.StateMissing:
+		case h.State == hooks.StateMissing:
 			out = append(out, check{checkWarn, "hooks", h.Hook + ": not installed in " + quotePath(rs.Dir), "keyward hook install"})
-		case hooks.StateOutdated:
+		case h.State == hooks.StateOutdated:
 			out = append(out, check{checkWarn, "hooks", h.Hook + ": installed by another keyward or for another binary", "keyward hook install (refreshes it)"})
-		case hooks.StateForeign:
+		case h.State == hooks.StateForeign && h.Framework && frameworkRunsKeyward(h.Hook):
+			current = append(current, h.Hook+" (pre-commit framework)")
+		case h.State == hooks.StateForeign && h.Framework:
+			out = append(out, check{checkWarn, "hooks", h.Hook + ": managed by the pre-commit framework, whose " + frameworkConfig + " does not run keyward", "add '- id: " + frameworkIDs[h.Hook] + "' under keyward's repo in " + frameworkConfig + " (see .pre-commit-hooks.yaml)"})
+		case h.State == hooks.StateForeign:
 			out = append(out, check{checkWarn, "hooks", h.Hook + ": a hook keyward did not write is there, so keyward does not run", "keyward hook install --chain (keeps it, runs it after keyward)"})
+		}
+	}
+	if rs.Covered {
+		if dir, err := hooks.GlobalDir(e.getenv); err == nil {
+			if gs, err := hooks.StatusGlobal(ctx, hooks.Git{}, dir, keywardBinary()); err == nil && len(gs.Unforwarded) > 0 {
+				out = append(out, check{checkWarn, "hooks", "the global hooks do not forward " + strings.Join(gs.Unforwarded, ", ") + ", so repositories' own hooks of these names do not run", "keyward hook install --global"})
+			}
 		}
 	}
 	if len(current) > 0 {

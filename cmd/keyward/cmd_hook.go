@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -14,7 +15,8 @@ import (
 )
 
 const hookUsage = `Usage: keyward hook install [--global] [--chain] [--hooks LIST]
-       keyward hook uninstall [--global]
+       keyward hook install --server [--chain]
+       keyward hook uninstall [--global | --server]
        keyward hook status
        keyward hook run <hook> [git's hook arguments]
 
@@ -31,10 +33,20 @@ hooks and moves chained ones back.
 
 --global installs for every repository of the user: the hooks go into
 $XDG_CONFIG_HOME/keyward/hooks (default ~/.config/keyward/hooks) and the
-global core.hooksPath is pointed there. They chain to each repository's own
-.git/hooks/<name> (or to the global core.hooksPath they replaced), so
-repository hooks keep running. uninstall --global puts core.hooksPath back
-as it was.
+global core.hooksPath is pointed there. Since git then looks for every hook
+there, keyward writes one for each client-side hook of githooks(5); the ones
+it does not check only forward. Each chains to the repository's own
+.git/hooks/<name> (or to the global core.hooksPath it replaced), so
+repository hooks (and git-lfs's) keep running. uninstall --global puts
+core.hooksPath back as it was.
+
+--server installs the pre-receive hook in this repository (normally a bare
+repository on a server): it rejects a push whose new commits contain a key,
+before any ref moves. Settings (git config): keyward.timeout SECONDS
+(default 60; then the push is rejected), keyward.failOpen, keyward.allowSkip
+(honour 'git push -o keyward.skip="reason"', logged to keyward.auditLog),
+keyward.maxFileSize. The README has recipes for GitLab, Gitea/Forgejo and
+GitHub Enterprise Server.
 
 The hooks record the path of this keyward binary and fall back to PATH; if
 keyward is gone they fail closed. 'git commit --no-verify' and
@@ -43,14 +55,17 @@ keyward is gone they fail closed. 'git commit --no-verify' and
 run is what the installed hooks execute, and what another hook manager
 (husky, lefthook) can call: 'keyward hook run pre-commit',
 'keyward hook run commit-msg FILE', 'keyward hook run pre-push REMOTE URL'
-with git's ref lines on standard input. It exits 1 when it blocks and 2
-when the check could not run (which blocks too).
+with git's ref lines on standard input, 'keyward hook run pre-receive' with
+git's "old new ref" lines. It exits 1 when it blocks and 2 when the check
+could not finish, or a file was over the size limit (which blocks too).
+Hooks read the size limit from git config keyward.maxFileSize.
 
 Examples:
   keyward hook install                     this repository
   keyward hook install --chain             keep the existing hooks running
   keyward hook install --hooks pre-commit,pre-push
   keyward hook install --global            every repository
+  keyward hook install --server            this bare repository: pre-receive
   keyward hook status                      what is installed where
   keyward hook uninstall --global
 `
@@ -78,12 +93,14 @@ func runHook(ctx context.Context, e *env, args []string) error {
 // hookInstallOptions are the flags of 'keyward hook install'.
 type hookInstallOptions struct {
 	global bool
+	server bool
 	chain  bool
 	hooks  []string
 }
 
 func (o *hookInstallOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.global, "global", false, "install for every repository (sets the global core.hooksPath)")
+	fs.BoolVar(&o.server, "server", false, "install the pre-receive hook in this (bare) repository, to check pushes it receives")
 	fs.BoolVar(&o.chain, "chain", false, "move hooks keyward did not write to <name>.keyward-chained and run them after keyward")
 	fs.StringSliceVar(&o.hooks, "hooks", nil, "install only these `HOOKS` (default pre-commit,commit-msg,pre-push)")
 }
@@ -96,6 +113,18 @@ func runHookInstall(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	opts := hooks.InstallOptions{Hooks: o.hooks, Keyward: keywardBinary(), Chain: o.chain}
+	if o.server {
+		if o.global || len(o.hooks) > 0 {
+			return usagef("a server repository gets the pre-receive hook only", "--server cannot be combined with --global or --hooks")
+		}
+		res, err := hooks.InstallServer(ctx, hooks.Git{}, opts)
+		if err != nil {
+			return hookError(e, "install", err)
+		}
+		printChanges(e, res.Changes)
+		fmt.Fprintln(e.stdout, "pushes to this repository are now checked; settings: git config keyward.timeout SECONDS (default 60, then the push is rejected), keyward.allowSkip true (allows git push -o keyward.skip=REASON, logged)")
+		return nil
+	}
 	if o.global && o.chain {
 		return usagef("the global hooks always run each repository's own hooks after keyward's", "--chain cannot be combined with --global")
 	}
@@ -138,11 +167,13 @@ func runHookInstall(ctx context.Context, e *env, args []string) error {
 // hookUninstallOptions are the flags of 'keyward hook uninstall'.
 type hookUninstallOptions struct {
 	global bool
+	server bool
 	hooks  []string
 }
 
 func (o *hookUninstallOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.global, "global", false, "remove the global hooks and restore the global core.hooksPath")
+	fs.BoolVar(&o.server, "server", false, "remove the pre-receive hook from this repository")
 	fs.StringSliceVar(&o.hooks, "hooks", nil, "remove only these `HOOKS` (repository only)")
 }
 
@@ -152,6 +183,14 @@ func runHookUninstall(ctx context.Context, e *env, args []string) error {
 	o.addFlags(fs)
 	if err := parseHookFlags(fs, e, args, 0); err != nil {
 		return err
+	}
+	if o.server {
+		res, err := hooks.UninstallServer(ctx, hooks.Git{})
+		if err != nil {
+			return hookError(e, "uninstall", err)
+		}
+		printChanges(e, res.Changes)
+		return nil
 	}
 	if o.global {
 		if len(o.hooks) > 0 {
@@ -197,7 +236,14 @@ func runHookUninstall(ctx context.Context, e *env, args []string) error {
 // printChanges writes one line per hook, so a user can see exactly what an
 // install or uninstall touched.
 func printChanges(e *env, changes []hooks.Change) {
+	forwards := map[hooks.Action]int{}
 	for _, c := range changes {
+		if hooks.Forwarded(c.Hook) && c.Action != hooks.LeftAlone && c.Action != hooks.NotInstalled {
+			// The global install's forwarding shims: one line for all,
+			// so the hooks that check stand out.
+			forwards[c.Action]++
+			continue
+		}
 		line := fmt.Sprintf("%-10s  %-13s  %s", c.Hook, c.Action, quotePath(c.Path))
 		switch {
 		case c.Restored:
@@ -208,6 +254,11 @@ func printChanges(e *env, changes []hooks.Change) {
 			line += fmt.Sprintf("  (then runs %s)", filepath.Base(c.Chained))
 		}
 		fmt.Fprintln(e.stdout, line)
+	}
+	for _, a := range []hooks.Action{hooks.Installed, hooks.Updated, hooks.Unchanged, hooks.Removed} {
+		if n := forwards[a]; n > 0 {
+			fmt.Fprintf(e.stdout, "%-10s  %-13s  %d forwarding hooks (post-commit, prepare-commit-msg, post-checkout, ...: they run each repository's own)\n", "others", a, n)
+		}
 	}
 }
 
@@ -296,6 +347,11 @@ func printGlobalStatus(e *env, gs hooks.GlobalStatus) {
 		return
 	}
 	printHookStates(e, gs.Hooks)
+	if len(gs.Unforwarded) > 0 {
+		fmt.Fprintf(e.stdout, "  not forwarded: %s (repositories' own hooks of these names do not run; 'keyward hook install --global' restores them)\n", strings.Join(gs.Unforwarded, ", "))
+	} else if gs.Installed {
+		fmt.Fprintf(e.stdout, "  forwards the %d other client-side hooks to each repository's own\n", len(hooks.ClientHooks)-len(hooks.Names))
+	}
 	if gs.HadPrevious {
 		fmt.Fprintf(e.stdout, "  replaced core.hooksPath %s: its hooks run after keyward's; uninstall --global restores it\n", gs.Previous)
 	} else {
@@ -313,18 +369,22 @@ func orUnset(s string) string {
 func printHookStates(e *env, hs []hooks.HookStatus) {
 	for _, h := range hs {
 		var desc string
-		switch h.State {
-		case hooks.StateMissing:
+		switch {
+		case h.State == hooks.StateMissing:
 			desc = "not installed"
-		case hooks.StateForeign:
-			desc = "not keyward's (keyward does not run here)"
-		case hooks.StateCurrent:
+		case h.State == hooks.StateCurrent:
 			desc = "keyward, current"
-		case hooks.StateOutdated:
+		case h.State == hooks.StateOutdated:
 			desc = "keyward, outdated: run 'keyward hook install' to refresh"
 			if h.Keyward != "" {
 				desc += " (records " + quotePath(h.Keyward) + ")"
 			}
+		case h.State == hooks.StateForeign && h.Framework && frameworkRunsKeyward(h.Hook):
+			desc = "managed by the pre-commit framework, which runs keyward (id " + frameworkIDs[h.Hook] + ")"
+		case h.State == hooks.StateForeign && h.Framework:
+			desc = "managed by the pre-commit framework, whose " + frameworkConfig + " has no keyward hook: add '- id: " + frameworkIDs[h.Hook] + "'"
+		case h.State == hooks.StateForeign:
+			desc = "not keyward's (keyward does not run here)"
 		}
 		switch {
 		case h.Chain.Path != "" && h.Chain.Runnable:

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward/hooks"
+	"github.com/keyward/keyward/scanner"
 )
 
 // hookRunOptions are the flags of 'keyward hook run'.
@@ -37,46 +40,93 @@ func runHookRun(ctx context.Context, e *env, args []string) error {
 		return usagef("the installed hooks run 'keyward hook run <hook> [args]'", "hook run needs a hook name: %s", strings.Join(hooks.Names, ", "))
 	}
 	name, hargs := fs.Arg(0), fs.Args()[1:]
-	if err := hooks.CheckName(name); err != nil {
+	if err := hooks.CheckRunName(name); err != nil {
 		return usagef("run 'keyward hook --help' for usage", "%v", err)
 	}
 	g := hooks.Git{}
 	if o.shim != "" && hooks.Reentered(g, o.shim) {
 		return nil // a hook keyward chained to led back here; the outer run scanned
 	}
-	scans, stdin, err := hookScans(ctx, e, g, name, hargs)
-	var ue *usageError
-	if err != nil && !errors.As(err, &ue) {
-		return hookScanFailed(ctx, e, name, err)
-	}
-	if err != nil {
+	if name == hooks.PreReceive {
+		err := runPreReceive(ctx, e, g, o.shim)
+		var ue *usageError
+		if errors.As(err, &ue) || (err != nil && !errors.Is(err, errFindings) && !errors.Is(err, errSilent)) {
+			return receiveFailed(ctx, ctx, e, receiveSettings{}, err)
+		}
 		return err
 	}
-	// Findings go to stderr, where githooks(5) says a hook explains itself;
-	// git does not send every hook's stdout there (pre-push's goes to the
-	// terminal's stdout).
-	se := *e
-	se.stdout = e.stderr
-	found := false
-	for _, s := range scans {
+	check := true
+	if o.shim != "" {
+		var err error
+		if check, err = hooks.ShimChecks(g, o.shim, name); err != nil {
+			return hookScanFailed(ctx, e, name, err)
+		}
+	} else if hooks.Forwarded(name) {
+		return usagef("only the global hooks forward "+name+"; it has nothing to check", "hook run %s: keyward checks only %s", name, strings.Join(hooks.Names, ", "))
+	}
+	stdin := e.stdin
+	if check {
+		scans, in, err := hookScans(ctx, e, g, name, hargs)
+		var ue *usageError
+		if err != nil && !errors.As(err, &ue) {
+			return hookScanFailed(ctx, e, name, err)
+		}
+		if err != nil {
+			return err
+		}
+		stdin = in
+		// Findings go to stderr, where githooks(5) says a hook explains
+		// itself; git does not send every hook's stdout there (pre-push's
+		// goes to the terminal's stdout).
+		se := *e
+		se.stdout = e.stderr
+		var res *scanner.Result
+		capture := func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
+			r, err := scans(ctx, eng)
+			res = r
+			return r, err
+		}
 		// --quiet: the hook explains a block itself, and a clean commit
 		// should not print anything.
-		err := runScan(ctx, &se, append([]string{"--quiet"}, s...))
+		args, err := hookScanArgs(ctx, g)
+		if err != nil {
+			return hookScanFailed(ctx, e, name, err)
+		}
+		err = runScanFrom(ctx, &se, args, capture)
 		switch {
 		case errors.Is(err, errFindings):
-			found = true
+			blockedHints(e, name, hargs, res)
+			return errFindings
 		case err != nil:
 			return hookScanFailed(ctx, e, name, err)
 		}
 	}
-	if found {
-		blockedHints(e, name)
-		return errFindings
-	}
 	if o.shim == "" {
 		return nil
 	}
-	ch, err := hooks.ChainFor(ctx, g, o.shim, name)
+	return runChain(ctx, e, g, o.shim, name, hargs, stdin)
+}
+
+// hookScanArgs are the scan flags a hook runs with: --quiet, since the
+// hook explains a block itself and a clean commit should print nothing,
+// and --max-file-size from git config keyward.maxFileSize, since git gives
+// hooks no flags.
+func hookScanArgs(ctx context.Context, g hooks.Git) ([]string, error) {
+	args := []string{"--quiet"}
+	v, ok, err := g.ConfigValue(ctx, "--get", "keyward.maxFileSize")
+	if err != nil {
+		return nil, fmt.Errorf("read keyward.maxFileSize: %w", err)
+	}
+	if ok {
+		args = append(args, "--max-file-size", v)
+	}
+	return args, nil
+}
+
+// runChain runs the hook keyward chained to from shim, if there is one git
+// would run.
+func runChain(ctx context.Context, e *env, g hooks.Git, shim, name string, hargs []string, stdin io.Reader) error {
+	ch, err := hooks.ChainFor(ctx, g, shim, name)
 	if err != nil {
 		return err
 	}
@@ -86,28 +136,42 @@ func runHookRun(ctx context.Context, e *env, args []string) error {
 	if !ch.Runnable {
 		return nil
 	}
-	return hooks.RunChained(ctx, g, o.shim, ch.Path, hargs, stdin, e.stdout, e.stderr)
+	return hooks.RunChained(ctx, g, shim, ch.Path, hargs, stdin, e.stdout, e.stderr)
 }
 
-// hookScans turns a hook's arguments into 'keyward scan' argument lists,
-// and returns the standard input a chained hook should get.
-func hookScans(ctx context.Context, e *env, g hooks.Git, name string, hargs []string) ([][]string, io.Reader, error) {
+// hookScans turns a hook's arguments into the scan it needs, and returns
+// the standard input a chained hook should get.
+func hookScans(ctx context.Context, e *env, g hooks.Git, name string, hargs []string) (gateSourceFunc, io.Reader, error) {
 	switch name {
 	case hooks.PreCommit:
 		if len(hargs) != 0 {
 			return nil, nil, usagef("git runs pre-commit without arguments", "hook run pre-commit takes no arguments")
 		}
-		return [][]string{{"--staged"}}, e.stdin, nil
+		if needsGitPlumbing(ctx) || splitIndex(ctx) {
+			return patchStaged(), e.stdin, nil
+		}
+		return func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
+			return eng.ScanStaged(ctx, ".")
+		}, e.stdin, nil
 	case hooks.CommitMsg:
 		if len(hargs) != 1 {
 			return nil, nil, usagef("git runs commit-msg with the message file", "hook run commit-msg needs exactly one FILE")
 		}
-		return [][]string{{"--commit-msg=" + hargs[0]}}, e.stdin, nil
+		return func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
+			f, err := os.Open(hargs[0])
+			if err != nil {
+				return nil, fmt.Errorf("read commit message: %w", err)
+			}
+			defer f.Close()
+			return eng.ScanReader(ctx, f, scanner.Provenance{Path: hargs[0], Kind: scanner.KindCommitMessage})
+		}, e.stdin, nil
 	}
 	// pre-push
 	if len(hargs) == 0 {
-		if r := hooks.FrameworkRange(e.getenv); r != "" {
-			return [][]string{{"--range=" + r}}, e.stdin, nil
+		if inc, exc, ok, err := hooks.FrameworkPush(ctx, g, e.getenv); err != nil {
+			return nil, nil, err
+		} else if ok {
+			return pushScan(inc, exc), e.stdin, nil
 		}
 	}
 	if len(hargs) != 2 {
@@ -121,15 +185,26 @@ func hookScans(ctx context.Context, e *env, g hooks.Git, name string, hargs []st
 	if err != nil {
 		return nil, nil, err
 	}
-	ranges, err := hooks.PushRanges(ctx, g, updates)
+	inc, exc, err := hooks.PushCommits(ctx, g, hargs[0], updates)
 	if err != nil {
 		return nil, nil, err
 	}
-	var scans [][]string
-	for _, r := range ranges {
-		scans = append(scans, []string{"--range=" + r})
+	return pushScan(inc, exc), bytes.NewReader(raw), nil
+}
+
+// pushScan scans the commits reachable from include and from none of
+// exclude; with nothing to include (only deletions) it scans nothing.
+func pushScan(include, exclude []string) gateSourceFunc {
+	return func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
+		if len(include) == 0 {
+			return &scanner.Result{}, nil
+		}
+		if needsGitPlumbing(ctx) {
+			return patchCommits(include, exclude)(ctx, eng)
+		}
+		res, _, err := eng.ScanCommits(ctx, ".", include, exclude, scanner.CommitsOptions{})
+		return res, err
 	}
-	return scans, bytes.NewReader(raw), nil
 }
 
 // hookScanFailed reports a scan that could not finish. The hook fails
@@ -150,26 +225,11 @@ func hookScanFailed(ctx context.Context, e *env, name string, err error) error {
 }
 
 func bypassCommand(name string) string {
+	if name == hooks.PreReceive {
+		return "'git push -o keyward.skip=\"reason\"' (only where the server allows it)"
+	}
 	if name == hooks.PrePush {
 		return "'git push --no-verify'"
 	}
 	return "'git commit --no-verify'"
-}
-
-// blockedHints says what to do after a hook blocked: the scan above listed
-// the findings; these say how to get the commit or push through safely.
-func blockedHints(e *env, name string) {
-	switch name {
-	case hooks.PreCommit:
-		errorf(e.stderr, "commit blocked: the staged changes contain credentials")
-		hintf(e.stderr, "remove the key from the file (read it from the environment or ~/.aws/credentials instead), 'git add' the file again, then commit")
-	case hooks.CommitMsg:
-		errorf(e.stderr, "commit blocked: the commit message contains credentials")
-		hintf(e.stderr, "commit again with a message that leaves the key out")
-	case hooks.PrePush:
-		errorf(e.stderr, "push blocked: the commits being pushed contain credentials")
-		hintf(e.stderr, "rewrite the commits that add the key ('git commit --amend' for the last one, 'git rebase -i' for older ones), then push again; deleting it in a new commit still pushes the old one")
-	}
-	hintf(e.stderr, "a false positive? end that line with a 'keyward:allow <reason>' comment; as a last resort, %s skips the check", bypassCommand(name))
-	hintf(e.stderr, "if the key has already left this machine, treat it as leaked: revoke it with its provider; for an AWS key, 'keyward respond --key-id <ID>' plans the steps")
 }

@@ -13,77 +13,105 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/pflag"
 
+	"github.com/keyward/keyward/patterns"
 	"github.com/keyward/keyward/responder"
 	"github.com/keyward/keyward/scanner"
 )
 
 const respondUsage = `Usage: keyward respond --key-id ID [flags]       (the secret on stdin, or prompted)
        keyward respond --report FILE [--repo DIR] [flags]
-       keyward respond --key-id ID --cleanup [--execute]    (36 h later; no secret)
+       keyward respond --key-id ID --recheck --execute      (15 min later; no secret)
+       keyward respond --key-id ID --cleanup [--execute]    (optional, 36 h later; no secret)
 
 Runs AWS's runbook for an exposed access key. Without --execute it prints
 the plan and changes nothing: each step, the exact API call, the account
 and user it would touch, and the permissions the operator's credentials
-need. With --execute it carries the plan out:
+need. With --execute it carries the plan out. Every step runs even when
+one before it failed; the failure is reported with its fix.
 
-  1. validate      sts:GetCallerIdentity signed by the leaked key (the only
-                   call the leaked key ever makes)
-  2. ownership     stop, and say whose it is, if the key is in another account
-  3. owner         iam:GetAccessKeyLastUsed, iam:ListAccessKeys; a root key is
-                   handed to a human with instructions, never touched
+  1. ownership     sts:GetAccessKeyInfo; stop, and say whose it is, if the key
+                   is in another account
+  2. owner         iam:GetAccessKeyLastUsed, ListAccessKeys,
+                   ListAttachedUserPolicies: the evidence, read before the
+                   leaked key signs anything; a root key is handed to a human
+  3. validate      sts:GetCallerIdentity signed by the leaked key (the only
+                   call it ever makes), in the key's partition; an unknown
+                   answer is treated as live, and an already inactive key
+                   still gets steps 6 to 9
   4. deactivate    iam:UpdateAccessKey Status=Inactive (reversible)
-  5. quarantine    iam:AttachUserPolicy AWSCompromisedKeyQuarantineV3 (on by
-                   default; --no-quarantine skips it)
-  6. end sessions  iam:PutUserPolicy AWSRevokeOlderSessions: deny everything
-                   to sessions issued before now (keep it 36 h)
-  7. verify        poll sts:GetCallerIdentity until InvalidClientTokenId
+  5. quarantine    iam:AttachUserPolicy AWSCompromisedKeyQuarantineV4 (else
+                   V3, V2); skipped when AWS already attached one (a support
+                   case is then likely open); --no-quarantine skips it
+  6. verify        poll sts:GetCallerIdentity until InvalidClientTokenId
+  7. end sessions  iam:PutUserPolicy AWSRevokeOlderSessions: deny everything
+                   to sessions issued before AWS's time (its Date header)
+                   after the key is dead
   8. investigate   cloudtrail:LookupEvents for the key, 90 days, in every
-                   region the account has enabled (account:ListRegions, so
-                   opt-in regions are covered; if that is denied, the 17
-                   default regions, and the report says opt-in regions were
-                   not searched) or in --regions, then for each ASIA key it
-                   minted; roles it assumed get the same session deny
-  9. delete        iam:DeleteAccessKey, only with --delete, after step 8
- 10. rotate        iam:CreateAccessKey, only with --rotate; the new key goes to
-                   the --rotate-profile in the credentials file (0600) or is
-                   printed once to a terminal
+                   region the account has enabled (or --regions), then for
+                   every key it minted or created, recursively
+  9. persistence   contain what the attacker created: keys deactivated,
+                   users and roles given an inline deny-all (KeywardDenyAll),
+                   login profiles deleted; changes to existing principals
+                   listed with the command that reverts each
+                   (--no-persistence: report only)
+ 10. role sessions the session deny on each role of this account it assumed;
+                   a role in another account or of IAM Identity Center is
+                   left for a human, with the command
+ 11. delete        iam:DeleteAccessKey, only with --delete, after step 8
+ 12. rotate        iam:CreateAccessKey, only with --rotate, never retried; the
+                   new key goes to the --rotate-profile in the credentials
+                   file (0600) or is printed once to a terminal, before the
+                   step is journalled; a key created by a lost answer is found
+                   and deleted
+ 13. release       --release-quarantine: detach the quarantine so the new
+                   key works, only after a re-check found nothing live
 
-The session deny of step 6 must stay 36 h, the longest life of temporary
-credentials, and then go, or the user's and roles' sessions issued before
-the response stay denied for good. --cleanup reads the journal and, once
-36 h have passed, removes it (iam:DeleteUserPolicy, iam:DeleteRolePolicy,
-after reading each back: a newer deny from a later response is kept). It
-needs no secret; before the 36 h it refuses and says when it may run.
-Without --execute it prints what it would delete.
+"contained" means every credential the attacker is known to hold is dead
+and nothing is left for a human; otherwise the outcome is "partially
+contained", with the list, and the exit code is not 0.
 
-Every run writes an incident report, Markdown and JSON (0600), into --dir,
-and a journal of completed steps there: re-running after a crash, a
-throttle or a missing permission continues where it stopped and never
-repeats a step (--new-incident starts over, for a key that leaked again).
-The leaked secret is sent to STS only and is never written
-anywhere. It is read from standard input (first line; an ASIA key's
-session token on the second), or from a no-echo prompt on a terminal;
-keyward never prompts when standard input is not a terminal.
+CloudTrail delivers events in about 5 minutes on average, so the
+investigation right after containment is incomplete by construction: the
+report says when its view ends, and --recheck (15 minutes later) searches
+again and contains anything new. --cleanup re-checks too, then removes the
+session deny once 36 h have passed; that removal is optional hygiene (every
+session it matches has expired by then).
+
+Every run writes an incident report, Markdown and JSON (0600), into --dir.
+Its journal of completed steps lives under the user's state directory
+(--journal-dir), not in the repository; a re-run continues where the last
+stopped, checks each completed change against AWS before trusting it, and
+never repeats a step blindly. A lock keeps two runs for one key apart
+(--new-incident starts over, for a key that leaked again). The leaked
+secret is sent to STS only and is never written anywhere. It is read from
+standard input (first line; an ASIA key's session token on the second), or
+from a no-echo prompt on a terminal; keyward never prompts when standard
+input is not a terminal.
 
 The operator's credentials come from the SDK's default chain (environment,
---profile, SSO, instance role); --region sets their region. Endpoints follow
+--profile, SSO, instance role); --region sets their region; the partition
+is the operator's unless --partition says otherwise. Endpoints follow
 AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_STS/IAM/CLOUDTRAIL/ACCOUNT.
 
 Examples:
   keyward respond --key-id AKIA... < secret.txt              print the plan
   keyward respond --key-id AKIA... --execute < secret.txt    contain the key
+  keyward respond --key-id AKIA... --recheck --execute       15 minutes later
   keyward respond --report leaks.json --execute --profile security
   keyward respond --key-id AKIA... --execute --rotate --rotate-profile app --delete < secret.txt
-  keyward respond --key-id AKIA... --cleanup --execute       remove the session deny after 36 h
+  keyward respond --key-id AKIA... --execute --release-quarantine   after the re-check
+  keyward respond --key-id AKIA... --cleanup --execute       36 h later, optional
 
 Exit codes:
   0  plan printed, key contained, or nothing to contain (the key is not
-     live, or is a canary that must not be touched)
-  1  stopped for a human: the key belongs to another account, or is a root
-     key (the report says what to do)
+     live and not in IAM, or is a canary that must not be touched)
+  1  a human must act: partially contained (the output and report list
+     what remains, with commands), the key belongs to another account, is
+     a root key, or a finding's secret could not be recovered
   2  error: usage, a missing permission (the hint names the IAM action and
      a policy to grant it), the 2-key limit on --rotate, --cleanup before
-     36 h have passed, or a step that failed; re-run to continue
+     36 h have passed, another run holding the lock, or a step that
+     failed; re-run to continue
 `
 
 // defaultIncidentDir is where respond writes reports and journals.
@@ -103,10 +131,17 @@ type respondOptions struct {
 	credentialsFile     string
 	pollTimeout         time.Duration
 	cleanup             bool
+	journalDir          string
+	partition           string
+	noPersistence       bool
+	recheck             bool
+	releaseQuarantine   bool
 	// Hidden: tests shorten the waits, and move the clock on to reach the
 	// end of the 36 h hold.
 	pollInterval, lookupInterval time.Duration
 	clockOffset                  time.Duration
+	// health: --health-event, --assume-role, --print-policy (issue 11).
+	health healthOptions
 }
 
 func (o *respondOptions) addFlags(fs *pflag.FlagSet) {
@@ -117,8 +152,13 @@ func (o *respondOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.profile, "profile", "", "the operator's AWS `PROFILE`")
 	fs.StringVar(&o.region, "region", "", "the operator's AWS `REGION` (default from the environment, else us-east-1)")
 	fs.StringSliceVar(&o.regions, "regions", nil, "`REGIONS` to search CloudTrail in, comma-separated (default: every region enabled in the account)")
-	fs.StringVar(&o.dir, "dir", defaultIncidentDir, "write reports and the journal to `DIR`")
-	fs.BoolVar(&o.noQuarantine, "no-quarantine", false, "do not attach AWSCompromisedKeyQuarantineV3")
+	fs.StringVar(&o.dir, "dir", defaultIncidentDir, "write incident reports to `DIR`")
+	fs.StringVar(&o.journalDir, "journal-dir", "", "keep journals in `DIR` (default $XDG_STATE_HOME/keyward/journals, else ~/.local/state/keyward/journals)")
+	fs.StringVar(&o.partition, "partition", "", "the key's `PARTITION`: aws, aws-cn or aws-us-gov (default: the operator's)")
+	fs.BoolVar(&o.noPersistence, "no-persistence", false, "report what the attacker created without containing it")
+	fs.BoolVar(&o.recheck, "recheck", false, "search CloudTrail again after its delivery delay and contain anything new (with --execute)")
+	fs.BoolVar(&o.releaseQuarantine, "release-quarantine", false, "after --rotate and a re-check that found nothing live, detach the quarantine so the new key works")
+	fs.BoolVar(&o.noQuarantine, "no-quarantine", false, "do not attach AWS's quarantine policy (AWSCompromisedKeyQuarantineV4, else V3)")
 	fs.BoolVar(&o.newIncident, "new-incident", false, "start over: set the journal of an earlier response to this key aside")
 	fs.BoolVar(&o.rotate, "rotate", false, "create a replacement key for the user")
 	fs.StringVar(&o.rotateProfile, "rotate-profile", "", "write the replacement key to `PROFILE` in the credentials file")
@@ -132,6 +172,7 @@ func (o *respondOptions) addFlags(fs *pflag.FlagSet) {
 	fs.MarkHidden("poll-interval")
 	fs.MarkHidden("lookup-interval")
 	fs.MarkHidden("clock-offset")
+	o.health.addFlags(fs)
 }
 
 // target is one key to respond for, with where it was found.
@@ -144,7 +185,7 @@ func runRespond(ctx context.Context, e *env, args []string) error {
 	var o respondOptions
 	fs := newFlagSet("respond")
 	o.addFlags(fs)
-	if err := parseFlags(fs, respondUsage, e, args); err != nil {
+	if err := parseFlags(fs, respondUsage+healthUsage, e, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -152,8 +193,21 @@ func runRespond(ctx context.Context, e *env, args []string) error {
 		// wrong place.
 		return usagef("secrets are never taken as arguments; pipe them on stdin", "respond takes no arguments (got %d)", fs.NArg())
 	}
+	if o.health.event != "" || o.health.printPolicy != "" {
+		return o.runHealth(ctx, e)
+	}
 	if (o.report == "") == (o.keyID == "") {
 		return usagef("run 'keyward respond --help' for usage", "give exactly one of --report or --key-id")
+	}
+	if o.partition != "" {
+		if err := responder.CheckPartition(o.partition); err != nil {
+			return usagef("use aws, aws-cn or aws-us-gov", "%v", err)
+		}
+	}
+	if o.clockOffset != 0 && !loopbackEndpoint(responder.EndpointFromEnv(e.getenv, "iam")) {
+		// The hidden test flag moves keyward's clock; against real AWS it
+		// would let a re-check or the 36-hour deny come early.
+		return usagef("--clock-offset exists for tests against 'keyward emulator'", "--clock-offset works only with a loopback AWS_ENDPOINT_URL")
 	}
 	if o.cleanup {
 		if o.rotate || o.delete || o.newIncident {
@@ -174,11 +228,15 @@ func runRespond(ctx context.Context, e *env, args []string) error {
 		}
 	}
 
-	targets, err := o.targets(ctx, e)
+	targets, unresolved, err := o.targets(ctx, e)
 	if err != nil {
 		return err
 	}
 	if len(targets) == 0 {
+		if unresolved > 0 {
+			fmt.Fprintf(e.stdout, "No key to respond for, but %d finding(s) could not be checked (see above): they may be live.\n", unresolved)
+			return errFindings
+		}
 		fmt.Fprintln(e.stdout, "No valid key to respond for.")
 		return nil
 	}
@@ -186,7 +244,7 @@ func runRespond(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var stopped, failed bool
+	stopped, failed := unresolved > 0, false
 	for _, t := range targets {
 		err := o.respondOne(ctx, e, cfg, t, credFile)
 		t.cred.Wipe()
@@ -195,6 +253,8 @@ func runRespond(ctx context.Context, e *env, args []string) error {
 		case err == nil:
 		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.Is(err, errFindings):
+			stopped = true
 		case errors.As(err, &se):
 			if se.Kind == responder.StopOtherAccount || se.Kind == responder.StopRoot {
 				stopped = true
@@ -227,31 +287,44 @@ func (o *respondOptions) credentialsPath(e *env) string {
 }
 
 // targets reads the keys to respond for: one from --key-id, or every
-// valid finding of a report, each key once.
-func (o *respondOptions) targets(ctx context.Context, e *env) ([]target, error) {
+// finding of a report that may be live, each key once. A finding whose
+// key is dead is still a target when a journal of an earlier response to
+// it exists, so that re-running the same command resumes (issue 8). The
+// count of findings that could not be checked (no secret recovered) is
+// returned: they are never a clean exit.
+func (o *respondOptions) targets(ctx context.Context, e *env) ([]target, int, error) {
 	if o.keyID != "" {
 		c, err := readKeyCredential(e, o.keyID)
-		if err != nil {
-			return nil, err
+		var ue *usageError
+		if err != nil && o.recheck && errors.As(err, &ue) && patterns.IsKeyIDShape([]byte(o.keyID)) && patternsLongTerm(o.keyID) {
+			// A re-check needs no secret: the key is dead by now, and IAM
+			// and the journal say what it was.
+			c, err = responder.NewCredential(o.keyID, "", ""), nil
 		}
-		return []target{{cred: c}}, nil
+		if err != nil {
+			return nil, 0, err
+		}
+		return []target{{cred: c}}, 0, nil
 	}
-	findings, warnings, err := loadReportFindings(ctx, o.report, o.repo)
+	in, err := loadReport(ctx, o.report, o.repo)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	for _, w := range warnings {
+	for _, w := range in.warnings {
 		warnf(e.stderr, "%s", w)
 	}
-	verdicts, err := verifyFindings(ctx, e, findings, defaultVerifyOptions())
+	verdicts, err := verifyFindings(ctx, e, in.findings, defaultVerifyOptions())
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	index := map[string]int{}
 	var out []target
+	unresolved := in.unrecovered
 	for _, v := range verdicts {
 		f := v.Finding
-		if v.Status != responder.StatusValid {
+		live := v.Status == responder.StatusValid || v.Status == responder.StatusUnknown
+		resume := o.execute && f.KeyID != "" && o.journalExists(e, f.KeyID)
+		if !live && !resume {
 			if f.KeyID != "" {
 				fmt.Fprintf(e.stdout, "skip %s  %s:%d  %s\n", f.KeyID, f.Path, f.Line, v.Status)
 			}
@@ -268,7 +341,40 @@ func (o *respondOptions) targets(ctx context.Context, e *env) ([]target, error) 
 			locations: []responder.Location{loc},
 		})
 	}
-	return out, nil
+	return out, unresolved, nil
+}
+
+// patternsLongTerm reports a key whose unrecoverable secret matters: a
+// long-term key ID can still be live without its secret being found.
+func patternsLongTerm(id string) bool { return !strings.HasPrefix(id, "ASIA") }
+
+// journalPath is where the journal for keyID lives: under the user's state
+// directory, not the repository, where a committed journal could be
+// planted (issue 8).
+func (o *respondOptions) journalPath(e *env, keyID string) string {
+	return filepath.Join(o.journalDirectory(e), "journal-"+keyID+".json")
+}
+
+func (o *respondOptions) journalDirectory(e *env) string {
+	if o.journalDir != "" {
+		return o.journalDir
+	}
+	if d := e.getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "keyward", "journals")
+	}
+	home, err := os.UserHomeDir()
+	if h := e.getenv("HOME"); h != "" {
+		home, err = h, nil
+	}
+	if err != nil || home == "" {
+		return filepath.Join(o.dir, "journals")
+	}
+	return filepath.Join(home, ".local", "state", "keyward", "journals")
+}
+
+func (o *respondOptions) journalExists(e *env, keyID string) bool {
+	_, err := os.Stat(o.journalPath(e, keyID))
+	return err == nil
 }
 
 func locationOf(f *scanner.Finding) responder.Location {
@@ -304,9 +410,15 @@ func loadOperatorConfig(ctx context.Context, o respondOptions) (aws.Config, erro
 
 func (o *respondOptions) runner(e *env, cfg aws.Config) *responder.Runner {
 	v := newValidator(e, verifyOptions{region: responder.DefaultRegion})
+	var now func() time.Time
+	if o.clockOffset != 0 {
+		now = func() time.Time { return time.Now().Add(o.clockOffset) }
+	}
 	return &responder.Runner{Config: cfg, Validator: v, Options: responder.Options{
 		NoQuarantine: o.noQuarantine, Rotate: o.rotate, Delete: o.delete, Regions: o.regions,
 		PollInterval: o.pollInterval, PollTimeout: o.pollTimeout, LookupInterval: o.lookupInterval,
+		Partition: o.partition, NoPersistence: o.noPersistence, Recheck: o.recheck, ReleaseQuarantine: o.releaseQuarantine,
+		Now: now,
 	}}
 }
 
@@ -333,7 +445,17 @@ func (o *respondOptions) respondOne(ctx context.Context, e *env, cfg aws.Config,
 		fmt.Fprintln(e.stdout, "Run again with --execute to carry out this plan.")
 		return nil
 	}
-	jpath := filepath.Join(o.dir, "journal-"+t.cred.KeyID+".json")
+	jpath := o.journalPath(e, t.cred.KeyID)
+	unlock, err := responder.LockJournal(jpath)
+	if err != nil {
+		if errors.Is(err, responder.ErrLocked) {
+			errorf(e.stderr, "%v", err)
+			hintf(e.stderr, "wait for it to finish, then re-run: it continues where the other stopped")
+			return errSilent
+		}
+		return err
+	}
+	defer unlock()
 	if o.newIncident {
 		old := strings.TrimSuffix(jpath, ".json") + "-" + started.Format("20060102T150405Z") + ".json"
 		if err := os.Rename(jpath, old); err == nil {
@@ -348,24 +470,46 @@ func (o *respondOptions) respondOne(ctx context.Context, e *env, cfg aws.Config,
 	}
 	r.Journal = j
 	r.OnStep = func(s responder.StepResult) { printStep(e, s) }
+	// The new key is stored before the rotate step is journalled done.
+	r.HandOver = func(k responder.Credential) error { return o.deliverKey(e, &k, credFile) }
 	res, err := r.Execute(ctx, t.cred)
 	inc := res.Incident
 	inc.Locations = t.locations
 	if res.NewKey != nil {
-		if kerr := o.deliverKey(e, res.NewKey, credFile); kerr != nil {
-			errorf(e.stderr, "%v", kerr)
-			err = errors.Join(err, errSilent)
-		}
 		res.NewKey.Wipe()
 	}
 	if werr := o.writeReport(e, inc); werr != nil {
 		return werr
 	}
+	printHumanActions(e, inc)
+	switch inc.Outcome {
+	case responder.OutcomeContained, responder.OutcomePartial, responder.OutcomeAwaitingRecheck:
+		fmt.Fprintf(e.stdout, "%s: %s\n", t.cred.KeyID, inc.Outcome)
+		if f := inc.Facts; f.Trail != nil && f.Rechecked.IsZero() {
+			fmt.Fprintf(e.stdout, "CloudTrail's view ends %s and it delivers events late: after %s run keyward respond --key-id %s --recheck --execute\n",
+				f.Trail.Until.Format(time.RFC3339), f.RecheckAfter.Format(time.RFC3339), t.cred.KeyID)
+		}
+	}
 	if err != nil {
 		return o.explain(e, err)
 	}
-	fmt.Fprintf(e.stdout, "%s: %s\n", t.cred.KeyID, inc.Outcome)
 	return nil
+}
+
+// printHumanActions lists what is left, and what only a human can do.
+func printHumanActions(e *env, inc *responder.Incident) {
+	if len(inc.Remaining) > 0 {
+		fmt.Fprintln(e.stdout, "Not contained:")
+		for _, r := range inc.Remaining {
+			fmt.Fprintf(e.stdout, "  - %s\n", r)
+		}
+	}
+	for _, h := range inc.HumanActions {
+		fmt.Fprintf(e.stdout, "Only a human can do this: %s: %s\n", h.Subject, h.What)
+		for _, c := range h.Commands {
+			fmt.Fprintf(e.stdout, "    %s\n", c)
+		}
+	}
 }
 
 func (o *respondOptions) writeReport(e *env, inc *responder.Incident) error {
@@ -384,7 +528,14 @@ func (o *respondOptions) explain(e *env, err error) error {
 		se *responder.StopError
 		pe *responder.PermissionError
 		ke *responder.KeyLimitError
+		pa *responder.PartialError
 	)
+	var rp *responder.RecheckPendingError
+	if errors.As(err, &pa) && len(pa.Causes) == 0 || errors.As(err, &rp) {
+		// Nothing failed: what remains needs a human (listed above), or
+		// the re-check is due.
+		return errFindings
+	}
 	switch {
 	case errors.As(err, &se):
 		fmt.Fprintf(e.stdout, "Stopped: %s\n", se.Reason)
@@ -401,6 +552,12 @@ func (o *respondOptions) explain(e *env, err error) error {
 		hintf(e.stderr, "the leaked key is inactive but still counts: re-run with --rotate --delete to delete it first (after the investigation), keys: %s", strings.Join(ke.Keys, ", "))
 		return errSilent
 	case errors.Is(err, errSilent):
+		return errSilent
+	case errors.As(err, &pa):
+		for _, c := range pa.Causes {
+			errorf(e.stderr, "%v", c)
+		}
+		hintf(e.stderr, "fix the cause, then re-run the same command: it continues where it stopped")
 		return errSilent
 	}
 	errorf(e.stderr, "%v", err)

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -70,19 +69,54 @@ func (o *respondOptions) runCleanup(ctx context.Context, e *env) error {
 	return nil
 }
 
+// recheckBeforeCleanup runs the re-check steps with the journal; the key
+// is dead by now, so no secret is needed.
+func (o *respondOptions) recheckBeforeCleanup(ctx context.Context, e *env, cfg aws.Config, jpath, id string) error {
+	j, err := responder.OpenJournal(jpath, id)
+	if err != nil {
+		errorf(e.stderr, "%v", err)
+		return errSilent
+	}
+	r := o.runner(e, cfg)
+	r.Journal, r.Recheck = j, true
+	r.OnStep = func(s responder.StepResult) { printStep(e, s) }
+	res, err := r.Execute(ctx, responder.NewCredential(id, "", ""))
+	if werr := o.writeReport(e, res.Incident); werr != nil {
+		return werr
+	}
+	printHumanActions(e, res.Incident)
+	fmt.Fprintf(e.stdout, "%s: re-check: %s\n", id, res.Incident.Outcome)
+	if err != nil {
+		var pa *responder.PartialError
+		var rp *responder.RecheckPendingError
+		if errors.As(err, &pa) && len(pa.Causes) == 0 || errors.As(err, &rp) {
+			// Left for a human, listed above; the deny can still go.
+			return nil
+		}
+		return o.explain(e, err)
+	}
+	return nil
+}
+
 // cleanupOne plans or carries out the cleanup for one key. Errors it has
 // explained come back as errSilent.
 func (o *respondOptions) cleanupOne(ctx context.Context, e *env, cfg aws.Config, id string) error {
-	jpath := filepath.Join(o.dir, "journal-"+id+".json")
+	jpath := o.journalPath(e, id)
 	if _, err := os.Stat(jpath); errors.Is(err, os.ErrNotExist) {
 		if o.report != "" {
-			fmt.Fprintf(e.stdout, "skip %s  no response journal in %s\n", id, o.dir)
+			fmt.Fprintf(e.stdout, "skip %s  no response journal in %s\n", id, o.journalDirectory(e))
 			return nil
 		}
 		errorf(e.stderr, "cleanup %s: no response journal %s", id, jpath)
-		hintf(e.stderr, "pass --dir with the directory the response wrote its report and journal to")
+		hintf(e.stderr, "pass --journal-dir with the directory the response kept its journal in")
 		return errSilent
 	}
+	unlock, err := responder.LockJournal(jpath)
+	if err != nil {
+		errorf(e.stderr, "%v", err)
+		return errSilent
+	}
+	defer unlock()
 	j, err := responder.OpenJournal(jpath, id)
 	if err != nil {
 		errorf(e.stderr, "%v", err)
@@ -113,6 +147,17 @@ func (o *respondOptions) cleanupOne(ctx context.Context, e *env, cfg aws.Config,
 		fmt.Fprintf(e.stdout, "The operator needs: %s\n", strings.Join(p.Permissions(), ", "))
 		fmt.Fprintln(e.stdout, "Nothing is changed without --execute. Run again with --execute to remove it.")
 		return nil
+	}
+	if p.Done == nil {
+		// The cleanup re-checks CloudTrail first: whatever it had not yet
+		// delivered at the response is contained before the deny goes.
+		if err := o.recheckBeforeCleanup(ctx, e, cfg, jpath, id); err != nil {
+			return err
+		}
+		if j, err = responder.OpenJournal(jpath, id); err != nil {
+			errorf(e.stderr, "%v", err)
+			return errSilent
+		}
 	}
 	r := o.runner(e, cfg)
 	r.Journal = j

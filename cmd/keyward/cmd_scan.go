@@ -79,7 +79,7 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.redact, "redact", true, "redact secrets in all output")
 	fs.BoolVar(&o.showSecrets, "show-secrets", false, "print secrets in full (same as --redact=false)")
 	fs.BoolVar(&o.noIgnore, "no-ignore", false, "scan files that .gitignore excludes")
-	fs.Var(&o.maxFileSize, "max-file-size", "skip files and blobs larger than `SIZE` (e.g. 500K, 100M, 1G)")
+	fs.Var(&o.maxFileSize, "max-file-size", "hold at most `SIZE` of a file or blob in memory; larger ones are scanned as a stream (e.g. 500K, 100M, 1G)")
 	fs.BoolVar(&o.staged, "staged", false, "scan what is staged for commit (lines added against HEAD)")
 	fs.StringVar(&o.commitMsg, "commit-msg", "", "scan the commit message in `FILE`")
 	fs.StringVar(&o.rangeSpec, "range", "", "scan the commits in `RANGE` (A..B, A...B, a commit, 0000…..B)")
@@ -131,6 +131,16 @@ func (o *scanOptions) source(args []string) (string, error) {
 }
 
 func runScan(ctx context.Context, e *env, args []string) error {
+	return runScanFrom(ctx, e, args, nil)
+}
+
+// gateSourceFunc is a source a gate chose itself (the commits of a push,
+// say), used instead of the ones scan's flags name; see gate.go.
+type gateSourceFunc func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error)
+
+// runScanFrom is runScan with an optional source chosen by a gate: the
+// flags, configuration, output and exit codes stay scan's.
+func runScanFrom(ctx context.Context, e *env, args []string, gate gateSourceFunc) error {
 	var o scanOptions
 	fs := newFlagSet("scan")
 	o.addFlags(fs)
@@ -161,20 +171,34 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if gate != nil {
+		if src != "paths" || fs.NArg() > 0 {
+			return usagef("the gate chooses what to scan", "%s cannot be combined with a gate", src)
+		}
+		src = gateSource
+	}
 
-	eng := scanner.New(scanner.Options{MaxFileSize: int64(o.maxFileSize), NoIgnore: o.noIgnore, Rules: sc.rules(), Filter: sc.filter()})
+	opts, err := sc.withBaseline(sc.options(scanner.Options{MaxFileSize: int64(o.maxFileSize), NoIgnore: o.noIgnore}), o.baseline, o.noBaseline)
+	if err != nil {
+		return err
+	}
+	// Engine.Run applies every suppression (inline comments, allowlists,
+	// custom rules' path scopes, the baseline) whatever the source.
+	eng := scanner.New(opts)
 	start := time.Now()
-	res, err := o.scan(ctx, e, eng, src, fs.Args())
+	var res *scanner.Result
+	if gate != nil {
+		res, err = eng.Run(ctx, scanner.SourceFunc(gate))
+	} else {
+		res, err = o.scan(ctx, e, eng, src, fs.Args())
+	}
 	if errors.Is(err, scanner.ErrNotRepository) {
 		return usagef("run it inside a git repository, or scan files with 'keyward scan PATH'", "%v", err)
 	}
 	if err != nil {
 		return err
 	}
-	if err := sc.applySuppressions(res, src, o.baseline, o.noBaseline); err != nil {
-		return err
-	}
-	rr := &runResult{Result: res, Duration: time.Since(start), Redact: o.redact}
+	rr := &runResult{Result: res, Duration: time.Since(start), Redact: o.redact, Source: src}
 	if o.verify {
 		if rr.Verdicts, err = verifyFindings(ctx, e, res.Findings, defaultVerifyOptions()); err != nil {
 			return err
@@ -196,41 +220,65 @@ func runScan(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	summarize(e, rr, o.format, o.quiet)
+	incomplete := gateIncomplete(e, res, src, int64(o.maxFileSize))
 	switch {
 	case len(res.Findings) > 0:
 		return errFindings
-	case len(res.Errors) > 0:
+	case len(res.Errors) > 0 || incomplete || incompleteSkips(res.Skipped) > 0:
 		return errSilent
 	}
 	return nil
 }
 
-// scan reads the chosen source.
+// scan reads the chosen source (a scanner.Source).
 func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src string, args []string) (*scanner.Result, error) {
 	switch src {
 	case "-":
-		return eng.ScanReader(ctx, e.stdin, scanner.Provenance{Path: "-"})
+		return eng.Run(ctx, scanner.Reader{R: e.stdin, Prov: scanner.Provenance{Path: "-", Kind: scanner.KindStdin}})
 	case "--staged":
-		return eng.ScanStaged(ctx, ".")
+		if needsGitPlumbing(ctx) || splitIndex(ctx) {
+			return eng.Run(ctx, scanner.SourceFunc(patchStaged()))
+		}
+		return eng.Run(ctx, scanner.Staged{Dir: "."})
 	case "--commit-msg":
 		f, err := os.Open(o.commitMsg)
 		if err != nil {
 			return nil, fmt.Errorf("read commit message: %w", err)
 		}
 		defer f.Close()
-		return eng.ScanReader(ctx, f, scanner.Provenance{Path: o.commitMsg, Message: true})
+		return eng.Run(ctx, scanner.Reader{R: f, Prov: scanner.Provenance{Path: o.commitMsg, Kind: scanner.KindCommitMessage}})
 	case "--range":
-		return eng.ScanRange(ctx, ".", o.rangeSpec)
-	case "--history":
+		if needsGitPlumbing(ctx) {
+			scan, err := patchRange(ctx, o.rangeSpec)
+			if err != nil {
+				return nil, err
+			}
+			return eng.Run(ctx, scanner.SourceFunc(scan))
+		}
 		p := newProgress(e)
-		res, err := eng.ScanHistory(ctx, ".", scanner.HistoryOptions{AllObjects: o.allObjects, Progress: p.update})
+		res, err := eng.Run(ctx, scanner.Range{Dir: ".", Spec: o.rangeSpec, Progress: p.updateRange})
+		p.done()
+		return res, err
+	case "--history":
+		if needsGitPlumbing(ctx) {
+			if o.allObjects {
+				return nil, errors.New("--all-objects cannot read a SHA-256 repository (go-git v5 reads SHA-1 only); --history without it reads every commit through git")
+			}
+			res, err := eng.Run(ctx, scanner.SourceFunc(patchHistory()))
+			if res != nil {
+				res.Warnings = append(res.Warnings, "SHA-256 repository: history read through git (the added lines and message of every commit a ref or reflog entry reaches, and annotated tag messages)")
+			}
+			return res, err
+		}
+		p := newProgress(e)
+		res, err := eng.Run(ctx, scanner.History{Dir: ".", Opts: scanner.HistoryOptions{AllObjects: o.allObjects, Progress: p.update}})
 		p.done()
 		return res, err
 	}
 	if len(args) == 0 {
 		args = []string{"."}
 	}
-	return eng.ScanPaths(ctx, args)
+	return eng.Run(ctx, scanner.Paths(args))
 }
 
 // summarize writes warnings and the one-line summary to stderr, so stdout
@@ -247,12 +295,15 @@ func summarize(e *env, rr *runResult, format string, quiet bool) {
 		counts := map[scanner.SkipReason]int{}
 		for _, s := range res.Skipped {
 			counts[s.Reason]++
-			if s.Reason == scanner.SkipTooLarge {
+			switch {
+			case s.Reason == scanner.SkipTooLarge:
 				warnf(e.stderr, "skipped %s: %s is over the size limit", quotePath(s.Path), humanBytes(s.Size))
+			case s.Incomplete() || s.Reason == scanner.SkipFindingsCap:
+				warnf(e.stderr, "skipped %s: %s", quotePath(s.Path), skipDetail(s))
 			}
 		}
 		var parts []string
-		for _, r := range []scanner.SkipReason{scanner.SkipTooLarge, scanner.SkipSymlink, scanner.SkipSpecial} {
+		for _, r := range scanner.SkipReasons {
 			if counts[r] > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", counts[r], r))
 			}
@@ -267,8 +318,18 @@ func summarize(e *env, rr *runResult, format string, quiet bool) {
 	if n == 1 {
 		noun = "finding"
 	}
-	fmt.Fprintf(e.stderr, "keyward: %d %s in %d %s (%s scanned in %s)\n", n, noun, res.Files,
-		plural(res.Files, "file", "files"), humanBytes(res.Bytes), rr.Duration.Round(time.Millisecond))
+	what := fmt.Sprintf("%d %s", res.Files, plural(res.Files, "file", "files"))
+	if rr.Source == "--range" || rr.Source == "--history" {
+		// Git sources read commits and the blobs they hold, not files.
+		what = fmt.Sprintf("%d %s and %d %s", res.Commits, plural(res.Commits, "commit", "commits"),
+			res.Files, plural(res.Files, "blob", "blobs"))
+	}
+	fmt.Fprintf(e.stderr, "keyward: %d %s in %s (%s scanned in %s)\n", n, noun, what,
+		humanBytes(res.Bytes), rr.Duration.Round(time.Millisecond))
+	if res.IgnoredFiles+res.IgnoredDirs > 0 {
+		fmt.Fprintf(e.stderr, "keyward: .gitignore excluded %d %s and %d %s (--no-ignore scans them)\n",
+			res.IgnoredFiles, plural(res.IgnoredFiles, "file", "files"), res.IgnoredDirs, plural(res.IgnoredDirs, "directory", "directories"))
+	}
 	summarizeSuppressed(e, rr)
 	if n > 0 && !quiet {
 		if rr.Redact {
@@ -282,7 +343,49 @@ func summarize(e *env, rr *runResult, format string, quiet bool) {
 	}
 	if len(res.Errors) > 0 && n == 0 {
 		errorf(e.stderr, "scan incomplete: %d %s could not be read", len(res.Errors), plural(int64(len(res.Errors)), "input", "inputs"))
+	} else if k := incompleteSkips(res.Skipped) - gateSkips(rr); k > 0 && n == 0 {
+		errorf(e.stderr, "scan incomplete: %d %s not read (see the warnings above)", k, plural(int64(k), "input was", "inputs were"))
 	}
+}
+
+// incompleteSkips counts the skips that leave content unread (archive
+// members kept out by a limit, content that could not be streamed), which
+// make a scan with no findings exit 2: an incomplete scan is not a clean
+// one. Files over --max-file-size are streamed, not skipped.
+func incompleteSkips(ss []scanner.Skip) int {
+	n := 0
+	for _, s := range ss {
+		if s.Incomplete() {
+			n++
+		}
+	}
+	return n
+}
+
+// gateSkips counts the skips a gate reports itself, with its own hint
+// (gateIncomplete: content over the size limit that could not be read).
+func gateSkips(rr *runResult) int {
+	if !gateSources[rr.Source] {
+		return 0
+	}
+	n := 0
+	for _, s := range rr.Skipped {
+		if s.Reason == scanner.SkipTooLarge {
+			n++
+		}
+	}
+	return n
+}
+
+// skipDetail says why content was skipped, for people.
+func skipDetail(s scanner.Skip) string {
+	switch {
+	case s.Detail != "":
+		return s.Detail
+	case s.Reason == scanner.SkipArchiveCorrupt:
+		return "the archive could not be read"
+	}
+	return string(s.Reason)
 }
 
 // firstAWSKey is the first key ID among findings, for a hint the user can

@@ -164,6 +164,7 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 		return usagef("use --format text or json", "unknown format %q", o.format)
 	}
 	var verdicts []verdict
+	unrecovered := 0
 	if o.keyID != "" {
 		c, err := readKeyCredential(e, o.keyID)
 		if err != nil {
@@ -178,16 +179,17 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 		}
 		verdicts = []verdict{{Verdict: vd}}
 	} else {
-		findings, warnings, err := loadReportFindings(ctx, o.report, o.repo)
+		in, err := loadReport(ctx, o.report, o.repo)
 		if err != nil {
 			return err
 		}
-		for _, w := range warnings {
+		for _, w := range in.warnings {
 			warnf(e.stderr, "%s", w)
 		}
-		if verdicts, err = verifyFindings(ctx, e, findings, o); err != nil {
+		if verdicts, err = verifyFindings(ctx, e, in.findings, o); err != nil {
 			return err
 		}
+		unrecovered = in.unrecovered
 	}
 	if err := writeVerdicts(e, e.stdout, verdicts, o.format); err != nil {
 		return err
@@ -196,7 +198,15 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	if o.report != "" {
 		next = "keyward respond --report " + o.report
 	}
-	return verdictsExit(e, verdicts, next)
+	err := verdictsExit(e, verdicts, next)
+	if unrecovered > 0 && err == nil {
+		// A redacted secret that could not be recovered may belong to a
+		// live key: never a clean exit (issue 8).
+		errorf(e.stderr, "%d finding(s) had a secret that could not be recovered, so their keys could not be checked; treat them as live", unrecovered)
+		hintf(e.stderr, "run verify from the repository the report was made in (--repo DIR), or scan again without redaction")
+		return errSilent
+	}
+	return err
 }
 
 // verdictsExit maps verdicts to verify's exit code: 1 if any key is valid,

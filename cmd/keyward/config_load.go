@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/patterns"
 	"github.com/keyward/keyward/scanner"
+	"github.com/keyward/keyward/scanner/config"
 )
 
 // Config file names.
@@ -36,8 +37,8 @@ type scanConfig struct {
 	inRepo bool
 	// configPath is the project config read, "" if there was none.
 	configPath string
-	project    *patterns.Config
-	user       *patterns.UserConfig
+	project    *config.Config
+	user       *config.UserConfig
 	// userPath is the user config read, "" if there was none.
 	userPath string
 }
@@ -50,7 +51,7 @@ func loadScanConfig(e *env, path string) (*scanConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find repository: %w", err)
 	}
-	sc := &scanConfig{root: wd, project: &patterns.Config{}, user: &patterns.UserConfig{}}
+	sc := &scanConfig{root: wd, project: &config.Config{}, user: &config.UserConfig{}}
 	if r, ok := repoRoot(wd); ok {
 		sc.root, sc.inRepo = r, true
 	}
@@ -62,7 +63,7 @@ func loadScanConfig(e *env, path string) (*scanConfig, error) {
 	switch {
 	case err == nil:
 		sc.configPath = path
-		if sc.project, err = patterns.ParseConfig(data, displayPath(path)); err != nil {
+		if sc.project, err = config.ParseConfig(data, displayPath(path)); err != nil {
 			return nil, err
 		}
 	case explicit || !errors.Is(err, fs.ErrNotExist):
@@ -73,7 +74,7 @@ func loadScanConfig(e *env, path string) (*scanConfig, error) {
 		switch {
 		case err == nil:
 			sc.userPath = up
-			if sc.user, err = patterns.ParseUserConfig(data, displayPath(up)); err != nil {
+			if sc.user, err = config.ParseUserConfig(data, displayPath(up)); err != nil {
 				return nil, err
 			}
 		case !errors.Is(err, fs.ErrNotExist):
@@ -85,19 +86,13 @@ func loadScanConfig(e *env, path string) (*scanConfig, error) {
 
 // readConfig reads a config file, refusing one too large to be a config.
 func readConfig(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	// Bounded and non-blocking: a FIFO or a symlink to /dev/zero in place
+	// of .keyward.toml is refused, never waited on or read forever.
+	data, err := scanner.ReadRegularFile(path, maxConfigSize)
+	if errors.Is(err, scanner.ErrFileTooLarge) {
+		return nil, fmt.Errorf("%s: larger than %d bytes; is it a config file?", displayPath(path), maxConfigSize)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxConfigSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes; is it a config file?", path, maxConfigSize)
-	}
-	return data, nil
+	return data, err
 }
 
 // userConfigPath follows the XDG base directory spec:
@@ -151,9 +146,26 @@ func (sc *scanConfig) rules() []patterns.Rule {
 	return sc.project.ScanRules()
 }
 
-// filter is the engine's Filter; never nil, so inline comments work.
-func (sc *scanConfig) filter() *scanner.Filter {
-	return &scanner.Filter{Allow: sc.project.Allowlists, RulePaths: sc.project.RulePaths()}
+// options completes an engine's options with what the configs decide:
+// rules, allowlists, custom rules' path scopes and the repository root
+// (scanner.Options.Configure). Engine.Run then applies the whole
+// suppression pipeline to any source.
+func (sc *scanConfig) options(o scanner.Options) scanner.Options {
+	o.Configure(sc.project)
+	o.Root = sc.root
+	return o
+}
+
+// withBaseline adds the baseline --baseline, --no-baseline and the config
+// choose to o, for Engine.Run to apply.
+func (sc *scanConfig) withBaseline(o scanner.Options, baselineFlag string, noBaseline bool) (scanner.Options, error) {
+	path, required := sc.baselinePath(baselineFlag, noBaseline)
+	b, err := loadBaseline(path, required)
+	if err != nil || b == nil {
+		return o, err
+	}
+	o.Baseline, o.BaselineDetail = b, displayPath(path)
+	return o, nil
 }
 
 // rel maps the paths a source reports to repository-relative ones: the
@@ -163,17 +175,7 @@ func (sc *scanConfig) rel(src string) scanner.PathFunc {
 	if src != "paths" {
 		return func(p string) string { return p }
 	}
-	return func(p string) string {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return filepath.ToSlash(p)
-		}
-		r, err := filepath.Rel(sc.root, abs)
-		if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
-			return filepath.ToSlash(p)
-		}
-		return filepath.ToSlash(r)
-	}
+	return scanner.Paths(nil).RelTo(sc.root)
 }
 
 // exists reports whether a repository-relative path is in the working
@@ -210,7 +212,7 @@ func loadBaseline(path string, required bool) (*scanner.Baseline, error) {
 	if path == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := scanner.ReadRegularFile(path, scanner.MaxBaselineSize)
 	if errors.Is(err, fs.ErrNotExist) && !required {
 		return nil, nil
 	}
@@ -222,21 +224,6 @@ func loadBaseline(path string, required bool) (*scanner.Baseline, error) {
 		return nil, fmt.Errorf("%s: %w", displayPath(path), err)
 	}
 	return b, nil
-}
-
-// applySuppressions runs the config's path conditions and the baseline
-// over a finished scan; src is the scan's source as scanOptions.source
-// names it.
-func (sc *scanConfig) applySuppressions(res *scanner.Result, src, baselineFlag string, noBaseline bool) error {
-	rel := sc.rel(src)
-	sc.filter().Apply(res, rel)
-	path, required := sc.baselinePath(baselineFlag, noBaseline)
-	b, err := loadBaseline(path, required)
-	if err != nil || b == nil {
-		return err
-	}
-	b.Apply(res, scanner.BaselineMatch{Rel: rel, Exists: sc.exists, Detail: displayPath(path)})
-	return nil
 }
 
 // format is --format's default: the user config's, else text.

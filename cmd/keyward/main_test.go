@@ -46,7 +46,7 @@ func TestScript(t *testing.T) {
 func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	all := map[string]func(ts *testscript.TestScript, neg bool, args []string){}
 	for _, m := range []map[string]func(ts *testscript.TestScript, neg bool, args []string){
-		coreScriptCmds(), scanScriptCmds(), gitScriptCmds(), responderScriptCmds(),
+		coreScriptCmds(), scanScriptCmds(), gitScriptCmds(), responderScriptCmds(), sweepScriptCmds(), healthScriptCmds(), archiveScriptCmds(),
 	} {
 		for k, v := range m {
 			all[k] = v

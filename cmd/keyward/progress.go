@@ -13,20 +13,109 @@ import (
 // rarely enough to cost nothing.
 const progressInterval = 250 * time.Millisecond
 
-// progress writes a history sweep's progress to stderr, only on a terminal.
+// progressUnit is what a progress line counts. A line shows one unit
+// (issue 10: a sweep's line mixed blobs and bytes, with an ETA of a third
+// measure): a history sweep counts bytes, its work being proportional to
+// them; a range counts commits.
+type progressUnit int
+
+const (
+	unitBytes progressUnit = iota
+	unitCommits
+)
+
+// progressState is one progress update, everything formatProgress needs.
+type progressState struct {
+	// What names the work, such as "history" or "range".
+	What        string
+	Unit        progressUnit
+	Done, Total int64
+	// Elapsed is the time since the work began: the rate is Done over
+	// it, and the ETA the rest of Total at that rate, so the ETA moves
+	// with every update rather than waiting for a new estimate.
+	Elapsed time.Duration
+}
+
+// formatProgress renders a progress line (without the leading carriage
+// return): "keyward: history: 1.0 MiB of 4.0 MiB (25%), 100.0 KiB/s, ETA 31s".
+// It is a pure function of the state, so it is tested without a clock.
+func formatProgress(s progressState) string {
+	count := func(n int64) string {
+		if s.Unit == unitBytes {
+			return humanBytes(n)
+		}
+		return fmt.Sprintf("%d", n)
+	}
+	of := fmt.Sprintf("%s of %s", count(s.Done), count(s.Total))
+	if s.Unit == unitCommits {
+		of += " " + plural(s.Total, "commit", "commits")
+	}
+	line := fmt.Sprintf("keyward: %s: %s", s.What, of)
+	if s.Total > 0 {
+		line += fmt.Sprintf(" (%d%%)", min(100, s.Done*100/s.Total))
+	}
+	sec := s.Elapsed.Seconds()
+	if s.Done <= 0 || sec <= 0 {
+		return line + ", ETA ?"
+	}
+	rate := float64(s.Done) / sec
+	if s.Unit == unitBytes {
+		line += fmt.Sprintf(", %s/s", humanBytes(int64(rate)))
+	} else {
+		line += fmt.Sprintf(", %.1f commits/s", rate)
+	}
+	left := max(0, s.Total-s.Done)
+	eta := time.Duration(float64(left) / rate * float64(time.Second))
+	return line + ", ETA " + formatETA(eta)
+}
+
+// formatETA rounds an estimate to what a reader can use: whole seconds,
+// "<1s" rather than a flickering "0s" while work remains.
+func formatETA(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Second:
+		return "<1s"
+	}
+	return d.Round(time.Second).String()
+}
+
+// progress writes a scan's progress to stderr, only on a terminal, at
+// most every progressInterval.
 type progress struct {
 	w     io.Writer
 	on    bool
 	mu    sync.Mutex
 	last  time.Time
 	wrote bool
+	width int
 }
 
 func newProgress(e *env) *progress {
 	return &progress{w: e.stderr, on: isTerminal(e.stderr)}
 }
 
+// update renders a history sweep's progress, in bytes.
 func (p *progress) update(h scanner.HistoryProgress) {
+	what := "history"
+	if h.Phase != "" && h.Phase != "objects" {
+		what += " (" + h.Phase + ")"
+	}
+	p.show(func() progressState {
+		return progressState{What: what, Unit: unitBytes, Done: h.Bytes, Total: h.BytesTotal, Elapsed: h.Elapsed}
+	})
+}
+
+// updateRange renders a range scan's progress, in commits.
+func (p *progress) updateRange(r scanner.RangeProgress) {
+	p.show(func() progressState {
+		return progressState{What: "range", Unit: unitCommits, Done: r.Commits, Total: r.CommitsTotal, Elapsed: r.Elapsed}
+	})
+}
+
+// show writes the state, throttled; state is built only when shown.
+func (p *progress) show(state func() progressState) {
 	if !p.on {
 		return
 	}
@@ -37,13 +126,11 @@ func (p *progress) update(h scanner.HistoryProgress) {
 		return
 	}
 	p.last = now
-	// The sweep reports its own rate and ETA; this only renders them.
-	eta := "?"
-	if h.ETA > 0 {
-		eta = h.ETA.Round(time.Second).String()
-	}
-	fmt.Fprintf(p.w, "\rkeyward: %s: %d/%d blobs, %s/%s, %s/s, ETA %s   ",
-		h.Phase, h.Blobs, h.BlobsTotal, humanBytes(h.Bytes), humanBytes(h.BytesTotal), humanBytes(int64(h.Rate)), eta)
+	line := formatProgress(state())
+	// Pad over the previous line's tail: the line can shrink.
+	pad := max(0, p.width-len(line))
+	p.width = len(line)
+	fmt.Fprintf(p.w, "\r%s%*s", line, pad, "")
 	p.wrote = true
 }
 

@@ -89,12 +89,16 @@ func (junitRenderer) render(w io.Writer, rr *runResult, _ style) error {
 		suite.Failures++
 	}
 	for _, s := range rr.Skipped {
-		if s.Reason != scanner.SkipTooLarge {
+		if !s.Incomplete() {
 			continue // symlinks and devices are not content keyward should read
+		}
+		msg := fmt.Sprintf("%s is over the size limit (%s)", junitPath(s.Path), humanBytes(s.Size))
+		if s.Reason != scanner.SkipTooLarge {
+			msg = junitPath(s.Path) + ": " + skipDetail(s)
 		}
 		suite.Cases = append(suite.Cases, junitCase{
 			Name: "not scanned: " + junitPath(s.Path), ClassName: junitPath(s.Path), File: junitPath(s.Path), Time: "0",
-			Skipped: &junitSkipped{Message: fmt.Sprintf("%s is over the size limit (%s)", junitPath(s.Path), humanBytes(s.Size))},
+			Skipped: &junitSkipped{Message: msg},
 		})
 		suite.Skipped++
 	}
@@ -134,9 +138,7 @@ func (junitRenderer) render(w io.Writer, rr *runResult, _ style) error {
 func junitFinding(f scanner.Finding, redact bool) junitCase {
 	path := junitPath(f.Path)
 	where := fmt.Sprintf("%s:%d:%d", path, f.Line, f.Column)
-	if f.Message {
-		where = "commit message " + where
-	}
+	where = describePlace(f, where)
 	var b strings.Builder
 	row := func(label, value string) {
 		if value != "" {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/patterns"
+	"github.com/keyward/keyward/scanner"
 )
 
 // sarifRenderer writes SARIF 2.1.0 as GitHub code scanning accepts it:
@@ -148,7 +149,7 @@ func (sarifRenderer) render(w io.Writer, rr *runResult, _ style) error {
 		res := sarifResult{
 			RuleID:    f.RuleID,
 			RuleIndex: index[f.RuleID],
-			Level:     "error",
+			Level:     sarifLevel(f),
 			Message:   sarifText{Text: msg},
 			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
 				ArtifactLocation: sarifArtifact{URI: sarifURI(f.Path)},
@@ -191,4 +192,15 @@ func sarifName(id string) string {
 		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 	}
 	return b.String()
+}
+
+// sarifLevel is "warning" for a lone AWS key ID, which is an identifier and
+// cannot be used without its secret, and "error" for everything that can
+// be used: a key ID with its secret, a secret, a token, a private key
+// (issue 10).
+func sarifLevel(f scanner.Finding) string {
+	if f.KeyID != "" && f.Secret.IsZero() && f.SessionToken.IsZero() {
+		return "warning"
+	}
+	return "error"
 }

@@ -24,13 +24,7 @@ func (textRenderer) render(w io.Writer, rr *runResult, st style) error {
 
 func writeTextFinding(b *strings.Builder, f scanner.Finding, redact bool, st style) {
 	loc := fmt.Sprintf("%s:%d:%d", quotePath(f.Path), f.Line, f.Column)
-	switch {
-	case f.Message && f.Path == scanner.MessagePath && f.Commit != "":
-		// A message has no path of its own; its commit is where to look.
-		loc = fmt.Sprintf("commit message of %s:%d:%d", shortCommit(f.Commit), f.Line, f.Column)
-	case f.Message:
-		loc = "commit message " + loc
-	}
+	loc = describePlace(f, loc)
 	fmt.Fprintf(b, "%s %s %s\n", st.bad.Render("LEAK"), st.head.Render(loc), st.dim.Render(f.RuleID))
 	row := func(label, value string) {
 		if value != "" {
@@ -77,4 +71,25 @@ func writeTextFinding(b *strings.Builder, f scanner.Finding, redact bool, st sty
 		row("still in", strings.Join(f.PresentIn, ", "))
 	}
 	b.WriteByte('\n')
+}
+
+// describePlace names where a finding is for a person: loc (path:line:col)
+// for a file, and for content with no path of its own, the commit, tag or
+// stash entry that holds it.
+func describePlace(f scanner.Finding, loc string) string {
+	switch f.Kind {
+	case scanner.KindCommitMessage:
+		if f.Path == scanner.MessagePath && f.Commit != "" {
+			// A message has no path of its own; its commit is where to look.
+			return fmt.Sprintf("commit message of %s:%d:%d", shortCommit(f.Commit), f.Line, f.Column)
+		}
+		return "commit message " + loc
+	case scanner.KindTagMessage:
+		return fmt.Sprintf("tag message of %s:%d:%d", quotePath(f.Ref), f.Line, f.Column)
+	case scanner.KindStash, scanner.KindNote:
+		if f.Ref != "" {
+			return f.Ref + ":" + loc
+		}
+	}
+	return loc
 }

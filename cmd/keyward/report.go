@@ -4,13 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/keyward/keyward/responder"
 	"github.com/keyward/keyward/scanner"
+	"github.com/keyward/keyward/scanner/report"
 )
 
 // runResult is a finished scan as the renderers see it.
@@ -18,6 +17,9 @@ type runResult struct {
 	*scanner.Result
 	Duration time.Duration
 	Redact   bool
+	// Source is the scan's source as o.source names it ("paths", "-",
+	// "--staged", "--range", "--history"...), for how the summary counts.
+	Source string
 	// Verdicts, with --verify, hold one validation per finding, in the
 	// same order.
 	Verdicts []verdict
@@ -64,107 +66,18 @@ func reportRenderer(path, format string) (renderer, error) {
 }
 
 // writeReport writes the report with mode 0600 whatever the umask, since it
-// may hold secrets (--show-secrets) and always holds key IDs and locations.
-// It goes to a new file created with O_EXCL beside the target and is then
-// renamed over it, so a reader never sees half a report and an existing
-// file or symlink at the target is replaced, never written through.
+// may hold secrets (--show-secrets) and always holds key IDs and locations,
+// atomically (scanner.WriteFileAtomic): a reader never sees half a report,
+// and an existing file or symlink at the target is replaced, never written
+// through.
 func writeReport(path string, r renderer, rr *runResult) error {
-	dir := filepath.Dir(path)
-	var f *os.File
-	var err error
-	for i := 0; i < 100; i++ {
-		tmp := filepath.Join(dir, fmt.Sprintf(".%s.keyward-%d-%d", filepath.Base(path), os.Getpid(), i))
-		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if !os.IsExist(err) {
-			break
-		}
-	}
+	err := scanner.WriteFileAtomic(path, 0o600, func(w io.Writer) error {
+		return r.render(w, rr, plainStyle())
+	})
 	if err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	tmp := f.Name()
-	err = r.render(f, rr, plainStyle())
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o600)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("write report %s: %w", path, err)
 	}
 	return nil
-}
-
-// jsonReport is the stable JSON schema, documented in the README. Fields
-// are added over time, never renamed or removed; schema_version changes
-// only if that promise must be broken.
-type jsonReport struct {
-	SchemaVersion int           `json:"schema_version"`
-	Tool          jsonTool      `json:"tool"`
-	Findings      []jsonFinding `json:"findings"`
-	Skipped       []jsonSkip    `json:"skipped"`
-	Errors        []jsonError   `json:"errors"`
-	Warnings      []string      `json:"warnings"`
-	Stats         jsonStats     `json:"stats"`
-	// Suppressed accounts for findings withheld by inline comments,
-	// allowlists and the baseline (config_load.go); no secrets.
-	Suppressed jsonSuppressed `json:"suppressed"`
-}
-
-type jsonTool struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-}
-
-type jsonFinding struct {
-	RuleID         string   `json:"rule_id"`
-	Description    string   `json:"description"`
-	Path           string   `json:"path"`
-	Line           int      `json:"line"`
-	Column         int      `json:"column"`
-	Start          int      `json:"start"`
-	End            int      `json:"end"`
-	KeyID          string   `json:"key_id"`
-	KeyKind        string   `json:"key_kind"`
-	AccountID      string   `json:"account_id"`
-	Canary         bool     `json:"canary"`
-	Secret         string   `json:"secret"`
-	SecretRedacted bool     `json:"secret_redacted"`
-	SecretLine     int      `json:"secret_line"`
-	SessionToken   string   `json:"session_token"`
-	Encoding       string   `json:"encoding"`
-	Fingerprint    string   `json:"fingerprint"`
-	SecretSHA256   string   `json:"secret_sha256"`
-	Commit         string   `json:"commit"`
-	Author         string   `json:"author"`
-	Email          string   `json:"email"`
-	Date           string   `json:"date"`
-	Message        bool     `json:"message"`
-	PresentIn      []string `json:"present_in"`
-	// Verification is set by 'keyward scan --verify' only.
-	Verification *responder.Verdict `json:"verification,omitempty"`
-}
-
-type jsonSkip struct {
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
-	Size   int64  `json:"size"`
-}
-
-type jsonError struct {
-	Path  string `json:"path"`
-	Error string `json:"error"`
-}
-
-type jsonStats struct {
-	Files      int64 `json:"files"`
-	Bytes      int64 `json:"bytes"`
-	DurationMS int64 `json:"duration_ms"`
 }
 
 // reveal returns a secret's text, redacted unless the user asked.
@@ -175,53 +88,46 @@ func reveal(s scanner.Secret, redact bool) string {
 	return s.Reveal()
 }
 
-func toJSON(rr *runResult) jsonReport {
-	rep := jsonReport{
-		SchemaVersion: 1,
-		Tool:          jsonTool{Name: "keyward", Version: keywardVersion()},
-		Findings:      []jsonFinding{},
-		Skipped:       []jsonSkip{},
-		Errors:        []jsonError{},
-		Warnings:      append([]string{}, rr.Warnings...),
-		Stats:         jsonStats{Files: rr.Files, Bytes: rr.Bytes, DurationMS: rr.Duration.Milliseconds()},
-		Suppressed:    toJSONSuppressed(rr),
-	}
-	for i, f := range rr.Findings {
-		jf := jsonFinding{
-			RuleID: f.RuleID, Description: f.Description, Path: f.Path,
-			Line: f.Line, Column: f.Column, Start: f.Start, End: f.End,
-			KeyID: f.KeyID, KeyKind: f.KeyKind, AccountID: f.AccountID, Canary: f.Canary,
-			Secret:         reveal(f.Secret, rr.Redact),
-			SecretRedacted: rr.Redact && !f.Secret.IsZero(),
-			SecretLine:     f.SecretLine,
-			SessionToken:   reveal(f.SessionToken, rr.Redact),
-			Encoding:       string(f.Encoding),
-			Fingerprint:    f.Fingerprint,
-			SecretSHA256:   f.SecretHash(),
-			Commit:         f.Commit, Author: f.Author, Email: f.Email, Message: f.Message,
-			PresentIn: append([]string{}, f.PresentIn...),
-		}
-		if !f.Date.IsZero() {
-			jf.Date = f.Date.UTC().Format(time.RFC3339)
-		}
-		if i < len(rr.Verdicts) {
-			jf.Verification = &rr.Verdicts[i].Verdict
-		}
-		rep.Findings = append(rep.Findings, jf)
-	}
-	for _, s := range rr.Skipped {
-		rep.Skipped = append(rep.Skipped, jsonSkip{Path: s.Path, Reason: string(s.Reason), Size: s.Size})
-	}
-	for _, e := range rr.Errors {
-		rep.Errors = append(rep.Errors, jsonError{Path: e.Path, Error: e.Err.Error()})
+// toJSON is the JSON report of a run (scanner/report), with each
+// finding's --verify verdict when there is one.
+func toJSON(rr *runResult) *report.Report {
+	rep := report.New(rr.Result, rr.Redact, report.Tool{Name: "keyward", Version: keywardVersion()}, rr.Duration)
+	for i := range rep.Findings {
+		rep.Findings[i].Verification = rr.verification(i)
 	}
 	return rep
 }
 
 type jsonRenderer struct{}
 
+// render streams the report (report.Stream): findings are encoded one at
+// a time, so a scan with millions of findings does not hold a second copy
+// of them and the whole document in memory.
 func (jsonRenderer) render(w io.Writer, rr *runResult, _ style) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(toJSON(rr))
+	return report.Stream(w, rr.Result, rr.Redact, report.Tool{Name: "keyward", Version: keywardVersion()}, rr.Duration, rr.verification)
 }
+
+// verification is finding i's --verify verdict as JSON, nil without one.
+func (rr *runResult) verification(i int) json.RawMessage {
+	if i >= len(rr.Verdicts) {
+		return nil
+	}
+	v, err := json.Marshal(&rr.Verdicts[i].Verdict)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// The JSON report's types under the names this package used before they
+// moved to scanner/report, for the code (report merging) written against
+// those names.
+type (
+	jsonReport     = report.Report
+	jsonTool       = report.Tool
+	jsonFinding    = report.Finding
+	jsonSkip       = report.Skip
+	jsonError      = report.Error
+	jsonStats      = report.Stats
+	jsonSuppressed = report.Suppressed
+)

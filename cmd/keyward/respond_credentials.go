@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/keyward/keyward/responder"
@@ -26,12 +25,12 @@ func checkProfileFree(path, profile string) error {
 	if strings.ContainsAny(profile, "[]\n\r") || strings.TrimSpace(profile) == "" {
 		return usagef("use a plain profile name such as app-rotated", "bad --rotate-profile %q", profile)
 	}
-	data, err := os.ReadFile(path)
+	data, err := readCredentialsFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("read credentials file: %w", err)
+		return err
 	}
 	if hasProfile(data, profile) {
 		return usagef("choose a new --rotate-profile; keyward never overwrites credentials",
@@ -54,7 +53,7 @@ func hasProfile(data []byte, profile string) bool {
 // addProfile appends a profile to the credentials file, which is rewritten
 // atomically with mode 0600.
 func addProfile(path, profile, keyID, secret string) error {
-	data, err := os.ReadFile(path)
+	data, err := readCredentialsFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}

@@ -71,12 +71,19 @@ func emuOf(ts *testscript.TestScript) *scriptEmulator {
 //	emulator calls ACTION N           assert authenticated calls of ACTION
 //	emulator throttle ACTION N        throttle the next N calls
 //	emulator snapshot FILE            write IAM's state to FILE
+//	emulator persist NAME [SUFFIX]    as a thief with NAME's key (given AdministratorAccess):
+//	                                  a second key for NAME (NAME_KEY2_ID), user svc-backup
+//	                                  with a key (SVC_KEY_ID), role backdoor trusting everyone,
+//	                                  assumed (BACKDOOR_SESSION_ID); SUFFIX ends both names
+//	[!] emulator works KEYID          assert the credential can (cannot) still call
+//	                                  iam:ListUsers or iam:CreateUser
+//	emulator latency DURATION         delay every answer
 //	emulator stop                     stop serving
 func cmdEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: emulator start|user|...")
 	}
-	if neg && args[0] != "status" && args[0] != "attached" && args[0] != "inline" {
+	if neg && args[0] != "status" && args[0] != "attached" && args[0] != "inline" && args[0] != "works" {
 		ts.Fatalf("unsupported: ! emulator %s", args[0])
 	}
 	cmd, args := args[0], args[1:]
@@ -159,6 +166,31 @@ func cmdEmulator(ts *testscript.TestScript, neg bool, args []string) {
 		id, err := se.thief(se.user(ts, args[0]))
 		ts.Check(err)
 		ts.Setenv(envName(args[0])+"_SESSION_ID", id)
+	case "persist":
+		if len(args) < 1 || len(args) > 2 {
+			ts.Fatalf("usage: emulator persist NAME [SUFFIX]")
+		}
+		suffix := ""
+		if len(args) == 2 {
+			suffix = args[1]
+		}
+		ts.Check(emu.AttachUserPolicy(acct, args[0], awsemu.AdministratorAccessARN))
+		ids, err := se.persist(acct, se.user(ts, args[0]), suffix)
+		ts.Check(err)
+		ts.Setenv(envName(args[0])+"_KEY2_ID", ids[0])
+		ts.Setenv("SVC_KEY_ID", ids[1])
+		ts.Setenv("BACKDOOR_SESSION_ID", ids[2])
+	case "works":
+		need(1)
+		works := emu.Check(args[0], "iam:ListUsers", "") == nil || emu.Check(args[0], "iam:CreateUser", "") == nil
+		if works == neg {
+			ts.Fatalf("credential %s works: %v", args[0], works)
+		}
+	case "latency":
+		need(1)
+		d, err := time.ParseDuration(args[0])
+		ts.Check(err)
+		emu.SetLatency(d)
 	case "status":
 		need(2)
 		got, err := emu.KeyStatus(args[0])
@@ -237,6 +269,45 @@ func (se *scriptEmulator) thief(c awsemu.Credentials) (string, error) {
 		}
 	}
 	return s.AccessKeyID, nil
+}
+
+// persist plants what issue 8's probe planted, with the real SDK: a
+// second key for the user, a user svc-backup with a key, and a role that
+// trusts everyone, assumed. It returns the three credentials' IDs.
+func (se *scriptEmulator) persist(acct string, c awsemu.Credentials, suffix string) ([3]string, error) {
+	svc, backdoor := "svc-backup"+suffix, "backdoor"+suffix
+	var ids [3]string
+	ctx := context.Background()
+	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(se.srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)}
+	client := iam.NewFromConfig(cfg)
+	k2, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{})
+	if err != nil {
+		return ids, err
+	}
+	if _, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(svc)}); err != nil {
+		return ids, err
+	}
+	if _, err := client.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String(svc), PolicyArn: aws.String(awsemu.AdministratorAccessARN)}); err != nil {
+		return ids, err
+	}
+	k3, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(svc)})
+	if err != nil {
+		return ids, err
+	}
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`
+	if _, err := client.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(backdoor), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		return ids, err
+	}
+	if _, err := client.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(backdoor), PolicyArn: aws.String(awsemu.AdministratorAccessARN)}); err != nil {
+		return ids, err
+	}
+	out, err := sts.NewFromConfig(cfg).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acct + ":role/" + backdoor), RoleSessionName: aws.String("x")})
+	if err != nil {
+		return ids, err
+	}
+	ids[0], ids[1], ids[2] = aws.ToString(k2.AccessKey.AccessKeyId), aws.ToString(k3.AccessKey.AccessKeyId), aws.ToString(out.Credentials.AccessKeyId)
+	return ids, nil
 }
 
 // cmdWaitfile waits up to 10 s for FILE to exist and be non-empty, for

@@ -4,28 +4,26 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"golang.org/x/term"
 
 	"github.com/keyward/keyward/patterns"
 	"github.com/keyward/keyward/responder"
 	"github.com/keyward/keyward/scanner"
+	"github.com/keyward/keyward/scanner/report"
 )
 
-// Limits on what verify and respond read.
+// Limits on what verify and respond read. A scan report's limit is
+// report.MaxSize.
 const (
-	// maxReportSize bounds a scan report read back: a report of a
-	// million findings is about 1 GB; 256 MB is far beyond any real one.
-	maxReportSize = 256 << 20
 	// maxSecretInput bounds the secret read from stdin: a secret is 40
 	// bytes and a session token at most a few kilobytes.
 	maxSecretInput = 64 << 10
@@ -34,79 +32,47 @@ const (
 	maxSourceSize = scanner.DefaultMaxFileSize
 )
 
-// scanReport is the part of 'keyward scan --format json' that verify and
-// respond read. It is parsed with its own struct so that the renderer can
-// evolve (fields are only ever added).
-type scanReport struct {
-	SchemaVersion int             `json:"schema_version"`
-	Findings      []reportFinding `json:"findings"`
-}
-
-type reportFinding struct {
-	RuleID         string `json:"rule_id"`
-	Path           string `json:"path"`
-	Line           int    `json:"line"`
-	KeyID          string `json:"key_id"`
-	KeyKind        string `json:"key_kind"`
-	AccountID      string `json:"account_id"`
-	Canary         bool   `json:"canary"`
-	Secret         string `json:"secret"`
-	SecretRedacted bool   `json:"secret_redacted"`
-	SessionToken   string `json:"session_token"`
-	Fingerprint    string `json:"fingerprint"`
-	Commit         string `json:"commit"`
-	Author         string `json:"author"`
-	Date           string `json:"date"`
-	Message        bool   `json:"message"`
-}
-
-var errReportSchema = errors.New("not a keyward scan report")
-
-// parseScanReport decodes a scan report and checks its schema version.
-func parseScanReport(data []byte) (*scanReport, error) {
-	var r scanReport
-	if len(data) > maxReportSize {
-		return nil, fmt.Errorf("%w: larger than %d bytes", errReportSchema, maxReportSize)
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("%w: %v", errReportSchema, err)
-	}
-	if r.SchemaVersion != 1 {
-		return nil, fmt.Errorf("%w: schema_version %d, want 1", errReportSchema, r.SchemaVersion)
-	}
-	return &r, nil
-}
-
-// loadReportFindings reads a scan report and turns its findings back into
-// scanner findings. Redacted secrets (the default) are recovered by
-// scanning the source again: the file at path under repo, or the blob
-// commit:path, matching the finding by fingerprint.
+// loadReportFindings reads a scan report (scanner/report) and turns its
+// findings back into scanner findings. Redacted secrets (the default) are
+// recovered by scanning the source again: the file at path under repo, or
+// the blob commit:path, matching the finding by fingerprint.
 func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Finding, []string, error) {
-	f, err := os.Open(path)
+	in, err := loadReport(ctx, path, repo)
+	return in.findings, in.warnings, err
+}
+
+// reportInput is a scan report read back: its findings with the secrets
+// recovered where possible, warnings, and how many findings had a secret
+// that could not be recovered. Those are never a clean exit: the key may
+// be live (issue 8).
+type reportInput struct {
+	findings    []scanner.Finding
+	warnings    []string
+	unrecovered int
+}
+
+func loadReport(ctx context.Context, path, repo string) (reportInput, error) {
+	var in reportInput
+	findings, warnings, unrecovered, err := readReportFindings(ctx, path, repo)
+	in.findings, in.warnings, in.unrecovered = findings, warnings, unrecovered
+	return in, err
+}
+
+func readReportFindings(ctx context.Context, path, repo string) ([]scanner.Finding, []string, int, error) {
+	rep, err := report.ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read report: %w", err)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxReportSize+1))
-	f.Close()
-	if err != nil {
-		return nil, nil, fmt.Errorf("read report: %w", err)
-	}
-	rep, err := parseScanReport(data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read report %s: %w", path, err)
+		return nil, nil, 0, fmt.Errorf("read report %s: %w", path, err)
 	}
 	eng := scanner.New(scanner.Options{})
 	cache := map[string][]scanner.Finding{}
 	var out []scanner.Finding
 	var warnings []string
+	unrecovered := 0
 	for _, rf := range rep.Findings {
 		sf := scanner.Finding{
 			RuleID: rf.RuleID, Line: rf.Line, KeyID: rf.KeyID, KeyKind: rf.KeyKind,
 			AccountID: rf.AccountID, Canary: rf.Canary, Fingerprint: rf.Fingerprint,
-			Provenance: scanner.Provenance{Path: rf.Path, Commit: rf.Commit, Author: rf.Author, Message: rf.Message},
-		}
-		if t, err := time.Parse(time.RFC3339, rf.Date); err == nil {
-			sf.Date = t
+			Provenance: rf.Provenance(),
 		}
 		if rf.KeyID != "" {
 			if acct, ok := patterns.AccountID(rf.KeyID); ok {
@@ -117,31 +83,33 @@ func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Findi
 		if !rf.SecretRedacted {
 			sf.Secret, sf.SessionToken = scanner.NewSecret(rf.Secret), scanner.NewSecret(rf.SessionToken)
 		} else if rf.KeyID != "" && !sf.Canary {
-			src := rf.Path + "\x00" + rf.Commit
+			src := string(sf.Kind) + "\x00" + sf.Ref + "\x00" + rf.RawPath() + "\x00" + rf.Commit
 			found, ok := cache[src]
 			if !ok {
-				data, err := readSource(ctx, repo, rf.Path, rf.Commit)
+				var err error
+				found, err = rescan(ctx, eng, repo, sf.Provenance)
 				if err != nil {
 					warnings = append(warnings, fmt.Sprintf("%s: cannot recover the redacted secret: %v", rf.Path, err))
-				} else {
-					found = eng.Scan(data, sf.Provenance)
 				}
 				cache[src] = found
 			}
 			if m, ok := matchFinding(found, rf); ok {
 				sf.Secret, sf.SessionToken = m.Secret, m.SessionToken
-			} else if len(found) > 0 {
-				warnings = append(warnings, fmt.Sprintf("%s: %s is no longer there; its secret cannot be recovered", rf.Path, rf.KeyID))
+			} else {
+				unrecovered++
+				if len(found) > 0 {
+					warnings = append(warnings, fmt.Sprintf("%s: %s is no longer there; its secret cannot be recovered", rf.Path, rf.KeyID))
+				}
 			}
 		}
 		out = append(out, sf)
 	}
-	return out, warnings, nil
+	return out, warnings, unrecovered, nil
 }
 
 // matchFinding finds the re-scanned finding that a report entry describes:
 // by fingerprint, else by key ID on the same line.
-func matchFinding(found []scanner.Finding, rf reportFinding) (scanner.Finding, bool) {
+func matchFinding(found []scanner.Finding, rf report.Finding) (scanner.Finding, bool) {
 	for _, f := range found {
 		if rf.Fingerprint != "" && f.Fingerprint == rf.Fingerprint && f.KeyID == rf.KeyID {
 			return f, true
@@ -153,6 +121,43 @@ func matchFinding(found []scanner.Finding, rf reportFinding) (scanner.Finding, b
 		}
 	}
 	return scanner.Finding{}, false
+}
+
+// rescan scans again the content a finding came from, to recover its
+// redacted secret: a commit's or annotated tag's message read from the git
+// objects, as the scan read it; an archive read whole so its members are
+// scanned as the scan did (path "a.zip!member"); else the file or blob at
+// the finding's path.
+func rescan(ctx context.Context, eng *scanner.Engine, repo string, p scanner.Provenance) ([]scanner.Finding, error) {
+	if repo == "" {
+		repo = "."
+	}
+	switch {
+	case p.Kind == scanner.KindTagMessage:
+		data, err := eng.ReadTagMessage(repo, p.Ref)
+		if err != nil {
+			return nil, err
+		}
+		return eng.Scan(data, p), nil
+	case p.Kind == scanner.KindCommitMessage && p.Commit != "":
+		data, err := readMessage(repo, p.Commit)
+		if err != nil {
+			return nil, err
+		}
+		return eng.Scan(data, p), nil
+	}
+	path := p.Path
+	if archive, _, ok := p.Member(); ok {
+		path = archive
+	}
+	data, err := readSource(ctx, repo, path, p.Commit)
+	if err != nil {
+		return nil, err
+	}
+	q := p
+	q.Path = path
+	fs, _ := eng.ScanContent(data, q)
+	return fs, nil
 }
 
 // readSource reads the content a finding came from: a blob when commit is
@@ -182,6 +187,32 @@ func readSource(ctx context.Context, repo, path, commit string) ([]byte, error) 
 		return stdout.Bytes()[:maxSourceSize], nil
 	}
 	return stdout.Bytes(), nil
+}
+
+// readMessage reads the message of the commit (or annotated tag) object
+// id through go-git, exactly as the scanner read it, so a redacted secret
+// found there can be recovered (issue 8: "git show <commit>:commit-message"
+// asked for a file that does not exist).
+func readMessage(repo, id string) ([]byte, error) {
+	if repo == "" {
+		repo = "."
+	}
+	if !plumbing.IsHash(id) {
+		return nil, fmt.Errorf("bad object ID %q", shortCommit(id))
+	}
+	r, err := git.PlainOpenWithOptions(repo, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", repo, err)
+	}
+	h := plumbing.NewHash(id)
+	if c, err := r.CommitObject(h); err == nil {
+		return []byte(c.Message), nil
+	}
+	t, err := r.TagObject(h)
+	if err != nil {
+		return nil, fmt.Errorf("read the message of %s: %w", shortCommit(id), err)
+	}
+	return []byte(t.Message), nil
 }
 
 // shortCommit abbreviates a commit ID to git's usual 12 characters, for

@@ -158,6 +158,20 @@ func (g *Gen) expandOther(name string, c *Creds) (v string, ok bool) {
 		file, reported := g.putty(version, nl)
 		c.Secrets = append(c.Secrets, reported)
 		return file, true
+	case "PGP_PRIVATE":
+		return secret(g.pgpArmor("PRIVATE KEY BLOCK", pgpSecretKey, 900, "Version: GnuPG v2\nComment: test keyring\n", "\n"))
+	case "PGP_PRIVATE_NOHEADERS":
+		return secret(g.pgpArmor("PRIVATE KEY BLOCK", pgpSecretKey, 400, "", "\n"))
+	case "PGP_PRIVATE_ESCAPED":
+		return secret(g.pgpArmor("PRIVATE KEY BLOCK", pgpSecretKey, 400, "Version: Keybase OpenPGP v1.0.0\n", `\n`))
+	case "PGP_PRIVATE_TRUNCATED":
+		full := g.pgpArmor("PRIVATE KEY BLOCK", pgpSecretKey, 400, "Comment: https://example.org/k-1\n", "\n")
+		// The BEGIN line, the header, the blank line and the first body
+		// line: what the rule reports for a paste cut short.
+		lines := strings.SplitN(full, "\n", 5)
+		return secret(strings.Join(lines[:4], "\n"))
+	case "PGP_PUBLIC":
+		return g.pgpArmor("PUBLIC KEY BLOCK", pgpPublicKey, 400, "Version: GnuPG v2\n", "\n"), true
 	case "GCP_SERVICE_ACCOUNT":
 		key := escaped(pem("PRIVATE KEY", g.der(derPKCS8, 1200), 64, "\n"))
 		c.Secrets = append(c.Secrets, key)
@@ -246,4 +260,47 @@ func (g *Gen) expandOther(name string, c *Creds) (v string, ok bool) {
 		return secret("amzn.mws." + g.str(hexLow, 8) + "-" + g.str(hexLow, 4) + "-4" + g.str(hexLow, 3) + "-a" + g.str(hexLow, 3) + "-" + g.str(hexLow, 12))
 	}
 	return "", false
+}
+
+// OpenPGP packet headers (RFC 4880 section 4.2, old format, two-byte
+// length) that open a secret-key and a public-key packet, version 4.
+var (
+	pgpSecretKey = []byte{0x95, 0x03, 0x8b, 0x04}
+	pgpPublicKey = []byte{0x99, 0x01, 0x8d, 0x04}
+)
+
+// pgpArmor is an ASCII-armored OpenPGP block (RFC 4880 section 6.2) of a
+// packet that opens with head and holds n random bytes: BEGIN line, armor
+// headers, a blank line, the base64 body in 64-character lines, the
+// "=XXXX" CRC-24 line and the END line, joined by nl (a literal "\n" for
+// a key written into a string).
+func (g *Gen) pgpArmor(typ string, head []byte, n int, headers, nl string) string {
+	body := g.der(head, n)
+	lines := []string{"-----BEGIN PGP " + typ + "-----"}
+	for _, h := range strings.Split(strings.TrimSuffix(headers, "\n"), "\n") {
+		if h != "" {
+			lines = append(lines, h)
+		}
+	}
+	lines = append(lines, "")
+	lines = append(lines, wrap(base64.StdEncoding.EncodeToString(body), 64)...)
+	crc := crc24(body)
+	lines = append(lines, "="+base64.StdEncoding.EncodeToString([]byte{byte(crc >> 16), byte(crc >> 8), byte(crc)}))
+	lines = append(lines, "-----END PGP "+typ+"-----")
+	return strings.Join(lines, nl)
+}
+
+// crc24 is the armor checksum of RFC 4880 section 6.1.
+func crc24(b []byte) uint32 {
+	crc := uint32(0xB704CE)
+	for _, c := range b {
+		crc ^= uint32(c) << 16
+		for range 8 {
+			crc <<= 1
+			if crc&0x1000000 != 0 {
+				crc ^= 0x1864CFB
+			}
+		}
+	}
+	return crc & 0xFFFFFF
 }

@@ -38,6 +38,27 @@ var optInRegions = []string{
 	"me-central-1", "me-south-1", "mx-central-1",
 }
 
+// partitionRegions are the regions of the other partitions, all enabled
+// by default.
+var partitionRegions = map[string][]string{
+	"aws-us-gov": {"us-gov-east-1", "us-gov-west-1"},
+	"aws-cn":     {"cn-north-1", "cn-northwest-1"},
+}
+
+func (s *Server) defaultRegions() []string {
+	if r, ok := partitionRegions[s.partition]; ok {
+		return r
+	}
+	return defaultEnabledRegions
+}
+
+func (s *Server) optInRegions() []string {
+	if _, ok := partitionRegions[s.partition]; ok {
+		return nil
+	}
+	return optInRegions
+}
+
 // EnableRegion enables an opt-in region in an account, as the account's
 // owner would in the console, so that credentials work there and
 // ListRegions reports it ENABLED. Accounts start with none enabled.
@@ -48,7 +69,7 @@ func (s *Server) EnableRegion(acct, region string) error {
 	if !ok {
 		return fmt.Errorf("enable region: account %s: %w", acct, ErrNoSuchEntity)
 	}
-	if !slices.Contains(optInRegions, region) {
+	if !slices.Contains(s.optInRegions(), region) {
 		return fmt.Errorf("enable region %s: not an opt-in region: %w", region, ErrNoSuchEntity)
 	}
 	if a.optIn == nil {
@@ -63,7 +84,7 @@ func (s *Server) EnableRegion(acct, region string) error {
 // as AWS does, with an invalid-token error. Unknown region names are
 // accepted, since a custom endpoint signs with whatever is configured.
 func (s *Server) regionUsable(acct, region string) bool {
-	if !slices.Contains(optInRegions, region) {
+	if !slices.Contains(s.optInRegions(), region) {
 		return true
 	}
 	a := s.accounts[acct]
@@ -72,7 +93,8 @@ func (s *Server) regionUsable(acct, region string) bool {
 
 // LimitPage makes action answer at most n items a page, whatever
 // MaxResults asks for, as AWS may: a client must follow NextToken rather
-// than count. Only ListRegions honours it; 0 removes the limit.
+// than count. ListRegions, ListUsers and ListRoles honour it; 0 removes
+// the limit.
 func (s *Server) LimitPage(action string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -130,10 +152,10 @@ func (s *Server) serveAccount(c *call) (any, *apiError) {
 	a := s.accounts[c.key.account]
 	type region struct{ name, status string }
 	var all []region
-	for _, r := range defaultEnabledRegions {
+	for _, r := range s.defaultRegions() {
 		all = append(all, region{r, "ENABLED_BY_DEFAULT"})
 	}
-	for _, r := range optInRegions {
+	for _, r := range s.optInRegions() {
 		st := "DISABLED"
 		if a.optIn[r] {
 			st = "ENABLED"

@@ -81,16 +81,23 @@ func (s *Server) authenticate(r *http.Request, body []byte) (*accessKey, authReq
 	if err != nil || !strings.HasPrefix(r.Header.Get("X-Amz-Date"), ar.date) {
 		return nil, ar, errSignature
 	}
-	if d := now.Sub(signTime); d > maxSkew || d < -maxSkew {
+	// The signing window is measured against the server's clock, skew
+	// included. Advance's time travel is shared by the clients: a client
+	// signing with the real clock is as welcome as one that has learnt the
+	// advanced clock from the Date header (the SDK does, after any answer).
+	sigNow := now.Add(-s.advanced)
+	if d := sigNow.Sub(signTime); (d > maxSkew || d < -maxSkew) && !within(now.Sub(signTime), maxSkew) {
 		return nil, ar, &apiError{status: 403, code: "SignatureDoesNotMatch",
 			msg: "Signature expired: " + signTime.Format(amzDateFormat) + " is now earlier than " +
-				now.Add(-maxSkew).UTC().Format(amzDateFormat) + " (" + now.UTC().Format(amzDateFormat) + " - 15 min.)"}
+				sigNow.Add(-maxSkew).UTC().Format(amzDateFormat) + " (" + sigNow.UTC().Format(amzDateFormat) + " - 15 min.)"}
 	}
 	if !s.signatureMatches(r, body, ar, k, token, signTime) {
 		return nil, ar, errSignature
 	}
 	return k, ar, nil
 }
+
+func within(d, max time.Duration) bool { return d <= max && d >= -max }
 
 // keyLive applies key status as authentication sees it, including the
 // consistency delay after a status change.
@@ -135,9 +142,21 @@ func (s *Server) signatureMatches(r *http.Request, body []byte, ar authRequest, 
 		return false
 	}
 	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: k.id, SecretAccessKey: k.secret, SessionToken: token}
+	payloadHash := hex.EncodeToString(sum[:])
 	signer := v4.NewSigner()
-	if err := signer.SignHTTP(context.Background(), creds, clone, hex.EncodeToString(sum[:]), ar.service, ar.region, signTime); err != nil {
+	if ar.service == "s3" {
+		// S3 signs the payload hash it declares (a real hash or
+		// UNSIGNED-PAYLOAD) and does not escape the path twice.
+		declared := r.Header.Get("X-Amz-Content-Sha256")
+		if declared == "" || (declared != "UNSIGNED-PAYLOAD" && declared != payloadHash) {
+			return false
+		}
+		payloadHash = declared
+		clone.Header.Set("X-Amz-Content-Sha256", declared)
+		signer = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	}
+	creds := aws.Credentials{AccessKeyID: k.id, SecretAccessKey: k.secret, SessionToken: token}
+	if err := signer.SignHTTP(context.Background(), creds, clone, payloadHash, ar.service, ar.region, signTime); err != nil {
 		return false
 	}
 	want := []byte(clone.Header.Get("Authorization"))

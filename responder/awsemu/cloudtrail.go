@@ -17,13 +17,22 @@ const (
 	lookupRetention  = 90 * 24 * time.Hour
 )
 
-// globalRegion is where CloudTrail records IAM and STS (global endpoint)
-// events.
-const globalRegion = "us-east-1"
+// globalRegion is where CloudTrail records IAM events: us-east-1, or the
+// partition's first region.
+func (s *Server) globalRegion() string {
+	switch s.partition {
+	case "aws-us-gov":
+		return "us-gov-west-1"
+	case "aws-cn":
+		return "cn-north-1"
+	}
+	return "us-east-1"
+}
 
 type event struct {
 	id, name, source, region string
 	at                       time.Time
+	visible                  time.Time // at plus the delivery delay
 	account, accessKeyID     string
 	username                 string
 	sourceIP, userAgent      string
@@ -46,21 +55,33 @@ func (s *Server) record(c *call, aerr *apiError) {
 	switch {
 	case k.root || (k.temporary && k.roleName == "" && s.keys[k.parent] != nil && s.keys[k.parent].root):
 		ident["type"], username = "Root", "root"
+	case k.federated:
+		ident["type"], username = "FederatedUser", k.sessionName
+		ident["sessionContext"] = map[string]any{"sessionIssuer": map[string]any{
+			"type": "IAMUser", "userName": k.user, "arn": s.userARN(k.account, k.user)}}
 	case k.roleName != "":
 		ident["type"], username = "AssumedRole", k.roleName
+		ident["sessionContext"] = map[string]any{"sessionIssuer": map[string]any{
+			"type": "Role", "userName": k.roleName, "arn": s.roleARN(k.account, k.roleName)}}
 	default:
 		ident["type"], ident["userName"] = "IAMUser", k.user
 	}
 	if k.temporary {
-		ident["sessionContext"] = map[string]any{"attributes": map[string]any{
-			"creationDate": isoTime(k.issued), "mfaAuthenticated": "false"}}
+		sc, _ := ident["sessionContext"].(map[string]any)
+		if sc == nil {
+			sc = map[string]any{}
+		}
+		sc["attributes"] = map[string]any{"creationDate": isoTime(k.issued), "mfaAuthenticated": strconv.FormatBool(k.mfa)}
+		ident["sessionContext"] = sc
 	}
-	region := globalRegion
-	if c.service == "cloudtrail" {
+	// IAM is global and logs in us-east-1; STS now logs in the region of
+	// the endpoint the caller signed for, CloudTrail in its own.
+	region := s.globalRegion()
+	if c.service != "iam" && c.ar.region != "" {
 		region = c.ar.region
 	}
 	e := &event{
-		name: c.action, source: c.service + ".amazonaws.com", region: region, at: c.now,
+		name: c.action, source: c.service + ".amazonaws.com", region: region, at: c.now, visible: c.now.Add(s.ctDelay),
 		account: k.account, accessKeyID: k.id, username: username,
 		sourceIP: sourceIP(c.r), userAgent: c.r.Header.Get("User-Agent"),
 		readOnly: strings.HasPrefix(c.action, "Get") || strings.HasPrefix(c.action, "List") || strings.HasPrefix(c.action, "Lookup"),
@@ -73,9 +94,50 @@ func (s *Server) record(c *call, aerr *apiError) {
 	h := hex.EncodeToString(sum[:16])
 	e.id = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 	s.events = append(s.events, e)
+	// A cross-account AssumeRole is logged in the role's account too, the
+	// only place that account's owner can see it.
+	if c.action == "AssumeRole" && aerr == nil {
+		if acct, _, ok := s.parseRoleARN(c.form.Get("RoleArn")); ok && acct != k.account {
+			other := *e
+			other.account = acct
+			sum := sha256.Sum256([]byte(c.reqID + c.action + acct))
+			h := hex.EncodeToString(sum[:16])
+			other.id = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+			s.events = append(s.events, &other)
+		}
+	}
 }
 
-// Events returns how many events the history holds for keyID, for tests.
+// EventInfo is one recorded call as a test sees it, whether or not
+// LookupEvents shows it yet.
+type EventInfo struct {
+	Name, Source, Region string
+	RequestID            string // the x-amzn-RequestId the caller got
+	AccessKeyID          string
+	Time, Visible        time.Time // when it happened; when LookupEvents shows it
+	ErrorCode            string
+	ReadOnly             bool // Get*, List*, Lookup*: a dry run makes only these
+	Account              string
+	UserAgent, SourceIP  string
+}
+
+// EventLog returns every recorded call of keyID ("" for all), oldest
+// first.
+func (s *Server) EventLog(keyID string) []EventInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []EventInfo
+	for _, e := range s.events {
+		if keyID == "" || e.accessKeyID == keyID {
+			out = append(out, EventInfo{Name: e.name, Source: e.source, Region: e.region, RequestID: e.reqID,
+				AccessKeyID: e.accessKeyID, Time: e.at, Visible: e.visible, ErrorCode: e.errCode,
+				ReadOnly: e.readOnly, Account: e.account, UserAgent: e.userAgent, SourceIP: e.sourceIP})
+		}
+	}
+	return out
+}
+
+// Events returns the names of the events the history holds for keyID, for tests.
 func (s *Server) Events(keyID string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -151,7 +213,8 @@ func (s *Server) serveCloudTrail(c *call) (any, *apiError) {
 	out := map[string]any{}
 	for i := from; i >= 0; i-- {
 		e := s.events[i]
-		if e.account != c.key.account || e.region != c.ar.region || e.at.Before(start) || e.at.After(end) || e.at.Before(oldest) {
+		if e.account != c.key.account || e.region != c.ar.region || e.at.Before(start) || e.at.After(end) || e.at.Before(oldest) ||
+			e.visible.After(c.now) {
 			continue
 		}
 		if attrKey != "" && !e.has(attrKey, attrVal) {

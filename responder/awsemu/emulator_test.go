@@ -187,7 +187,8 @@ func TestLookupEventsPaging(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ct := cloudtrail.NewFromConfig(cfg(url, op), func(o *cloudtrail.Options) { o.Region = "us-east-1" })
+	// STS events land in the region the caller signed for (eu-west-1).
+	ct := cloudtrail.NewFromConfig(cfg(url, op))
 	in := &cloudtrail.LookupEventsInput{MaxResults: aws.Int32(3),
 		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(op.AccessKeyID)}}}
 	var names []string

@@ -22,10 +22,12 @@ func FuzzParsePolicy(f *testing.F) {
 	f.Add(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-01-01T00:00:00Z"}}}]}`)
 	f.Add(`{"Statement":{"Effect":"Allow","NotAction":["iam:*"],"Resource":"arn:aws:iam::1:user/[a"}}`)
 	f.Add(`{"Statement":[{"Effect":"Maybe"}]}`)
+	f.Add(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["111122223333","arn:aws:iam::1:user/a"]},"Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":"*","NotResource":"x","Action":"*"}]}`)
 	f.Fuzz(func(t *testing.T, doc string) {
 		if _, err := parsePolicy(doc); err != nil {
 			return
 		}
 		evaluate([]string{doc}, reqContext{action: "iam:UpdateAccessKey", resource: "arn:aws:iam::1:user/a"})
+		trustDecision(doc, "1", []string{"arn:aws:iam::1:user/a"}, reqContext{action: "sts:AssumeRole", resource: "arn:aws:iam::1:role/r"})
 	})
 }

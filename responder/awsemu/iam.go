@@ -1,20 +1,22 @@
 package awsemu
 
 import (
-	"net/url"
 	"sort"
-	"strings"
 )
 
 func noSuchEntity(msg string) *apiError { return &apiError{404, "NoSuchEntity", msg} }
+
+func limitExceeded(msg string) *apiError { return &apiError{409, "LimitExceeded", msg} }
+
+func validation(msg string) *apiError { return &apiError{400, "ValidationError", msg} }
 
 // targetUser resolves the UserName parameter, which IAM defaults to the
 // caller itself.
 func (s *Server) targetUser(c *call) (*user, string, *apiError) {
 	name := c.form.Get("UserName")
 	if name == "" {
-		if c.key.root || c.key.user == "" {
-			return nil, "", &apiError{400, "ValidationError", "Must specify userName when calling with non-User credentials"}
+		if c.key.root || c.key.user == "" || c.key.federated || c.key.roleName != "" {
+			return nil, "", validation("Must specify userName when calling with non-User credentials")
 		}
 		name = c.key.user
 	}
@@ -25,266 +27,294 @@ func (s *Server) targetUser(c *call) (*user, string, *apiError) {
 	return u, name, nil
 }
 
+// iamHandlers serve IAM actions; each authorizes its own call, since the
+// resource it is checked against depends on the parameters.
+var iamHandlers = map[string]func(*Server, *call) (string, *apiError){
+	"CreateUser": (*Server).iamCreateUser, "GetUser": (*Server).iamGetUser,
+	"DeleteUser": (*Server).iamDeleteUser, "ListUsers": (*Server).iamListUsers,
+
+	"CreateAccessKey": (*Server).iamCreateAccessKey, "ListAccessKeys": (*Server).iamListAccessKeys,
+	"UpdateAccessKey": (*Server).iamChangeAccessKey, "DeleteAccessKey": (*Server).iamChangeAccessKey,
+	"GetAccessKeyLastUsed": (*Server).iamGetAccessKeyLastUsed,
+
+	"AttachUserPolicy": (*Server).iamAttachPolicy, "DetachUserPolicy": (*Server).iamAttachPolicy,
+	"AttachRolePolicy": (*Server).iamAttachPolicy, "DetachRolePolicy": (*Server).iamAttachPolicy,
+	"AttachGroupPolicy": (*Server).iamAttachPolicy, "DetachGroupPolicy": (*Server).iamAttachPolicy,
+	"ListAttachedUserPolicies": (*Server).iamListAttached, "ListAttachedRolePolicies": (*Server).iamListAttached,
+	"ListAttachedGroupPolicies": (*Server).iamListAttached,
+
+	"PutUserPolicy": (*Server).iamInline, "DeleteUserPolicy": (*Server).iamInline,
+	"ListUserPolicies": (*Server).iamInline, "GetUserPolicy": (*Server).iamInline,
+	"PutRolePolicy": (*Server).iamInline, "DeleteRolePolicy": (*Server).iamInline,
+	"ListRolePolicies": (*Server).iamInline, "GetRolePolicy": (*Server).iamInline,
+	"PutGroupPolicy": (*Server).iamInline, "DeleteGroupPolicy": (*Server).iamInline,
+	"ListGroupPolicies": (*Server).iamInline, "GetGroupPolicy": (*Server).iamInline,
+
+	"CreatePolicy": (*Server).iamCreatePolicy, "GetPolicy": (*Server).iamGetPolicy,
+	"CreatePolicyVersion": (*Server).iamCreatePolicyVersion, "SetDefaultPolicyVersion": (*Server).iamSetDefaultPolicyVersion,
+	"GetPolicyVersion": (*Server).iamGetPolicyVersion,
+
+	"CreateRole": (*Server).iamCreateRole, "GetRole": (*Server).iamGetRole, "ListRoles": (*Server).iamListRoles,
+	"DeleteRole": (*Server).iamDeleteRole, "UpdateAssumeRolePolicy": (*Server).iamUpdateAssumeRolePolicy,
+
+	"CreateLoginProfile": (*Server).iamLoginProfile, "GetLoginProfile": (*Server).iamLoginProfile,
+	"UpdateLoginProfile": (*Server).iamLoginProfile, "DeleteLoginProfile": (*Server).iamLoginProfile,
+
+	"CreateGroup": (*Server).iamCreateGroup, "AddUserToGroup": (*Server).iamGroupMember,
+	"RemoveUserFromGroup": (*Server).iamGroupMember, "ListGroupsForUser": (*Server).iamListGroupsForUser,
+
+	"CreateVirtualMFADevice": (*Server).iamCreateVirtualMFADevice, "EnableMFADevice": (*Server).iamEnableMFADevice,
+	"DeactivateMFADevice": (*Server).iamDeactivateMFADevice, "ListMFADevices": (*Server).iamListMFADevices,
+
+	"GenerateCredentialReport": (*Server).iamGenerateCredentialReport, "GetCredentialReport": (*Server).iamGetCredentialReport,
+	"GetAccountSummary": (*Server).iamGetAccountSummary,
+}
+
 func (s *Server) serveIAM(c *call) (string, *apiError) {
-	acct := c.key.account
-	a := s.accounts[acct]
-	switch c.action {
-	case "CreateUser":
-		name := c.form.Get("UserName")
-		if err := s.authorize(c, "iam:CreateUser", userARN(acct, name)); err != nil {
-			return "", err
-		}
-		c.params = map[string]any{"userName": name}
-		if name == "" {
-			return "", &apiError{400, "ValidationError", "UserName is required"}
-		}
-		u, err := s.createUser(acct, name)
-		if err != nil {
-			return "", &apiError{409, "EntityAlreadyExists", "User with name " + name + " already exists."}
-		}
-		return "<User>" + userXML(acct, u) + "</User>", nil
-
-	case "GetUser":
-		u, name, aerr := s.targetUser(c)
-		if err := s.authorize(c, "iam:GetUser", userARN(acct, name)); err != nil {
-			return "", err
-		}
-		if aerr != nil {
-			return "", aerr
-		}
-		return "<User>" + userXML(acct, u) + "</User>", nil
-
-	case "CreateAccessKey":
-		_, name, aerr := s.targetUser(c)
-		if err := s.authorize(c, "iam:CreateAccessKey", userARN(acct, name)); err != nil {
-			return "", err
-		}
-		c.params = map[string]any{"userName": name}
-		if aerr != nil {
-			return "", aerr
-		}
-		k, err := s.createAccessKey(acct, name)
-		if err == errLimitExceeded {
-			return "", &apiError{409, "LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2"}
-		}
-		if err != nil {
-			return "", internalError()
-		}
-		// CloudTrail records the new key's ID, never its secret.
-		c.response = map[string]any{"accessKey": map[string]any{"userName": name, "accessKeyId": k.id, "status": k.status}}
-		return "<AccessKey>" + el("UserName", name) + el("AccessKeyId", k.id) + el("Status", k.status) +
-			el("SecretAccessKey", k.secret) + el("CreateDate", isoTime(k.created)) + "</AccessKey>", nil
-
-	case "ListAccessKeys":
-		_, name, aerr := s.targetUser(c)
-		if err := s.authorize(c, "iam:ListAccessKeys", userARN(acct, name)); err != nil {
-			return "", err
-		}
-		c.params = map[string]any{"userName": name}
-		if aerr != nil {
-			return "", aerr
-		}
-		out := "<AccessKeyMetadata>"
-		for _, k := range s.userKeys(acct, name) {
-			out += "<member>" + el("UserName", name) + el("AccessKeyId", k.id) + el("Status", k.status) +
-				el("CreateDate", isoTime(k.created)) + "</member>"
-		}
-		return out + "</AccessKeyMetadata><IsTruncated>false</IsTruncated>", nil
-
-	case "UpdateAccessKey", "DeleteAccessKey":
-		_, name, aerr := s.targetUser(c)
-		if err := s.authorize(c, "iam:"+c.action, userARN(acct, name)); err != nil {
-			return "", err
-		}
-		id := c.form.Get("AccessKeyId")
-		status := c.form.Get("Status")
-		c.params = map[string]any{"userName": name, "accessKeyId": id}
-		if aerr != nil {
-			return "", aerr
-		}
-		k, ok := s.keys[id]
-		if !ok || k.deleted || k.temporary || k.account != acct || k.user != name || k.root {
-			return "", noSuchEntity("The Access Key with id " + id + " cannot be found.")
-		}
-		if c.action == "UpdateAccessKey" {
-			c.params["status"] = status
-			if status != "Active" && status != "Inactive" {
-				return "", &apiError{400, "ValidationError", "1 validation error detected: Value at 'status' failed to satisfy constraint"}
-			}
-		}
-		prev := "Inactive"
-		if s.keyLive(k, c.now) {
-			prev = "Active"
-		}
-		k.prevStatus, k.statusAt = prev, c.now.Add(s.faults.consistency)
-		if c.action == "UpdateAccessKey" {
-			k.status = status
-		} else {
-			k.deleted = true
-		}
-		return "", nil
-
-	case "GetAccessKeyLastUsed":
-		id := c.form.Get("AccessKeyId")
-		if err := s.authorize(c, "iam:GetAccessKeyLastUsed", "*"); err != nil {
-			return "", err
-		}
-		c.params = map[string]any{"accessKeyId": id}
-		k, ok := s.keys[id]
-		if !ok || k.deleted || k.temporary || k.account != acct {
-			return "", noSuchEntity("The Access Key with id " + id + " cannot be found.")
-		}
-		owner := k.user
-		if k.root {
-			owner = "root"
-		}
-		out := el("UserName", owner) + "<AccessKeyLastUsed>"
-		if k.lastUsed.IsZero() {
-			out += el("ServiceName", "N/A") + el("Region", "N/A")
-		} else {
-			out += el("LastUsedDate", isoTime(k.lastUsed)) + el("ServiceName", k.lastService) + el("Region", k.lastRgn)
-		}
-		return out + "</AccessKeyLastUsed>", nil
-
-	case "AttachUserPolicy", "DetachUserPolicy":
-		u, name, aerr := s.targetUser(c)
-		if err := s.authorize(c, "iam:"+c.action, userARN(acct, name)); err != nil {
-			return "", err
-		}
-		arn := c.form.Get("PolicyArn")
-		c.params = map[string]any{"userName": name, "policyArn": arn}
-		if aerr != nil {
-			return "", aerr
-		}
-		if _, ok := s.managed[arn]; !ok {
-			return "", noSuchEntity("Policy " + arn + " does not exist or is not attachable.")
-		}
-		if c.action == "AttachUserPolicy" {
-			u.attached = appendUnique(u.attached, arn)
-			return "", nil
-		}
-		for i, x := range u.attached {
-			if x == arn {
-				u.attached = append(u.attached[:i:i], u.attached[i+1:]...)
-				return "", nil
-			}
-		}
-		return "", noSuchEntity("Policy " + arn + " was not found.")
-
-	case "ListAttachedUserPolicies":
-		u, name, aerr := s.targetUser(c)
-		if err := s.authorize(c, "iam:ListAttachedUserPolicies", userARN(acct, name)); err != nil {
-			return "", err
-		}
-		if aerr != nil {
-			return "", aerr
-		}
-		out := "<AttachedPolicies>"
-		for _, arn := range u.attached {
-			out += "<member>" + el("PolicyArn", arn) + el("PolicyName", arn[len("arn:aws:iam::aws:policy/"):]) + "</member>"
-		}
-		return out + "</AttachedPolicies><IsTruncated>false</IsTruncated>", nil
-
-	case "PutUserPolicy", "DeleteUserPolicy", "ListUserPolicies", "GetUserPolicy":
-		u, name, aerr := s.targetUser(c)
-		if err := s.authorize(c, "iam:"+c.action, userARN(acct, name)); err != nil {
-			return "", err
-		}
-		pn := c.form.Get("PolicyName")
-		c.params = map[string]any{"userName": name, "policyName": pn}
-		if aerr != nil {
-			return "", aerr
-		}
-		return putInline(c, u.inline, pn, el("UserName", name))
-
-	case "CreateRole":
-		name := c.form.Get("RoleName")
-		if err := s.authorize(c, "iam:CreateRole", roleARN(acct, name)); err != nil {
-			return "", err
-		}
-		c.params = map[string]any{"roleName": name}
-		if _, ok := a.roles[name]; ok || name == "" {
-			return "", &apiError{409, "EntityAlreadyExists", "Role with name " + name + " already exists."}
-		}
-		id, err := s.newID("AROA", acct)
-		if err != nil {
-			return "", internalError()
-		}
-		r := &role{name: name, id: id, created: c.now, trust: c.form.Get("AssumeRolePolicyDocument"), inline: map[string]string{}}
-		a.roles[name] = r
-		return "<Role>" + el("Path", "/") + el("RoleName", name) + el("RoleId", id) + el("Arn", roleARN(acct, name)) +
-			el("CreateDate", isoTime(r.created)) + el("AssumeRolePolicyDocument", r.trust) + "</Role>", nil
-
-	case "PutRolePolicy", "DeleteRolePolicy", "ListRolePolicies", "GetRolePolicy":
-		name := c.form.Get("RoleName")
-		if err := s.authorize(c, "iam:"+c.action, roleARN(acct, name)); err != nil {
-			return "", err
-		}
-		pn := c.form.Get("PolicyName")
-		c.params = map[string]any{"roleName": name, "policyName": pn}
-		r, ok := a.roles[name]
-		if !ok {
-			return "", noSuchEntity("The role with name " + name + " cannot be found.")
-		}
-		return putInline(c, r.inline, pn, el("RoleName", name))
-
-	case "ListUsers":
-		if err := s.authorize(c, "iam:ListUsers", "*"); err != nil {
-			return "", err
-		}
-		var names []string
-		for n := range a.users {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		out := "<Users>"
-		for _, n := range names {
-			out += "<member>" + userXML(acct, a.users[n]) + "</member>"
-		}
-		return out + "</Users><IsTruncated>false</IsTruncated>", nil
+	if h, ok := iamHandlers[c.action]; ok {
+		return h(s, c)
 	}
 	return "", &apiError{400, "InvalidAction", "Could not find operation " + c.action + " for version " + iamVersion}
 }
 
-// putInline serves Put, Get, Delete and List of inline policies on a user
-// or role; owner is the owner's XML element for Get's answer.
-func putInline(c *call, inline map[string]string, pn, owner string) (string, *apiError) {
+func (s *Server) iamCreateUser(c *call) (string, *apiError) {
+	acct := c.key.account
+	name := c.form.Get("UserName")
+	if err := s.authorize(c, "iam:CreateUser", s.userARN(acct, name)); err != nil {
+		return "", err
+	}
+	c.params = map[string]any{"userName": name}
+	if !validName(name, 64) {
+		return "", validation("1 validation error detected: Value at 'userName' failed to satisfy constraint")
+	}
+	u, err := s.createUser(acct, name)
+	if err != nil {
+		return "", &apiError{409, "EntityAlreadyExists", "User with name " + name + " already exists."}
+	}
+	c.response = map[string]any{"user": map[string]any{"userName": name, "userId": u.id, "arn": s.userARN(acct, name)}}
+	return "<User>" + s.userXML(acct, u) + "</User>", nil
+}
+
+func (s *Server) iamGetUser(c *call) (string, *apiError) {
+	u, name, aerr := s.targetUser(c)
+	if err := s.authorize(c, "iam:GetUser", s.userARN(c.key.account, name)); err != nil {
+		return "", err
+	}
+	if aerr != nil {
+		return "", aerr
+	}
+	return "<User>" + s.userXML(c.key.account, u) + "</User>", nil
+}
+
+// iamDeleteUser refuses, as IAM does, while anything hangs off the user.
+func (s *Server) iamDeleteUser(c *call) (string, *apiError) {
+	acct := c.key.account
+	name := c.form.Get("UserName")
+	if err := s.authorize(c, "iam:DeleteUser", s.userARN(acct, name)); err != nil {
+		return "", err
+	}
+	c.params = map[string]any{"userName": name}
+	u, ok := s.accounts[acct].users[name]
+	if !ok {
+		return "", noSuchEntity("The user with name " + name + " cannot be found.")
+	}
+	conflict := func(what string) *apiError {
+		return &apiError{409, "DeleteConflict", "Cannot delete entity, must " + what + " first."}
+	}
 	switch {
-	case c.action == "GetUserPolicy" || c.action == "GetRolePolicy":
-		doc, ok := inline[pn]
-		if !ok {
-			return "", noSuchEntity("The policy with name " + pn + " cannot be found.")
-		}
-		// IAM returns policy documents URL-encoded (RFC 3986).
-		enc := strings.ReplaceAll(url.QueryEscape(doc), "+", "%20")
-		return owner + el("PolicyName", pn) + el("PolicyDocument", enc), nil
-	case c.action == "ListUserPolicies" || c.action == "ListRolePolicies":
-		var names []string
-		for n := range inline {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		out := "<PolicyNames>"
-		for _, n := range names {
-			out += el("member", n)
-		}
-		return out + "</PolicyNames><IsTruncated>false</IsTruncated>", nil
-	case c.action == "DeleteUserPolicy" || c.action == "DeleteRolePolicy":
-		if _, ok := inline[pn]; !ok {
-			return "", noSuchEntity("The policy with name " + pn + " cannot be found.")
-		}
-		delete(inline, pn)
-		return "", nil
+	case len(s.userKeys(acct, name)) > 0:
+		return "", conflict("delete access keys")
+	case u.login != nil:
+		return "", conflict("delete login profile")
+	case len(u.attached) > 0:
+		return "", conflict("detach all policies")
+	case len(u.inline) > 0:
+		return "", conflict("delete policies")
+	case len(u.groups) > 0:
+		return "", conflict("remove users from group")
+	case len(u.mfa) > 0:
+		return "", conflict("delete MFA device")
 	}
-	doc := c.form.Get("PolicyDocument")
-	if _, err := parsePolicy(doc); err != nil || pn == "" {
-		return "", &apiError{400, "MalformedPolicyDocument", "The policy document is malformed."}
-	}
-	inline[pn] = doc
+	delete(s.accounts[acct].users, name)
 	return "", nil
 }
 
-func userXML(acct string, u *user) string {
-	return el("Path", "/") + el("UserName", u.name) + el("UserId", u.id) + el("Arn", userARN(acct, u.name)) +
+func (s *Server) iamListUsers(c *call) (string, *apiError) {
+	if err := s.authorize(c, "iam:ListUsers", "*"); err != nil {
+		return "", err
+	}
+	a := s.accounts[c.key.account]
+	var names []string
+	for n := range a.users {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var items []string
+	for _, n := range names {
+		items = append(items, "<member>"+s.userXML(c.key.account, a.users[n])+"</member>")
+	}
+	return s.iamPage(c, "Users", items)
+}
+
+// IAM list paging: MaxItems defaults to 100 and may be 1 to 1000.
+const (
+	iamDefaultMaxItems = 100
+	iamMaxItems        = 1000
+)
+
+// iamPage answers one page of a list: items from Marker on, at most
+// MaxItems (or the LimitPage fault), with IsTruncated and the next Marker.
+func (s *Server) iamPage(c *call, wrapper string, items []string) (string, *apiError) {
+	max := iamDefaultMaxItems
+	if v := c.form.Get("MaxItems"); v != "" {
+		max = atoiDefault(v, 0)
+		if max < 1 || max > iamMaxItems {
+			return "", validation("1 validation error detected: Value at 'maxItems' failed to satisfy constraint")
+		}
+	}
+	if n := s.faults.pageLimit[c.action]; n > 0 && n < max {
+		max = n
+	}
+	filter := c.key.account + "|" + c.action + "|" + c.form.Get("UserName")
+	from := 0
+	if m := c.form.Get("Marker"); m != "" {
+		var ok bool
+		if from, ok = parseNextToken(m, filter); !ok || from > len(items) {
+			return "", validation("Invalid Marker.")
+		}
+	}
+	out := "<" + wrapper + ">"
+	end := min(from+max, len(items))
+	for _, it := range items[from:end] {
+		out += it
+	}
+	out += "</" + wrapper + ">"
+	if end < len(items) {
+		return out + el("IsTruncated", "true") + el("Marker", nextToken(end, filter)), nil
+	}
+	return out + el("IsTruncated", "false"), nil
+}
+
+func (s *Server) iamCreateAccessKey(c *call) (string, *apiError) {
+	_, name, aerr := s.targetUser(c)
+	if err := s.authorize(c, "iam:CreateAccessKey", s.userARN(c.key.account, name)); err != nil {
+		return "", err
+	}
+	c.params = map[string]any{"userName": name}
+	if aerr != nil {
+		return "", aerr
+	}
+	k, err := s.createAccessKey(c.key.account, name)
+	if err == errLimitExceeded {
+		return "", limitExceeded("Cannot exceed quota for AccessKeysPerUser: 2")
+	}
+	if err != nil {
+		return "", internalError()
+	}
+	// CloudTrail records the new key's ID, never its secret.
+	c.response = map[string]any{"accessKey": map[string]any{"userName": name, "accessKeyId": k.id, "status": k.status,
+		"createDate": isoTime(k.created)}}
+	return "<AccessKey>" + el("UserName", name) + el("AccessKeyId", k.id) + el("Status", k.status) +
+		el("SecretAccessKey", k.secret) + el("CreateDate", isoTime(k.created)) + "</AccessKey>", nil
+}
+
+func (s *Server) iamListAccessKeys(c *call) (string, *apiError) {
+	_, name, aerr := s.targetUser(c)
+	if err := s.authorize(c, "iam:ListAccessKeys", s.userARN(c.key.account, name)); err != nil {
+		return "", err
+	}
+	c.params = map[string]any{"userName": name}
+	if aerr != nil {
+		return "", aerr
+	}
+	out := "<AccessKeyMetadata>"
+	for _, k := range s.userKeys(c.key.account, name) {
+		out += "<member>" + el("UserName", name) + el("AccessKeyId", k.id) + el("Status", k.status) +
+			el("CreateDate", isoTime(k.created)) + "</member>"
+	}
+	return out + "</AccessKeyMetadata><IsTruncated>false</IsTruncated>", nil
+}
+
+// iamChangeAccessKey serves UpdateAccessKey and DeleteAccessKey; both reach
+// authentication only after the consistency delay.
+func (s *Server) iamChangeAccessKey(c *call) (string, *apiError) {
+	acct := c.key.account
+	_, name, aerr := s.targetUser(c)
+	if err := s.authorize(c, "iam:"+c.action, s.userARN(acct, name)); err != nil {
+		return "", err
+	}
+	id := c.form.Get("AccessKeyId")
+	status := c.form.Get("Status")
+	c.params = map[string]any{"userName": name, "accessKeyId": id}
+	if aerr != nil {
+		return "", aerr
+	}
+	k, ok := s.keys[id]
+	if !ok || k.deleted || k.temporary || k.account != acct || k.user != name || k.root {
+		return "", noSuchEntity("The Access Key with id " + id + " cannot be found.")
+	}
+	if c.action == "UpdateAccessKey" {
+		c.params["status"] = status
+		if status != "Active" && status != "Inactive" {
+			return "", validation("1 validation error detected: Value at 'status' failed to satisfy constraint")
+		}
+	}
+	prev := "Inactive"
+	if s.keyLive(k, c.now) {
+		prev = "Active"
+	}
+	k.prevStatus, k.statusAt = prev, c.now.Add(s.faults.consistency)
+	if c.action == "UpdateAccessKey" {
+		k.status = status
+	} else {
+		k.deleted = true
+	}
+	return "", nil
+}
+
+func (s *Server) iamGetAccessKeyLastUsed(c *call) (string, *apiError) {
+	id := c.form.Get("AccessKeyId")
+	if err := s.authorize(c, "iam:GetAccessKeyLastUsed", "*"); err != nil {
+		return "", err
+	}
+	c.params = map[string]any{"accessKeyId": id}
+	k, ok := s.keys[id]
+	if !ok || k.deleted || k.temporary || k.account != c.key.account {
+		return "", noSuchEntity("The Access Key with id " + id + " cannot be found.")
+	}
+	owner := k.user
+	if k.root {
+		owner = "root"
+	}
+	out := el("UserName", owner) + "<AccessKeyLastUsed>"
+	if k.lastUsed.IsZero() {
+		out += el("ServiceName", "N/A") + el("Region", "N/A")
+	} else {
+		out += el("LastUsedDate", isoTime(k.lastUsed)) + el("ServiceName", k.lastService) + el("Region", k.lastRgn)
+	}
+	return out + "</AccessKeyLastUsed>", nil
+}
+
+func (s *Server) userXML(acct string, u *user) string {
+	out := el("Path", "/") + el("UserName", u.name) + el("UserId", u.id) + el("Arn", s.userARN(acct, u.name)) +
 		el("CreateDate", isoTime(u.created))
+	if u.login != nil && !u.login.lastUsed.IsZero() {
+		out += el("PasswordLastUsed", isoTime(u.login.lastUsed))
+	}
+	return out
+}
+
+// validName checks an IAM name: 1 to max of [\w+=,.@-].
+func validName(name string, max int) bool {
+	if name == "" || len(name) > max {
+		return false
+	}
+	for _, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' ||
+			r == '+' || r == '=' || r == ',' || r == '.' || r == '@' || r == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

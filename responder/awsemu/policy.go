@@ -10,9 +10,11 @@ import (
 
 // The policy model is deliberately minimal (AWS-RESPONSE.md): an explicit
 // Deny wins, then any Allow, else AccessDenied. Action and Resource match
-// with * and ? wildcards. The only condition operators understood are the
-// date comparisons the runbook's session-revocation policy uses; a statement
-// with any other condition never applies, so an unknown condition can
+// with * and ? wildcards. The condition operators understood are the Date*
+// comparisons (on aws:TokenIssueTime and aws:CurrentTime, which the
+// session-revocation policy uses), the String*, Arn*, Bool and Null
+// operators (with IfExists) on the keys reqContext carries; a statement
+// with any other operator or key never applies, so an unknown condition can
 // neither grant nor (wrongly) deny.
 
 type policyDoc struct {
@@ -21,12 +23,14 @@ type policyDoc struct {
 }
 
 type statement struct {
-	Sid       string                           `json:",omitempty"`
-	Effect    string                           `json:"Effect"`
-	Action    stringList                       `json:"Action,omitempty"`
-	NotAction stringList                       `json:"NotAction,omitempty"`
-	Resource  stringList                       `json:"Resource,omitempty"`
-	Condition map[string]map[string]stringList `json:"Condition,omitempty"`
+	Sid         string                           `json:",omitempty"`
+	Effect      string                           `json:"Effect"`
+	Action      stringList                       `json:"Action,omitempty"`
+	NotAction   stringList                       `json:"NotAction,omitempty"`
+	Resource    stringList                       `json:"Resource,omitempty"`
+	NotResource stringList                       `json:"NotResource,omitempty"`
+	Principal   *principals                      `json:"Principal,omitempty"`
+	Condition   map[string]map[string]stringList `json:"Condition,omitempty"`
 }
 
 // stringList is IAM's "a string or a list of strings".
@@ -44,6 +48,33 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*l = many
+	return nil
+}
+
+// principals is a trust policy's Principal: "*" or {"AWS": ..., "Service":
+// ..., "Federated": ...}.
+type principals struct {
+	anyone                  bool
+	aws, service, federated stringList
+}
+
+// UnmarshalJSON accepts "*" or the object form.
+func (p *principals) UnmarshalJSON(b []byte) error {
+	var star string
+	if err := json.Unmarshal(b, &star); err == nil {
+		if star != "*" {
+			return fmt.Errorf("principal %q", star)
+		}
+		p.anyone = true
+		return nil
+	}
+	var obj struct {
+		AWS, Service, Federated stringList
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return err
+	}
+	p.aws, p.service, p.federated = obj.AWS, obj.Service, obj.Federated
 	return nil
 }
 
@@ -92,6 +123,12 @@ type reqContext struct {
 	action, resource string
 	tokenIssueTime   time.Time // zero for long-term credentials: the key is absent
 	now              time.Time
+	// keys are the string condition keys present, lower-cased:
+	// aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType,
+	// aws:username, aws:userid, aws:MultiFactorAuthPresent,
+	// aws:SecureTransport, and for AssumeRole sts:ExternalId and
+	// sts:RoleSessionName.
+	keys map[string]string
 }
 
 type decision int
@@ -132,6 +169,9 @@ func (st statement) matches(rc reqContext) bool {
 	if len(st.Resource) > 0 && !anyMatch(st.Resource, rc.resource, false) {
 		return false
 	}
+	if len(st.NotResource) > 0 && anyMatch(st.NotResource, rc.resource, false) {
+		return false
+	}
 	for op, keys := range st.Condition {
 		for key, vals := range keys {
 			if !conditionHolds(op, key, vals, rc) {
@@ -155,6 +195,70 @@ func anyMatch(patterns []string, v string, fold bool) bool {
 }
 
 func conditionHolds(op, key string, vals []string, rc reqContext) bool {
+	lop := strings.ToLower(op)
+	ifExists := strings.HasSuffix(lop, "ifexists")
+	lop = strings.TrimSuffix(lop, "ifexists")
+	if strings.HasPrefix(lop, "date") {
+		return dateHolds(lop, key, vals, rc)
+	}
+	lkey := strings.ToLower(key)
+	if !knownKeys[lkey] {
+		return false
+	}
+	have, present := rc.keys[lkey]
+	if lop == "null" {
+		for _, v := range vals {
+			if (strings.ToLower(v) == "true") == !present {
+				return true
+			}
+		}
+		return false
+	}
+	negated := strings.Contains(lop, "not")
+	if !present {
+		// An absent key fails a positive test and passes a negated one
+		// (IAM User Guide, "Condition operators").
+		return ifExists || negated
+	}
+	var match func(pattern string) bool
+	switch strings.TrimSuffix(strings.Replace(lop, "not", "", 1), "ignorecase") {
+	case "stringequals", "arnequals":
+		match = func(p string) bool { return p == have }
+		if strings.HasSuffix(lop, "ignorecase") {
+			match = func(p string) bool { return strings.EqualFold(p, have) }
+		}
+	case "stringlike", "arnlike":
+		match = func(p string) bool { return globMatch(p, have) }
+	case "bool":
+		match = func(p string) bool { return strings.EqualFold(p, have) }
+	default:
+		return false // an operator the model does not know never applies
+	}
+	for _, v := range vals {
+		if match(v) {
+			return !negated
+		}
+	}
+	return negated
+}
+
+// knownKeys are the string condition keys the model can tell present or
+// absent; a condition on any other key never applies.
+var knownKeys = map[string]bool{
+	"aws:principalarn": true, "aws:principalaccount": true, "aws:principaltype": true,
+	"aws:username": true, "aws:userid": true, "aws:multifactorauthpresent": true,
+	"aws:securetransport": true, "sts:externalid": true, "sts:rolesessionname": true,
+}
+
+// globMatch matches IAM's * and ? wildcards, where * also spans "/".
+func globMatch(pattern, v string) bool {
+	ok, _ := path.Match(strings.ReplaceAll(pattern, "/", "\x00"), strings.ReplaceAll(v, "/", "\x00"))
+	return ok
+}
+
+// dateHolds applies the Date* operators to aws:TokenIssueTime and
+// aws:CurrentTime.
+func dateHolds(op, key string, vals []string, rc reqContext) bool {
 	var have time.Time
 	switch strings.ToLower(key) {
 	case "aws:tokenissuetime":
@@ -176,19 +280,19 @@ func conditionHolds(op, key string, vals []string, rc reqContext) bool {
 			continue
 		}
 		switch op {
-		case "DateLessThan":
+		case "datelessthan":
 			if have.Before(t) {
 				return true
 			}
-		case "DateLessThanEquals":
+		case "datelessthanequals":
 			if !have.After(t) {
 				return true
 			}
-		case "DateGreaterThan":
+		case "dategreaterthan":
 			if have.After(t) {
 				return true
 			}
-		case "DateGreaterThanEquals":
+		case "dategreaterthanequals":
 			if !have.Before(t) {
 				return true
 			}
@@ -197,21 +301,67 @@ func conditionHolds(op, key string, vals []string, rc reqContext) bool {
 	return false
 }
 
-// managedPolicies are the AWS managed policies the emulator knows. The
-// quarantine policies are abridged to the actions that matter to the
-// runbook and a few a thief reaches for first; the real ones list more.
-func managedPolicies() map[string]string {
-	quarantine := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":[` +
-		`"iam:AttachUserPolicy","iam:AttachRolePolicy","iam:AttachGroupPolicy","iam:ChangePassword",` +
-		`"iam:CreateAccessKey","iam:CreateLoginProfile","iam:CreateRole","iam:CreateUser",` +
-		`"iam:DeleteAccessKey","iam:UpdateAccessKey","iam:PutUserPolicy","iam:PutRolePolicy",` +
-		`"iam:DetachUserPolicy","iam:DeleteUserPolicy","iam:UpdateLoginProfile",` +
-		`"cloudtrail:LookupEvents","cloudtrail:StopLogging","cloudtrail:DeleteTrail",` +
-		`"sts:GetSessionToken","sts:GetFederationToken","ec2:RunInstances","lambda:CreateFunction",` +
-		`"s3:PutBucketPolicy","organizations:*"],"Resource":"*"}]}`
-	return map[string]string{
-		AdministratorAccessARN: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`,
-		QuarantineV2ARN:        quarantine,
-		QuarantineV3ARN:        quarantine,
+// trustDecision evaluates a role's trust policy for a caller: whether it
+// allows sts:AssumeRole at all, and whether it names the caller itself
+// (its user or role ARN, or its session ARN) rather than only its account,
+// in which case, within one account, no identity policy is needed (IAM
+// User Guide, "Cross account resource access in IAM").
+func trustDecision(trust string, callerAcct string, callerARNs []string, rc reqContext) (d decision, specific bool) {
+	p, err := parsePolicy(trust)
+	if err != nil {
+		return implicitDeny, false
 	}
+	for _, st := range p.Statement {
+		if st.Principal == nil {
+			continue
+		}
+		if len(st.Action) > 0 && !anyMatch(st.Action, rc.action, true) {
+			continue
+		}
+		if len(st.NotAction) > 0 && anyMatch(st.NotAction, rc.action, true) {
+			continue
+		}
+		condOK := true
+		for op, keys := range st.Condition {
+			for key, vals := range keys {
+				condOK = condOK && conditionHolds(op, key, vals, rc)
+			}
+		}
+		if !condOK {
+			continue
+		}
+		match, named := st.Principal.matches(callerAcct, callerARNs)
+		if !match {
+			continue
+		}
+		if st.Effect == "Deny" {
+			return explicitDeny, false
+		}
+		d = allow
+		specific = specific || named
+	}
+	return d, specific
+}
+
+// matches reports whether the principal element covers the caller, and
+// whether it does so by naming the caller rather than its account or "*".
+func (p *principals) matches(acct string, arns []string) (match, named bool) {
+	if p.anyone {
+		return true, false
+	}
+	for _, v := range p.aws {
+		switch {
+		case v == "*":
+			match = true
+		case v == acct || (strings.HasSuffix(v, ":iam::"+acct+":root") && strings.HasPrefix(v, "arn:")):
+			match = true
+		default:
+			for _, a := range arns {
+				if v == a {
+					return true, true
+				}
+			}
+		}
+	}
+	return match, false
 }

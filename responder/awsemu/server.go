@@ -47,7 +47,61 @@ func accessDenied(arn, action, resource string) *apiError {
 type faults struct {
 	throttle, serverError map[string]int
 	pageLimit             map[string]int // action -> most items a page
+	drop                  map[string]int // action -> connections to drop after applying
 	latency, consistency  time.Duration
+}
+
+// DropAfterApply makes the next n successful requests for action (or "*")
+// take effect on the server and then lose their answer: the connection is
+// closed without a response, as when a network fails after AWS applied a
+// call. A client that retries a non-idempotent call such as
+// CreateAccessKey then creates a second key.
+func (s *Server) DropAfterApply(action string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.drop == nil {
+		s.faults.drop = map[string]int{}
+	}
+	s.faults.drop[action] = n
+}
+
+// Advance moves the emulator's clock forward by d (or back, if negative),
+// e.g. past CloudTrail's delivery delay, a session's expiry or the
+// credential report's four hours, without sleeping. It is time travel that
+// the clients are taken to share: requests signed with the real clock are
+// still accepted (the 15-minute window is measured without it), while
+// everything the emulator stamps, expires or delivers, and its Date header,
+// follow the advanced clock.
+func (s *Server) Advance(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanced += d
+}
+
+// SetClockOffset sets the server's clock to the base clock plus d: a
+// server 20 minutes ahead of its clients rejects their requests with
+// "Signature expired" unless they correct for the skew from the Date
+// header of the emulator's answers, which always carries its own clock.
+func (s *Server) SetClockOffset(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offset = d
+}
+
+// Now returns the emulator's clock.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now().UTC()
+}
+
+// SetCloudTrailDelay sets how long after a call its event becomes visible
+// to LookupEvents (AWS: "within an average of about 5 minutes"); it applies
+// to events recorded from then on.
+func (s *Server) SetCloudTrailDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ctDelay = d
 }
 
 // Throttle makes the next n requests for action (an API name such as
@@ -136,8 +190,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := &call{r: r, body: body}
-	jsonProto, restJSON := false, false
-	if op, ok := accountRoutes[r.URL.Path]; ok && r.Method == http.MethodPost {
+	jsonProto, restJSON, restXML := false, false, false
+	if isS3(r) {
+		restXML = true
+		c.service = "s3"
+		c.action, _, _ = s3Action(r)
+		if c.action == "" {
+			c.action = r.Method
+		}
+	} else if op, ok := accountRoutes[r.URL.Path]; ok && r.Method == http.MethodPost {
 		jsonProto, restJSON = true, true
 		c.service, c.action = "account", op
 	} else if t := r.Header.Get("X-Amz-Target"); t != "" {
@@ -166,6 +227,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.service = "sts"
 		case iamVersion:
 			c.service = "iam"
+		case snsVersion:
+			c.service = "sns"
 		}
 	}
 
@@ -173,8 +236,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	c.now = s.now().UTC()
 	c.reqID = s.requestID()
+	// The Date header is the server's clock, which a client uses to
+	// correct its own skew; net/http would otherwise send the host's.
+	w.Header().Set("Date", c.now.Format(http.TimeFormat))
 	writeErr := func(e *apiError) {
-		if restJSON {
+		if restXML {
+			if e == errMissingAuth {
+				e = &apiError{403, "AccessDenied", "Access Denied"} // S3 treats it as an anonymous request
+			}
+			writeS3Error(w, r, c.reqID, e)
+		} else if restJSON {
 			writeRESTJSONError(w, c.reqID, e)
 		} else if jsonProto {
 			writeJSONError(w, c.reqID, e)
@@ -220,6 +291,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		key.lastUsed, key.lastService, key.lastRgn = c.now, c.service, ar.region
 	}
 
+	if c.service == "s3" {
+		// S3 answers in its own shape and keeps no event history here.
+		w.Header().Set("X-Amz-Request-Id", c.reqID)
+		if aerr := s.serveS3(c, w); aerr != nil {
+			writeErr(aerr)
+		}
+		return
+	}
 	var (
 		out   string
 		jsOut any
@@ -233,11 +312,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		jsOut, aerr = s.serveCloudTrail(c)
 	case "account":
 		jsOut, aerr = s.serveAccount(c)
+	case "sns":
+		out, aerr = s.serveSNS(c)
 	}
-	s.record(c, aerr)
+	if c.action != "Publish" {
+		s.record(c, aerr) // Publish is a data event, not in event history
+	}
 	if aerr != nil {
 		writeErr(aerr)
 		return
+	}
+	if takeFault(s.faults.drop, c.action) {
+		// Applied, recorded, and then the answer is lost.
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler) // HTTP/2 or a recorder: abort the stream
 	}
 	if jsonProto {
 		b, err := json.Marshal(jsOut)
@@ -254,8 +347,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns := "https://sts.amazonaws.com/doc/" + stsVersion + "/"
-	if c.service == "iam" {
+	switch c.service {
+	case "iam":
 		ns = "https://iam.amazonaws.com/doc/" + iamVersion + "/"
+	case "sns":
+		ns = "http://sns.amazonaws.com/doc/" + snsVersion + "/"
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("X-Amzn-RequestId", c.reqID)

@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -28,6 +26,21 @@ const (
 	AdministratorAccessARN = "arn:aws:iam::aws:policy/AdministratorAccess"
 	QuarantineV2ARN        = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2"
 	QuarantineV3ARN        = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+	// QuarantineV4ARN is the newest quarantine policy (November 2026).
+	QuarantineV4ARN = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV4"
+)
+
+// IAM quotas the emulator enforces (IAM User Guide, "IAM and AWS STS
+// quotas"): the responder must survive each of them.
+const (
+	// MaxManagedPoliciesPerUser is the default quota of managed policies
+	// attached to one user (or role); one more fails LimitExceeded (409).
+	MaxManagedPoliciesPerUser = 10
+	// MaxUserInlinePolicyChars is the total size of all inline policies of
+	// one user, white space not counted.
+	MaxUserInlinePolicyChars = 2048
+	// MaxRoleInlinePolicyChars is the same total for a role.
+	MaxRoleInlinePolicyChars = 10240
 )
 
 // Options configure a Server.
@@ -40,6 +53,19 @@ type Options struct {
 	Now func() time.Time
 	// Rand supplies key material; nil means crypto/rand.
 	Rand io.Reader
+	// Partition is "aws" (empty), "aws-us-gov" or "aws-cn": ARNs, managed
+	// policy ARNs, regions and the region of global events follow it. Keys
+	// of one emulator are unknown to another, so a key of another
+	// partition answers InvalidClientTokenId, as AWS's do.
+	Partition string
+	// NoQuarantinePolicies leaves the AWSCompromisedKeyQuarantine managed
+	// policies out, so attaching one answers NoSuchEntity, as in moto or a
+	// partition without them.
+	NoQuarantinePolicies bool
+	// CloudTrailDelay is how long after a call its event becomes visible
+	// to LookupEvents; AWS delivers "within an average of about 5
+	// minutes". Zero makes events visible at once.
+	CloudTrailDelay time.Duration
 }
 
 // Credentials are an access key as the emulator issued it.
@@ -53,23 +79,40 @@ type Credentials struct {
 // Server is the emulator. Its zero value is not usable; call New. It is an
 // http.Handler, safe for concurrent use.
 type Server struct {
-	mu       sync.Mutex
-	now      func() time.Time
-	rnd      io.Reader
-	accounts map[string]*account
-	keys     map[string]*accessKey // every key, long-term and temporary
-	managed  map[string]string     // managed policy ARN -> document
-	events   []*event              // oldest first
-	faults   faults
-	seq      int
-	calls    map[string]int // action -> authenticated calls, for tests
+	mu        sync.Mutex
+	now       func() time.Time // the emulator's clock: base plus offset
+	base      func() time.Time
+	offset    time.Duration // SetClockOffset: the server's skew from its clients; read under mu
+	advanced  time.Duration // Advance: time travel the clients share; read under mu
+	partition string
+	first     string // Options.Account
+	ctDelay   time.Duration
+	policies  map[string]*managedPolicy // customer managed, by ARN
+	buckets   map[string]*bucket        // S3, by name (global, as S3's are)
+	topics    map[string]*topic         // SNS, by ARN
+	rnd       io.Reader
+	accounts  map[string]*account
+	keys      map[string]*accessKey // every key, long-term and temporary
+	managed   map[string]string     // managed policy ARN -> document
+	events    []*event              // oldest first
+	faults    faults
+	seq       int
+	calls     map[string]int // action -> authenticated calls, for tests
 }
 
 type account struct {
-	id    string
-	users map[string]*user
-	roles map[string]*role
-	optIn map[string]bool // opt-in regions enabled (EnableRegion)
+	id     string
+	users  map[string]*user
+	roles  map[string]*role
+	groups map[string]*group
+	mfa    map[string]*mfaDevice // virtual MFA devices by serial
+	optIn  map[string]bool       // opt-in regions enabled (EnableRegion)
+
+	rootMFA     bool      // SetRootMFA
+	rootCreated time.Time // the credential report's <root_account> row
+
+	reportAt  time.Time // when the credential report was generated
+	reportCSV []byte
 }
 
 type user struct {
@@ -77,6 +120,35 @@ type user struct {
 	created  time.Time
 	attached []string
 	inline   map[string]string
+	groups   []string
+	login    *loginProfile
+	mfa      []string // serials of enabled MFA devices
+}
+
+type group struct {
+	name, id string
+	created  time.Time
+	attached []string
+	inline   map[string]string
+}
+
+type loginProfile struct {
+	created, lastUsed time.Time
+	resetRequired     bool
+}
+
+type mfaDevice struct {
+	serial, user string // user empty until enabled
+	enabled      time.Time
+}
+
+// managedPolicy is a customer managed policy; AWS managed ones live in
+// Server.managed as their default version's text only.
+type managedPolicy struct {
+	arn, name, id string
+	versions      []string // documents; index+1 is the version number
+	defaultV      int      // index into versions
+	created       time.Time
 }
 
 type role struct {
@@ -107,22 +179,38 @@ type accessKey struct {
 	issued, expires       time.Time
 	parent                string // the key that minted this one
 	roleName, sessionName string
+	// federated is a GetFederationToken session named sessionName; its
+	// permissions are the minting user's intersected with sessionPolicy.
+	federated     bool
+	sessionPolicy string
+	chained       bool // an AssumeRole made with role-session credentials
+	mfa           bool // a GetSessionToken session proven with an MFA code
 }
 
 // New returns an emulator with one account, no users and the AWS managed
 // policies the responder uses.
 func New(opts Options) *Server {
+	part := opts.Partition
+	if part == "" {
+		part = "aws"
+	}
 	s := &Server{
-		now:      opts.Now,
-		rnd:      opts.Rand,
-		accounts: map[string]*account{},
-		keys:     map[string]*accessKey{},
-		managed:  managedPolicies(),
-		calls:    map[string]int{},
+		base:      opts.Now,
+		rnd:       opts.Rand,
+		partition: part,
+		ctDelay:   opts.CloudTrailDelay,
+		accounts:  map[string]*account{},
+		keys:      map[string]*accessKey{},
+		managed:   managedPolicies(part, !opts.NoQuarantinePolicies),
+		policies:  map[string]*managedPolicy{},
+		buckets:   map[string]*bucket{},
+		topics:    map[string]*topic{},
+		calls:     map[string]int{},
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if s.base == nil {
+		s.base = time.Now
 	}
+	s.now = func() time.Time { return s.base().Add(s.offset + s.advanced) }
 	if s.rnd == nil {
 		s.rnd = rand.Reader
 	}
@@ -130,20 +218,19 @@ func New(opts Options) *Server {
 	if acct == "" {
 		acct = DefaultAccount
 	}
+	s.first = acct
 	s.AddAccount(acct)
 	return s
 }
 
-// Account returns the first account's ID.
+// Partition returns the emulator's partition: aws, aws-us-gov or aws-cn.
+func (s *Server) Partition() string { return s.partition }
+
+// Account returns the first account's ID: Options.Account.
 func (s *Server) Account() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := make([]string, 0, len(s.accounts))
-	for id := range s.accounts {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids[0]
+	return s.first
 }
 
 // AddAccount adds an empty account, so tests can hold keys that belong to
@@ -152,256 +239,9 @@ func (s *Server) AddAccount(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.accounts[id]; !ok {
-		s.accounts[id] = &account{id: id, users: map[string]*user{}, roles: map[string]*role{}}
+		s.accounts[id] = &account{id: id, users: map[string]*user{}, roles: map[string]*role{},
+			groups: map[string]*group{}, mfa: map[string]*mfaDevice{}, rootCreated: s.now().UTC()}
 	}
-}
-
-// ErrNoSuchEntity is returned by the administrative methods for a missing
-// account, user or key.
-var ErrNoSuchEntity = errors.New("no such entity")
-
-// CreateUser creates an IAM user, as the bootstrap an operator would do in
-// the console.
-func (s *Server) CreateUser(acct, name string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, err := s.createUser(acct, name)
-	return err
-}
-
-func (s *Server) createUser(acct, name string) (*user, error) {
-	a, ok := s.accounts[acct]
-	if !ok {
-		return nil, fmt.Errorf("create user: account %s: %w", acct, ErrNoSuchEntity)
-	}
-	if _, ok := a.users[name]; ok {
-		return nil, errEntityExists
-	}
-	id, err := s.newID("AIDA", acct)
-	if err != nil {
-		return nil, err
-	}
-	u := &user{name: name, id: id, created: s.now().UTC(), inline: map[string]string{}}
-	a.users[name] = u
-	return u, nil
-}
-
-var errEntityExists = errors.New("entity already exists")
-
-// AttachUserPolicy attaches a managed policy to a user.
-func (s *Server) AttachUserPolicy(acct, name, policyARN string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, err := s.user(acct, name)
-	if err != nil {
-		return err
-	}
-	if _, ok := s.managed[policyARN]; !ok {
-		return fmt.Errorf("attach policy %s: %w", policyARN, ErrNoSuchEntity)
-	}
-	u.attached = appendUnique(u.attached, policyARN)
-	return nil
-}
-
-// PutUserPolicy sets an inline policy on a user.
-func (s *Server) PutUserPolicy(acct, name, policyName, doc string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, err := s.user(acct, name)
-	if err != nil {
-		return err
-	}
-	if _, err := parsePolicy(doc); err != nil {
-		return err
-	}
-	u.inline[policyName] = doc
-	return nil
-}
-
-// CreateRole creates a role that any principal of the account with
-// sts:AssumeRole permission may assume, with an inline policy allowing
-// policyDoc (none if empty).
-func (s *Server) CreateRole(acct, name, policyDoc string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.accounts[acct]
-	if !ok {
-		return fmt.Errorf("create role: account %s: %w", acct, ErrNoSuchEntity)
-	}
-	id, err := s.newID("AROA", acct)
-	if err != nil {
-		return err
-	}
-	r := &role{name: name, id: id, created: s.now().UTC(), inline: map[string]string{}}
-	if policyDoc != "" {
-		if _, err := parsePolicy(policyDoc); err != nil {
-			return err
-		}
-		r.inline["inline"] = policyDoc
-	}
-	a.roles[name] = r
-	return nil
-}
-
-// CreateAccessKey issues a long-term AKIA key for a user, subject to the
-// two-key limit.
-func (s *Server) CreateAccessKey(acct, name string) (Credentials, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, err := s.createAccessKey(acct, name)
-	if err != nil {
-		return Credentials{}, err
-	}
-	return Credentials{AccessKeyID: k.id, SecretAccessKey: k.secret}, nil
-}
-
-var errLimitExceeded = errors.New("cannot exceed quota for AccessKeysPerUser: 2")
-
-func (s *Server) createAccessKey(acct, name string) (*accessKey, error) {
-	if _, err := s.user(acct, name); err != nil {
-		return nil, err
-	}
-	if len(s.userKeys(acct, name)) >= MaxKeysPerUser {
-		return nil, errLimitExceeded
-	}
-	return s.mintKey("AKIA", acct, func(k *accessKey) { k.user = name })
-}
-
-// CreateRootAccessKey issues an access key for the account's root user,
-// which the responder must hand to a human rather than touch.
-func (s *Server) CreateRootAccessKey(acct string) (Credentials, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.accounts[acct]; !ok {
-		return Credentials{}, fmt.Errorf("create root key: account %s: %w", acct, ErrNoSuchEntity)
-	}
-	k, err := s.mintKey("AKIA", acct, func(k *accessKey) { k.root = true })
-	if err != nil {
-		return Credentials{}, err
-	}
-	return Credentials{AccessKeyID: k.id, SecretAccessKey: k.secret}, nil
-}
-
-// CreateOperator creates a user with AdministratorAccess and a key: the
-// identity whose credentials the responder uses.
-func (s *Server) CreateOperator(acct, name string) (Credentials, error) {
-	if err := s.CreateUser(acct, name); err != nil {
-		return Credentials{}, err
-	}
-	if err := s.AttachUserPolicy(acct, name, AdministratorAccessARN); err != nil {
-		return Credentials{}, err
-	}
-	return s.CreateAccessKey(acct, name)
-}
-
-// KeyStatus returns a key's IAM status (Active or Inactive), or
-// ErrNoSuchEntity once it is deleted.
-func (s *Server) KeyStatus(keyID string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok := s.keys[keyID]
-	if !ok || k.deleted {
-		return "", ErrNoSuchEntity
-	}
-	return k.status, nil
-}
-
-// UserPolicies returns the managed policy ARNs attached to a user and the
-// names of its inline policies.
-func (s *Server) UserPolicies(acct, name string) (attached, inline []string, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, err := s.user(acct, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	for n := range u.inline {
-		inline = append(inline, n)
-	}
-	sort.Strings(inline)
-	return append([]string(nil), u.attached...), inline, nil
-}
-
-// RolePolicies returns the names of a role's inline policies.
-func (s *Server) RolePolicies(acct, name string) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.accounts[acct]
-	if !ok {
-		return nil, ErrNoSuchEntity
-	}
-	r, ok := a.roles[name]
-	if !ok {
-		return nil, ErrNoSuchEntity
-	}
-	var out []string
-	for n := range r.inline {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// Calls returns how many authenticated requests reached each action, so a
-// test can prove a step was not repeated.
-func (s *Server) Calls(action string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[action]
-}
-
-// Snapshot returns IAM's resource state (accounts, users, roles, keys and
-// their status, policies) as canonical JSON. It leaves out the CloudTrail
-// history and keys' last-used data, which read-only calls change in AWS
-// too, so that a dry run can be shown to have changed nothing.
-func (s *Server) Snapshot() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	type keyView struct {
-		ID, Account, User, Status string
-		Root, Temporary, Deleted  bool
-	}
-	type userView struct {
-		Name, ID string
-		Attached []string
-		Inline   map[string]string
-	}
-	type roleView struct {
-		Name     string
-		Attached []string
-		Inline   map[string]string
-	}
-	type acctView struct {
-		ID    string
-		Users []userView
-		Roles []roleView
-	}
-	var view struct {
-		Accounts []acctView
-		Keys     []keyView
-	}
-	for _, a := range s.accounts {
-		av := acctView{ID: a.id}
-		for _, u := range a.users {
-			av.Users = append(av.Users, userView{u.name, u.id, u.attached, u.inline})
-		}
-		sort.Slice(av.Users, func(i, j int) bool { return av.Users[i].Name < av.Users[j].Name })
-		for _, r := range a.roles {
-			av.Roles = append(av.Roles, roleView{r.name, r.attached, r.inline})
-		}
-		sort.Slice(av.Roles, func(i, j int) bool { return av.Roles[i].Name < av.Roles[j].Name })
-		view.Accounts = append(view.Accounts, av)
-	}
-	sort.Slice(view.Accounts, func(i, j int) bool { return view.Accounts[i].ID < view.Accounts[j].ID })
-	for _, k := range s.keys {
-		view.Keys = append(view.Keys, keyView{k.id, k.account, k.user, k.status, k.root, k.temporary, k.deleted})
-	}
-	sort.Slice(view.Keys, func(i, j int) bool { return view.Keys[i].ID < view.Keys[j].ID })
-	b, err := json.Marshal(view)
-	if err != nil {
-		panic(err) // only plain types above: cannot fail
-	}
-	return b
 }
 
 func (s *Server) user(acct, name string) (*user, error) {
@@ -424,13 +264,18 @@ func (s *Server) userKeys(acct, name string) []*accessKey {
 			out = append(out, k)
 		}
 	}
+	sortKeys(out)
+	return out
+}
+
+// sortKeys orders keys oldest first, as IAM lists them.
+func sortKeys(out []*accessKey) {
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].created.Equal(out[j].created) {
 			return out[i].created.Before(out[j].created)
 		}
 		return out[i].id < out[j].id
 	})
-	return out
 }
 
 func (s *Server) mintKey(prefix, acct string, set func(*accessKey)) (*accessKey, error) {
@@ -489,36 +334,42 @@ func appendUnique(list []string, v string) []string {
 	return append(list, v)
 }
 
-func userARN(acct, name string) string { return "arn:aws:iam::" + acct + ":user/" + name }
-func roleARN(acct, name string) string { return "arn:aws:iam::" + acct + ":role/" + name }
-func rootARN(acct string) string       { return "arn:aws:iam::" + acct + ":root" }
+func (s *Server) userARN(acct, name string) string {
+	return "arn:" + s.partition + ":iam::" + acct + ":user/" + name
+}
+func (s *Server) roleARN(acct, name string) string {
+	return "arn:" + s.partition + ":iam::" + acct + ":role/" + name
+}
+func (s *Server) rootARN(acct string) string { return "arn:" + s.partition + ":iam::" + acct + ":root" }
 
 // principalOf describes who a key acts as: its ARN and user ID as
 // GetCallerIdentity reports them.
 func (s *Server) principalOf(k *accessKey) (arn, userID string) {
 	switch {
 	case k.root:
-		return rootARN(k.account), k.account
+		return s.rootARN(k.account), k.account
+	case k.federated:
+		return "arn:" + s.partition + ":sts::" + k.account + ":federated-user/" + k.sessionName, k.account + ":" + k.sessionName
 	case k.roleName != "":
 		a := s.accounts[k.account]
 		rid := ""
 		if r, ok := a.roles[k.roleName]; ok {
 			rid = r.id
 		}
-		return "arn:aws:sts::" + k.account + ":assumed-role/" + k.roleName + "/" + k.sessionName, rid + ":" + k.sessionName
+		return "arn:" + s.partition + ":sts::" + k.account + ":assumed-role/" + k.roleName + "/" + k.sessionName, rid + ":" + k.sessionName
 	case k.temporary:
 		// GetSessionToken credentials act as the user (or root) that
 		// minted them.
 		if p, ok := s.keys[k.parent]; ok {
 			return s.principalOf(p)
 		}
-		return userARN(k.account, k.user), ""
+		return s.userARN(k.account, k.user), ""
 	default:
 		a := s.accounts[k.account]
 		uid := ""
 		if u, ok := a.users[k.user]; ok {
 			uid = u.id
 		}
-		return userARN(k.account, k.user), uid
+		return s.userARN(k.account, k.user), uid
 	}
 }
