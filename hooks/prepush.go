@@ -64,34 +64,52 @@ func ReadPrePush(r io.Reader) ([]byte, error) {
 // unscanned. Object names may be SHA-1 (40 hex digits) or SHA-256 (64).
 func ParsePrePush(b []byte) ([]RefUpdate, error) {
 	var out []RefUpdate
-	for n := 1; len(b) > 0; n++ {
-		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			continue
-		}
-		f := strings.Split(string(line), " ")
-		if len(f) != 4 {
-			return nil, &PrePushError{Line: n, Reason: fmt.Sprintf("want 4 space-separated fields, got %d", len(f))}
-		}
+	err := hookLines(b, 4, "", func(f []string) string {
 		u := RefUpdate{LocalRef: f[0], LocalOID: f[1], RemoteRef: f[2], RemoteOID: f[3]}
-		if u.LocalRef == "" || u.RemoteRef == "" {
-			return nil, &PrePushError{Line: n, Reason: "empty ref name"}
-		}
-		if !isOID(u.LocalOID) || !isOID(u.RemoteOID) {
-			return nil, &PrePushError{Line: n, Reason: "object name is not 40 or 64 lower-case hex digits"}
-		}
-		if len(u.LocalOID) != len(u.RemoteOID) {
-			return nil, &PrePushError{Line: n, Reason: "object names of different lengths"}
+		switch {
+		case u.LocalRef == "" || u.RemoteRef == "":
+			return "empty ref name"
+		case !isOID(u.LocalOID) || !isOID(u.RemoteOID):
+			return "object name is not 40 or 64 lower-case hex digits"
+		case len(u.LocalOID) != len(u.RemoteOID):
+			return "object names of different lengths"
 		}
 		out = append(out, u)
+		return ""
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// hookLines calls line with the space-separated fields of each non-empty
+// line of a hook's standard input (LF or CRLF ended), after checking there
+// are exactly want of them. line returns why the fields are invalid, or ""
+// if they are fine; the first reason stops the parse as a *PrePushError
+// naming the line. prefix (e.g. "pre-receive: ") starts every reason.
+// Pre-push and pre-receive share it so that both hooks are equally strict.
+func hookLines(b []byte, want int, prefix string, line func(fields []string) string) error {
+	for n := 1; len(b) > 0; n++ {
+		var l []byte
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			l, b = b[:i], b[i+1:]
+		} else {
+			l, b = b, nil
+		}
+		l = bytes.TrimSuffix(l, []byte("\r"))
+		if len(l) == 0 {
+			continue
+		}
+		f := strings.Split(string(l), " ")
+		if len(f) != want {
+			return &PrePushError{Line: n, Reason: fmt.Sprintf("%swant %d space-separated fields, got %d", prefix, want, len(f))}
+		}
+		if why := line(f); why != "" {
+			return &PrePushError{Line: n, Reason: prefix + why}
+		}
+	}
+	return nil
 }
 
 func isOID(s string) bool {

@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -34,29 +33,19 @@ func (u ReceiveUpdate) IsNew() bool { return isZero(u.Old) }
 // is an error, because guessing could let commits in unscanned.
 func ParsePreReceive(b []byte) ([]ReceiveUpdate, error) {
 	var out []ReceiveUpdate
-	for n := 1; len(b) > 0; n++ {
-		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			continue
-		}
-		f := strings.Split(string(line), " ")
-		if len(f) != 3 {
-			return nil, &PrePushError{Line: n, Reason: fmt.Sprintf("pre-receive: want 3 space-separated fields, got %d", len(f))}
-		}
+	err := hookLines(b, 3, "pre-receive: ", func(f []string) string {
 		u := ReceiveUpdate{Old: f[0], New: f[1], Ref: f[2]}
-		if !isOID(u.Old) || !isOID(u.New) || len(u.Old) != len(u.New) {
-			return nil, &PrePushError{Line: n, Reason: "pre-receive: object names are not both 40 or 64 lower-case hex digits"}
-		}
-		if !strings.HasPrefix(u.Ref, "refs/") {
-			return nil, &PrePushError{Line: n, Reason: "pre-receive: ref name does not start with refs/"}
+		switch {
+		case !isOID(u.Old) || !isOID(u.New) || len(u.Old) != len(u.New):
+			return "object names are not both 40 or 64 lower-case hex digits"
+		case !strings.HasPrefix(u.Ref, "refs/"):
+			return "ref name does not start with refs/"
 		}
 		out = append(out, u)
+		return ""
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
