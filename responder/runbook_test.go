@@ -500,7 +500,9 @@ func TestUnfollowedKeysAreNotContained(t *testing.T) {
 	if tr := res.Incident.Facts.Trail; tr == nil || len(tr.DerivedKeys) != 1 || tr.Unfollowed != 2 {
 		t.Fatalf("trail followed %v, unfollowed %d; want 1 and 2", tr.DerivedKeys, tr.Unfollowed)
 	}
-	if !slices.ContainsFunc(res.Incident.Remaining, func(s string) bool { return strings.HasPrefix(s, "2 key(s) minted or created by the leaked key were not investigated") }) {
+	if !slices.ContainsFunc(res.Incident.Remaining, func(s string) bool {
+		return strings.HasPrefix(s, "2 key(s) minted or created by the leaked key were not investigated")
+	}) {
 		t.Errorf("remaining %q does not name the unfollowed keys", res.Incident.Remaining)
 	}
 }
