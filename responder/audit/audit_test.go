@@ -76,6 +76,19 @@ func (w *world) auditor() *Auditor {
 	return &Auditor{Config: w.config(w.op), Now: func() time.Time { return w.now }, ReportPoll: time.Millisecond}
 }
 
+// limitedAuditor is an auditor whose user may do everything but
+// notAction.
+func (w *world) limitedAuditor(t *testing.T, notAction string) *Auditor {
+	t.Helper()
+	must(t, w.emu.CreateUser(w.acct, "auditor"))
+	must(t, w.emu.PutUserPolicy(w.acct, "auditor", "most", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"`+notAction+`","Resource":"*"}]}`))
+	c, err := w.emu.CreateAccessKey(w.acct, "auditor")
+	must(t, err)
+	a := w.auditor()
+	a.Config = w.config(c)
+	return a
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -218,25 +231,15 @@ func TestAuditAllProblems(t *testing.T) {
 func TestAuditIncomplete(t *testing.T) {
 	t.Run("no report", func(t *testing.T) {
 		w := newWorld(t)
-		must(t, w.emu.CreateUser(w.acct, "auditor"))
-		must(t, w.emu.PutUserPolicy(w.acct, "auditor", "most", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"iam:GenerateCredentialReport","Resource":"*"}]}`))
-		c, err := w.emu.CreateAccessKey(w.acct, "auditor")
-		must(t, err)
-		a := w.auditor()
-		a.Config = w.config(c)
-		_, err = a.Run(context.Background())
+		a := w.limitedAuditor(t, "iam:GenerateCredentialReport")
+		_, err := a.Run(context.Background())
 		if !errors.Is(err, ErrNoReport) || !strings.Contains(err.Error(), "AccessDenied") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("keys unreadable", func(t *testing.T) {
 		w := newWorld(t)
-		must(t, w.emu.CreateUser(w.acct, "auditor"))
-		must(t, w.emu.PutUserPolicy(w.acct, "auditor", "most", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"iam:ListAccessKeys","Resource":"*"}]}`))
-		c, err := w.emu.CreateAccessKey(w.acct, "auditor")
-		must(t, err)
-		a := w.auditor()
-		a.Config = w.config(c)
+		a := w.limitedAuditor(t, "iam:ListAccessKeys")
 		rep, err := a.Run(context.Background())
 		must(t, err)
 		if rep.Complete() || len(rep.Incomplete) != 3 || !strings.Contains(rep.Incomplete[0], "list access keys") {
