@@ -3,8 +3,6 @@ package hooks
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -64,74 +62,6 @@ func PushOptions(getenv func(string) string) []string {
 	out := make([]string, 0, n)
 	for i := range n {
 		out = append(out, getenv("GIT_PUSH_OPTION_"+strconv.Itoa(i)))
-	}
-	return out
-}
-
-// ObjectDirs lists the object directories the pushed objects can be read
-// from, in the order git itself looks: the quarantine
-// (GIT_OBJECT_DIRECTORY, where receive-pack puts the incoming objects until
-// pre-receive accepts them), then GIT_ALTERNATE_OBJECT_DIRECTORIES (which
-// receive-pack points at the repository's own objects), then gitDir's
-// objects and their alternates (objects/info/alternates, followed to
-// maxAlternateDepth as git does). Duplicates are dropped. Outside a
-// pre-receive hook this is gitDir's objects and alternates.
-func ObjectDirs(getenv func(string) string, gitDir string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	add := func(d string) {
-		d = filepath.Clean(d)
-		if d != "" && !seen[d] {
-			seen[d] = true
-			out = append(out, d)
-		}
-	}
-	if d := getenv("GIT_OBJECT_DIRECTORY"); d != "" {
-		add(absFrom(gitDir, d))
-	}
-	for _, d := range splitAlternates(getenv("GIT_ALTERNATE_OBJECT_DIRECTORIES")) {
-		add(absFrom(gitDir, d))
-	}
-	// Follow each directory's own alternates file.
-	add(filepath.Join(gitDir, "objects"))
-	for i := 0; i < len(out) && i < maxAlternateDepth*8; i++ {
-		b, err := os.ReadFile(filepath.Join(out[i], "info", "alternates"))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			add(absFrom(out[i], line))
-		}
-	}
-	return out, nil
-}
-
-// maxAlternateDepth is git's own limit on chained alternates (5).
-const maxAlternateDepth = 5
-
-// splitAlternates splits GIT_ALTERNATE_OBJECT_DIRECTORIES on the path list
-// separator; git lets an entry that contains one be written C-quoted.
-func splitAlternates(s string) []string {
-	var out []string
-	for s != "" {
-		if s[0] == '"' {
-			if end := strings.IndexByte(s[1:], '"'); end >= 0 {
-				if u, err := strconv.Unquote(s[:end+2]); err == nil {
-					out = append(out, u)
-				}
-				s = strings.TrimPrefix(s[end+2:], string(os.PathListSeparator))
-				continue
-			}
-		}
-		p, rest, _ := strings.Cut(s, string(os.PathListSeparator))
-		if p != "" {
-			out = append(out, p)
-		}
-		s = rest
 	}
 	return out
 }
