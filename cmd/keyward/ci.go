@@ -145,6 +145,11 @@ func githubPlan(getenv func(string) string, readFile func(string) ([]byte, error
 		if target == "" {
 			return ciPlan{}, fmt.Errorf("%w: GitHub %s event names no base branch (GITHUB_BASE_REF)", errNoCIRange, event)
 		}
+		if event == "pull_request_target" && head == "HEAD" {
+			// pull_request_target checks out the base branch: HEAD would
+			// be a check of nothing.
+			return ciPlan{}, fmt.Errorf("%w: the pull_request_target event names no head commit (pull_request.head.sha)", errNoCIRange)
+		}
 		p.include, p.exclude, p.base = []string{head}, []string{remoteRef(target)}, remoteRef(target)
 		p.reason = "GitHub pull request into " + target
 		if event == "pull_request_target" {
