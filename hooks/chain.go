@@ -2,6 +2,8 @@ package hooks
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 )
 
@@ -18,6 +21,18 @@ import (
 // a hook keyward chained to), the shim sees its own path and stops instead
 // of looping.
 const ActiveEnv = "KEYWARD_HOOK_ACTIVE"
+
+// ActiveArgsEnv is set next to ActiveEnv to a digest of the arguments the
+// chained hook got. A loop calls the shim again with the same arguments;
+// a chained pre-push hook that pushes to another remote calls it with
+// that remote's, and that push must be checked, not waved through.
+const ActiveArgsEnv = "KEYWARD_HOOK_ACTIVE_ARGS"
+
+// argsDigest identifies a hook's arguments in ActiveArgsEnv.
+func argsDigest(args []string) string {
+	h := sha256.Sum256([]byte(strings.Join(args, "\x00")))
+	return hex.EncodeToString(h[:16])
+}
 
 // Chain is the hook keyward runs after its own check passes.
 type Chain struct {
@@ -85,9 +100,10 @@ func ChainFor(ctx context.Context, g Git, shim, hook string) (Chain, error) {
 	return Chain{Path: cand, Runnable: fi.Mode().IsRegular() && (runtime.GOOS == "windows" || fi.Mode().Perm()&0o111 != 0)}, nil
 }
 
-// Reentered reports whether the shim at shim is being run by a hook that
-// keyward itself chained to from the same shim (see ActiveEnv).
-func Reentered(g Git, shim string) bool {
+// Reentered reports whether the shim at shim is being run, with args, by a
+// hook that keyward itself chained to from the same shim with the same
+// arguments (see ActiveEnv and ActiveArgsEnv).
+func Reentered(g Git, shim string, args []string) bool {
 	active := g.getenv(ActiveEnv)
 	if active == "" {
 		return false
@@ -96,7 +112,7 @@ func Reentered(g Git, shim string) bool {
 	if err != nil {
 		return false
 	}
-	return samePath(active, absFrom(cwd, shim))
+	return samePath(active, absFrom(cwd, shim)) && g.getenv(ActiveArgsEnv) == argsDigest(args)
 }
 
 // ChainedHookError is a chained hook that failed; git sees the failure as
@@ -119,7 +135,7 @@ func RunChained(ctx context.Context, g Git, shim, path string, args []string, st
 	if err != nil {
 		return err
 	}
-	env := append(append([]string(nil), g.environ()...), ActiveEnv+"="+absFrom(cwd, shim))
+	env := append(append([]string(nil), g.environ()...), ActiveEnv+"="+absFrom(cwd, shim), ActiveArgsEnv+"="+argsDigest(args))
 	runWith := func(name string, argv ...string) error {
 		cmd := exec.CommandContext(ctx, name, argv...)
 		cmd.Dir, cmd.Env = g.Dir, env

@@ -117,14 +117,19 @@ func TestRunChained(t *testing.T) {
 func TestReentered(t *testing.T) {
 	g := newRepo(t, testEnv(t), "repo")
 	shim := filepath.Join(".git", "hooks", PreCommit)
-	if Reentered(g, shim) {
+	args := []string{"origin", "../origin.git"}
+	if Reentered(g, shim, args) {
 		t.Error("reentered without the variable")
 	}
-	g.Env = append(g.Env, ActiveEnv+"="+filepath.Join(g.Dir, shim))
-	if !Reentered(g, shim) {
-		t.Error("not reentered with the shim's own path")
+	g.Env = append(g.Env, ActiveEnv+"="+filepath.Join(g.Dir, shim), ActiveArgsEnv+"="+argsDigest(args))
+	if !Reentered(g, shim, args) {
+		t.Error("not reentered with the shim's own path and arguments")
 	}
-	if Reentered(g, filepath.Join(".git", "hooks", PrePush)) {
+	if Reentered(g, filepath.Join(".git", "hooks", PrePush), args) {
 		t.Error("reentered for another shim")
+	}
+	// A chained pre-push hook pushing to another remote is a new push.
+	if Reentered(g, shim, []string{"backup", "../backup.git"}) {
+		t.Error("reentered for other arguments")
 	}
 }

@@ -17,7 +17,7 @@ func testEnv(t *testing.T) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "GIT_") || k == "HOME" || k == "XDG_CONFIG_HOME" || k == ActiveEnv {
+		if strings.HasPrefix(k, "GIT_") || k == "HOME" || k == "XDG_CONFIG_HOME" || k == ActiveEnv || k == ActiveArgsEnv {
 			continue
 		}
 		env = append(env, kv)

@@ -64,34 +64,52 @@ func ReadPrePush(r io.Reader) ([]byte, error) {
 // unscanned. Object names may be SHA-1 (40 hex digits) or SHA-256 (64).
 func ParsePrePush(b []byte) ([]RefUpdate, error) {
 	var out []RefUpdate
-	for n := 1; len(b) > 0; n++ {
-		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			continue
-		}
-		f := strings.Split(string(line), " ")
-		if len(f) != 4 {
-			return nil, &PrePushError{Line: n, Reason: fmt.Sprintf("want 4 space-separated fields, got %d", len(f))}
-		}
+	err := hookLines(b, 4, "", func(f []string) string {
 		u := RefUpdate{LocalRef: f[0], LocalOID: f[1], RemoteRef: f[2], RemoteOID: f[3]}
-		if u.LocalRef == "" || u.RemoteRef == "" {
-			return nil, &PrePushError{Line: n, Reason: "empty ref name"}
-		}
-		if !isOID(u.LocalOID) || !isOID(u.RemoteOID) {
-			return nil, &PrePushError{Line: n, Reason: "object name is not 40 or 64 lower-case hex digits"}
-		}
-		if len(u.LocalOID) != len(u.RemoteOID) {
-			return nil, &PrePushError{Line: n, Reason: "object names of different lengths"}
+		switch {
+		case u.LocalRef == "" || u.RemoteRef == "":
+			return "empty ref name"
+		case !isOID(u.LocalOID) || !isOID(u.RemoteOID):
+			return "object name is not 40 or 64 lower-case hex digits"
+		case len(u.LocalOID) != len(u.RemoteOID):
+			return "object names of different lengths"
 		}
 		out = append(out, u)
+		return ""
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// hookLines calls line with the space-separated fields of each non-empty
+// line of a hook's standard input (LF or CRLF ended), after checking there
+// are exactly want of them. line returns why the fields are invalid, or ""
+// if they are fine; the first reason stops the parse as a *PrePushError
+// naming the line. prefix (e.g. "pre-receive: ") starts every reason.
+// Pre-push and pre-receive share it so that both hooks are equally strict.
+func hookLines(b []byte, want int, prefix string, line func(fields []string) string) error {
+	for n := 1; len(b) > 0; n++ {
+		var l []byte
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			l, b = b[:i], b[i+1:]
+		} else {
+			l, b = b, nil
+		}
+		l = bytes.TrimSuffix(l, []byte("\r"))
+		if len(l) == 0 {
+			continue
+		}
+		f := strings.Split(string(l), " ")
+		if len(f) != want {
+			return &PrePushError{Line: n, Reason: fmt.Sprintf("%swant %d space-separated fields, got %d", prefix, want, len(f))}
+		}
+		if why := line(f); why != "" {
+			return &PrePushError{Line: n, Reason: prefix + why}
+		}
+	}
+	return nil
 }
 
 func isOID(s string) bool {
@@ -109,75 +127,6 @@ func isOID(s string) bool {
 
 func isZero(oid string) bool {
 	return oid != "" && strings.Trim(oid, "0") == ""
-}
-
-// PushRanges turns pre-push updates into the commit ranges to scan, in the
-// form `keyward scan --range` takes: deletions are skipped; a new remote
-// ref, or one whose old commit this repository does not have (someone else
-// pushed since the last fetch), becomes <zero>..<local>, which the range
-// source reads as "commits no remote-tracking ref reaches"; anything else
-// is <remote>..<local>. Repeated ranges (a branch and a tag on the same
-// commit) are returned once.
-func PushRanges(ctx context.Context, g Git, updates []RefUpdate) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	for _, u := range updates {
-		if u.IsDelete() {
-			continue
-		}
-		from := u.RemoteOID
-		if !u.IsNew() {
-			have, err := hasCommit(ctx, g, from)
-			if err != nil {
-				return nil, err
-			}
-			if !have {
-				from = ""
-			}
-		}
-		if from == "" || u.IsNew() {
-			from = strings.Repeat("0", len(u.LocalOID))
-		}
-		spec := from + ".." + u.LocalOID
-		if !seen[spec] {
-			seen[spec] = true
-			out = append(out, spec)
-		}
-	}
-	return out, nil
-}
-
-// hasCommit reports whether oid names a commit in the repository.
-func hasCommit(ctx context.Context, g Git, oid string) (bool, error) {
-	_, err := g.run(ctx, "cat-file", "-e", oid+"^{commit}")
-	if err == nil {
-		return true, nil
-	}
-	if ctx.Err() != nil {
-		return false, ctx.Err()
-	}
-	if exitCode(err) > 0 {
-		return false, nil
-	}
-	return false, fmt.Errorf("check commit %s: %w", oid, err)
-}
-
-// FrameworkRange is the range the pre-commit framework
-// (https://pre-commit.com) asks a pre-push hook to check. The framework
-// reads git's standard input itself and passes its verdict in the
-// environment: PRE_COMMIT_FROM_REF and PRE_COMMIT_TO_REF, or, when the push
-// includes a branch's root commit, only PRE_COMMIT_LOCAL_BRANCH, meaning all
-// of that branch no remote-tracking ref reaches. Empty means the framework
-// is not running this hook.
-func FrameworkRange(getenv func(string) string) string {
-	from, to := getenv("PRE_COMMIT_FROM_REF"), getenv("PRE_COMMIT_TO_REF")
-	if from != "" && to != "" {
-		return from + ".." + to
-	}
-	if b := getenv("PRE_COMMIT_LOCAL_BRANCH"); b != "" {
-		return strings.Repeat("0", 40) + ".." + b
-	}
-	return ""
 }
 
 // PushCommits turns pre-push updates to remote into what to scan: the
@@ -262,11 +211,14 @@ func trackingTips(ctx context.Context, g Git, remote string) ([]string, error) {
 	return tips, nil
 }
 
-// FrameworkPush is FrameworkRange as PushCommits' include and exclude:
-// PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF, or, for a branch whose root
-// commit is pushed (PRE_COMMIT_LOCAL_BRANCH), everything on it that the
-// remote being pushed to (PRE_COMMIT_REMOTE_NAME) is not known to have.
-// ok is false when the pre-commit framework is not running the hook.
+// FrameworkPush is what the pre-commit framework (https://pre-commit.com)
+// asks a pre-push hook to check, as PushCommits' include and exclude. The
+// framework reads git's standard input itself and passes its verdict in the
+// environment: PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF, or, for a branch
+// whose root commit is pushed, only PRE_COMMIT_LOCAL_BRANCH, meaning
+// everything on it that the remote being pushed to (PRE_COMMIT_REMOTE_NAME)
+// is not known to have. ok is false when the framework is not running the
+// hook.
 func FrameworkPush(ctx context.Context, g Git, getenv func(string) string) (include, exclude []string, ok bool, err error) {
 	from, to := getenv("PRE_COMMIT_FROM_REF"), getenv("PRE_COMMIT_TO_REF")
 	if from != "" && to != "" {

@@ -62,43 +62,23 @@ func TestReadPrePushLimit(t *testing.T) {
 	}
 }
 
-func TestPushRanges(t *testing.T) {
-	ctx := context.Background()
-	g := newRepo(t, testEnv(t), "repo")
-	mustGit(t, g, "commit", "-q", "--allow-empty", "-m", "one")
-	one := mustGit(t, g, "rev-parse", "HEAD")
-	mustGit(t, g, "commit", "-q", "--allow-empty", "-m", "two")
-	two := mustGit(t, g, "rev-parse", "HEAD")
-	unknown := strings.Repeat("e", 40) // pushed by someone else, never fetched
-
-	got, err := PushRanges(ctx, g, []RefUpdate{
-		{"refs/heads/main", two, "refs/heads/main", one},         // update
-		{"refs/heads/new", two, "refs/heads/new", zero},          // new branch
-		{"refs/tags/v1", two, "refs/tags/v1", zero},              // same range again
-		{"(delete)", zero, "refs/heads/gone", one},               // deletion
-		{"refs/heads/forced", two, "refs/heads/forced", unknown}, // remote moved on
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{one + ".." + two, zero + ".." + two}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("ranges = %q, want %q", got, want)
-	}
-}
-
-func TestFrameworkRange(t *testing.T) {
+// TestFrameworkPush: the framework's range when it gives one, its branch
+// when it gives only that, and not the framework's run otherwise (a
+// TO_REF alone is not a range).
+func TestFrameworkPush(t *testing.T) {
 	for _, tc := range []struct {
-		env  map[string]string
-		want string
+		env              map[string]string
+		include, exclude []string
+		ok               bool
 	}{
-		{map[string]string{"PRE_COMMIT_FROM_REF": shaA, "PRE_COMMIT_TO_REF": shaB, "PRE_COMMIT_LOCAL_BRANCH": "refs/heads/x"}, shaA + ".." + shaB},
-		{map[string]string{"PRE_COMMIT_LOCAL_BRANCH": "refs/heads/x"}, zero + "..refs/heads/x"},
-		{map[string]string{"PRE_COMMIT_TO_REF": shaB}, ""},
-		{nil, ""},
+		{map[string]string{"PRE_COMMIT_FROM_REF": shaA, "PRE_COMMIT_TO_REF": shaB, "PRE_COMMIT_LOCAL_BRANCH": "refs/heads/x"}, []string{shaB}, []string{shaA}, true},
+		{map[string]string{"PRE_COMMIT_LOCAL_BRANCH": "refs/heads/x"}, []string{"refs/heads/x"}, nil, true},
+		{map[string]string{"PRE_COMMIT_TO_REF": shaB}, nil, nil, false},
+		{nil, nil, nil, false},
 	} {
-		if got := FrameworkRange(func(k string) string { return tc.env[k] }); got != tc.want {
-			t.Errorf("FrameworkRange(%v) = %q, want %q", tc.env, got, tc.want)
+		inc, exc, ok, err := FrameworkPush(context.Background(), Git{Dir: t.TempDir()}, func(k string) string { return tc.env[k] })
+		if err != nil || ok != tc.ok || !reflect.DeepEqual(inc, tc.include) || !reflect.DeepEqual(exc, tc.exclude) {
+			t.Errorf("FrameworkPush(%v) = %q, %q, %v, %v; want %q, %q, %v", tc.env, inc, exc, ok, err, tc.include, tc.exclude, tc.ok)
 		}
 	}
 }

@@ -1,11 +1,8 @@
 package hooks
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -34,29 +31,19 @@ func (u ReceiveUpdate) IsNew() bool { return isZero(u.Old) }
 // is an error, because guessing could let commits in unscanned.
 func ParsePreReceive(b []byte) ([]ReceiveUpdate, error) {
 	var out []ReceiveUpdate
-	for n := 1; len(b) > 0; n++ {
-		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			continue
-		}
-		f := strings.Split(string(line), " ")
-		if len(f) != 3 {
-			return nil, &PrePushError{Line: n, Reason: fmt.Sprintf("pre-receive: want 3 space-separated fields, got %d", len(f))}
-		}
+	err := hookLines(b, 3, "pre-receive: ", func(f []string) string {
 		u := ReceiveUpdate{Old: f[0], New: f[1], Ref: f[2]}
-		if !isOID(u.Old) || !isOID(u.New) || len(u.Old) != len(u.New) {
-			return nil, &PrePushError{Line: n, Reason: "pre-receive: object names are not both 40 or 64 lower-case hex digits"}
-		}
-		if !strings.HasPrefix(u.Ref, "refs/") {
-			return nil, &PrePushError{Line: n, Reason: "pre-receive: ref name does not start with refs/"}
+		switch {
+		case !isOID(u.Old) || !isOID(u.New) || len(u.Old) != len(u.New):
+			return "object names are not both 40 or 64 lower-case hex digits"
+		case !strings.HasPrefix(u.Ref, "refs/"):
+			return "ref name does not start with refs/"
 		}
 		out = append(out, u)
+		return ""
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -75,74 +62,6 @@ func PushOptions(getenv func(string) string) []string {
 	out := make([]string, 0, n)
 	for i := range n {
 		out = append(out, getenv("GIT_PUSH_OPTION_"+strconv.Itoa(i)))
-	}
-	return out
-}
-
-// ObjectDirs lists the object directories the pushed objects can be read
-// from, in the order git itself looks: the quarantine
-// (GIT_OBJECT_DIRECTORY, where receive-pack puts the incoming objects until
-// pre-receive accepts them), then GIT_ALTERNATE_OBJECT_DIRECTORIES (which
-// receive-pack points at the repository's own objects), then gitDir's
-// objects and their alternates (objects/info/alternates, followed to
-// maxAlternateDepth as git does). Duplicates are dropped. Outside a
-// pre-receive hook this is gitDir's objects and alternates.
-func ObjectDirs(getenv func(string) string, gitDir string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	add := func(d string) {
-		d = filepath.Clean(d)
-		if d != "" && !seen[d] {
-			seen[d] = true
-			out = append(out, d)
-		}
-	}
-	if d := getenv("GIT_OBJECT_DIRECTORY"); d != "" {
-		add(absFrom(gitDir, d))
-	}
-	for _, d := range splitAlternates(getenv("GIT_ALTERNATE_OBJECT_DIRECTORIES")) {
-		add(absFrom(gitDir, d))
-	}
-	// Follow each directory's own alternates file.
-	add(filepath.Join(gitDir, "objects"))
-	for i := 0; i < len(out) && i < maxAlternateDepth*8; i++ {
-		b, err := os.ReadFile(filepath.Join(out[i], "info", "alternates"))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			add(absFrom(out[i], line))
-		}
-	}
-	return out, nil
-}
-
-// maxAlternateDepth is git's own limit on chained alternates (5).
-const maxAlternateDepth = 5
-
-// splitAlternates splits GIT_ALTERNATE_OBJECT_DIRECTORIES on the path list
-// separator; git lets an entry that contains one be written C-quoted.
-func splitAlternates(s string) []string {
-	var out []string
-	for s != "" {
-		if s[0] == '"' {
-			if end := strings.IndexByte(s[1:], '"'); end >= 0 {
-				if u, err := strconv.Unquote(s[:end+2]); err == nil {
-					out = append(out, u)
-				}
-				s = strings.TrimPrefix(s[end+2:], string(os.PathListSeparator))
-				continue
-			}
-		}
-		p, rest, _ := strings.Cut(s, string(os.PathListSeparator))
-		if p != "" {
-			out = append(out, p)
-		}
-		s = rest
 	}
 	return out
 }

@@ -165,7 +165,11 @@ func (skewRetryable) IsErrorRetryable(err error) aws.Ternary {
 // skewRateLimit lets the one skew retry through without the retry quota.
 type skewRateLimit struct{}
 
+// GetToken implements retry.RateLimiter: the token is always granted and
+// costs nothing to release.
 func (skewRateLimit) GetToken(context.Context, uint) (func() error, error) {
 	return func() error { return nil }, nil
 }
+
+// AddTokens implements retry.RateLimiter; there is no quota to refill.
 func (skewRateLimit) AddTokens(uint) error { return nil }

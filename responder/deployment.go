@@ -23,6 +23,9 @@ type RoleDrift struct {
 	// Missing actions make steps fail with AccessDenied; Extra ones are
 	// more than least privilege.
 	Missing, Extra []string
+	// Denied are actions the policy allows but a Deny statement of it
+	// takes away again: they fail like Missing ones.
+	Denied []string
 }
 
 // CheckResponderRole assumes roleARN (a member account's responder role)
@@ -44,14 +47,26 @@ func CheckResponderRole(ctx context.Context, base aws.Config, roleARN string) (R
 	if u, err := url.QueryUnescape(doc); err == nil {
 		doc = u // IAM returns documents URL-encoded
 	}
-	have, err := allowedActions(doc)
-	if err != nil {
+	if err := d.compare(doc); err != nil {
 		return d, fmt.Errorf("read the role's %s policy: %w", ResponderPolicyName, err)
+	}
+	return d, nil
+}
+
+// compare fills Missing, Denied and Extra from the role's policy document
+// against the step table's actions.
+func (d *RoleDrift) compare(doc string) error {
+	have, deny, err := policyActions(doc)
+	if err != nil {
+		return err
 	}
 	want := ResponderPolicy(Options{}).Actions()
 	for _, a := range want {
-		if !slices.Contains(have, a) {
+		switch {
+		case !slices.Contains(have, a):
 			d.Missing = append(d.Missing, a)
+		case deny(a):
+			d.Denied = append(d.Denied, a)
 		}
 	}
 	for _, a := range have {
@@ -59,35 +74,100 @@ func CheckResponderRole(ctx context.Context, base aws.Config, roleARN string) (R
 			d.Extra = append(d.Extra, a)
 		}
 	}
-	return d, nil
+	return nil
 }
 
-// allowedActions lists the actions of a policy's Allow statements.
-func allowedActions(doc string) ([]string, error) {
+// policyActions lists the actions of a policy's Allow statements, and
+// returns whether its Deny statements deny a given action: an explicit
+// Deny wins over any Allow, so an allowed action it matches is not
+// allowed at all. A Deny's Condition and Resource are not evaluated: the
+// Deny is taken to apply, since a check that cannot tell must not say
+// the role works.
+func policyActions(doc string) (allowed []string, denied func(action string) bool, err error) {
 	var p struct {
 		Statement []struct {
-			Effect string          `json:"Effect"`
-			Action json.RawMessage `json:"Action"`
+			Effect    string          `json:"Effect"`
+			Action    json.RawMessage `json:"Action"`
+			NotAction json.RawMessage `json:"NotAction"`
 		} `json:"Statement"`
 	}
 	if err := json.Unmarshal([]byte(doc), &p); err != nil {
-		return nil, fmt.Errorf("parse policy: %w", err)
+		return nil, nil, fmt.Errorf("parse policy: %w", err)
 	}
-	var out []string
+	var deny, notDeny [][]string
 	for _, s := range p.Statement {
-		if s.Effect != "Allow" {
+		if s.Effect == "Deny" && len(s.NotAction) > 0 {
+			list, err := actionList(s.NotAction, "NotAction")
+			if err != nil {
+				return nil, nil, err
+			}
+			notDeny = append(notDeny, list)
 			continue
 		}
-		var list []string
-		if err := json.Unmarshal(s.Action, &list); err != nil {
-			var one string
-			if err := json.Unmarshal(s.Action, &one); err != nil {
-				return nil, fmt.Errorf("parse policy: Action is neither a string nor a list")
-			}
-			list = []string{one}
+		list, err := actionList(s.Action, "Action")
+		if err != nil {
+			return nil, nil, err
 		}
-		out = append(out, list...)
+		switch s.Effect {
+		case "Allow":
+			allowed = append(allowed, list...)
+		case "Deny":
+			deny = append(deny, list)
+		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	slices.Sort(allowed)
+	denied = func(a string) bool {
+		for _, list := range deny {
+			if slices.ContainsFunc(list, func(pat string) bool { return actionMatch(pat, a) }) {
+				return true
+			}
+		}
+		for _, list := range notDeny {
+			if !slices.ContainsFunc(list, func(pat string) bool { return actionMatch(pat, a) }) {
+				return true
+			}
+		}
+		return false
+	}
+	return slices.Compact(allowed), denied, nil
+}
+
+// actionList reads a statement's Action or NotAction: a string or a list.
+func actionList(raw json.RawMessage, field string) ([]string, error) {
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil {
+		var one string
+		if err := json.Unmarshal(raw, &one); err != nil {
+			return nil, fmt.Errorf("parse policy: %s is neither a string nor a list", field)
+		}
+		list = []string{one}
+	}
+	return list, nil
+}
+
+// actionMatch matches an IAM action against a policy's action pattern:
+// case-insensitive, with * for any run of characters and ? for one.
+func actionMatch(pattern, action string) bool {
+	p, a := strings.ToLower(pattern), strings.ToLower(action)
+	for len(p) > 0 {
+		switch p[0] {
+		case '*':
+			for i := len(a); i >= 0; i-- {
+				if actionMatch(p[1:], a[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if a == "" {
+				return false
+			}
+		default:
+			if a == "" || a[0] != p[0] {
+				return false
+			}
+		}
+		p, a = p[1:], a[1:]
+	}
+	return a == ""
 }

@@ -309,6 +309,11 @@ func (x *Execution) followSessions(ctx context.Context, res *StepResult, cfg aws
 			return fmt.Errorf("investigate session %s in account %s: %w", id, acct, err)
 		}
 		res.Detail += fmt.Sprintf("; session %s: %d events in account %s", id, len(t.Events), acct)
+		if t.Unfollowed > 0 {
+			x.addHuman(HumanAction{Subject: "session " + id + " in account " + acct,
+				What:     fmt.Sprintf("%d key(s) it minted or created there were not investigated (past the limit of keys followed): what they did is unknown", t.Unfollowed),
+				Commands: []string{"aws cloudtrail lookup-events --lookup-attributes AttributeKey=AccessKeyId,AttributeValue=" + id + "   # with credentials of account " + acct}})
+		}
 		if len(t.Changes) == 0 {
 			continue
 		}

@@ -212,6 +212,37 @@ func TestHealthFollowsSessionIntoThirdAccount(t *testing.T) {
 	}
 }
 
+// The thief's session chained into more roles of the third account than
+// the investigation follows: what the others did there is unknown, so it
+// is named for a human and the outcome is not "contained".
+func TestHealthUnfollowedSessionsInThirdAccount(t *testing.T) {
+	o := newOrg(t)
+	check(t, o.emu.PutRolePolicy(thirdAccount, "Shared", "chain", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`))
+	check(t, o.emu.CreateRole(thirdAccount, "Next", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`))
+	check(t, o.emu.SetRoleTrust(thirdAccount, "Next", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+thirdAccount+`:root"},"Action":"sts:AssumeRole"}]}`))
+	for _, name := range []string{"a", "b"} {
+		_, err := sts.NewFromConfig(o.config(o.session)).AssumeRole(context.Background(), &sts.AssumeRoleInput{
+			RoleArn: aws.String("arn:aws:iam::" + thirdAccount + ":role/Next"), RoleSessionName: aws.String(name)})
+		check(t, err)
+	}
+	h := o.responder(t, "arn:aws:iam::{account}:role/"+testResponderRole)
+	h.Options.MaxKeysFollowed = 1
+	tgt, err := h.Target(context.Background(), o.leaked.AccessKeyID)
+	check(t, err)
+	res, err := h.Respond(context.Background(), tgt)
+	var pe *PartialError
+	if !errors.As(err, &pe) || res.Incident.Outcome != OutcomePartial {
+		t.Fatalf("err = %v, outcome %q; want partially contained", err, res.Incident.Outcome)
+	}
+	found := false
+	for _, r := range res.Incident.Remaining {
+		found = found || strings.Contains(r, "session "+o.session.AccessKeyID+" in account "+thirdAccount) && strings.Contains(r, "1 key(s) it minted or created there were not investigated")
+	}
+	if !found {
+		t.Fatalf("remaining %v does not name the unfollowed session", res.Incident.Remaining)
+	}
+}
+
 // Without a role template the member account's key is not the operator's:
 // the run stops and says whose it is, never "contained".
 func TestHealthRespondOtherAccountWithoutTemplate(t *testing.T) {

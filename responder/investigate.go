@@ -16,9 +16,11 @@ import (
 // lookupPageSize is LookupEvents' maximum page.
 const lookupPageSize = 50
 
-// maxDerivedKeys bounds how many ASIA keys minted by the leaked key are
-// followed, so a key that minted thousands of sessions cannot make the
-// investigation run for days.
+// maxDerivedKeys bounds how many keys minted or created by the leaked key
+// are followed (Options.MaxKeysFollowed), so a key that minted thousands of
+// sessions cannot make the investigation run for days. Keys past it are
+// counted in Trail.Unfollowed, which keeps the outcome from being
+// "contained": what they did is unknown.
 const maxDerivedKeys = 100
 
 // TrailEvent is one CloudTrail event, reduced to what the report needs.
@@ -60,6 +62,9 @@ type Trail struct {
 	Last         time.Time      `json:"last_use,omitzero"`
 	Events       []TrailEvent   `json:"events"`
 	Truncated    bool           `json:"truncated,omitempty"`
+	// Unfollowed counts the keys minted or created by the leaked key that
+	// were not investigated because of the limit (maxDerivedKeys).
+	Unfollowed int `json:"unfollowed_keys,omitempty"`
 	// CreatedKeys are access keys the leaked key or a credential derived
 	// from it created; each is investigated like the leaked key.
 	CreatedKeys []string `json:"created_keys,omitempty"`
@@ -105,6 +110,24 @@ func (r *Runner) investigate(ctx context.Context, x *Execution, keyID string, re
 	roles := map[string]bool{}
 	queue := []string{keyID}
 	seen := map[string]bool{keyID: true}
+	limit := r.MaxKeysFollowed
+	if limit <= 0 {
+		limit = maxDerivedKeys
+	}
+	// follow queues k for investigation once, up to the limit; past it k
+	// is counted as unfollowed.
+	follow := func(k string) bool {
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		if len(seen) > limit+1 {
+			t.Unfollowed++
+			return false
+		}
+		queue = append(queue, k)
+		return true
+	}
 	interval := r.LookupInterval
 	if interval <= 0 {
 		interval = defaultLookupInterval
@@ -134,9 +157,7 @@ func (r *Runner) investigate(ctx context.Context, x *Execution, keyID string, re
 					te.Responder = x != nil && x.isOwn(te.RequestID)
 					if te.Params != nil && te.ErrorCode == "" && !te.Responder {
 						t.Changes = append(t.Changes, te)
-						if k := te.Params.CreatedKeyID; k != "" && !seen[k] && len(seen) <= maxDerivedKeys {
-							seen[k] = true
-							queue = append(queue, k)
+						if k := te.Params.CreatedKeyID; k != "" && follow(k) {
 							t.CreatedKeys = append(t.CreatedKeys, k)
 						}
 					}
@@ -167,9 +188,7 @@ func (r *Runner) investigate(ctx context.Context, x *Execution, keyID string, re
 					if !te.Responder && te.Time.After(t.Last) {
 						t.Last = te.Time
 					}
-					if derived != "" && !seen[derived] && len(seen) <= maxDerivedKeys {
-						seen[derived] = true
-						queue = append(queue, derived)
+					if derived != "" && follow(derived) {
 						t.DerivedKeys = append(t.DerivedKeys, derived)
 					}
 					if role != "" {

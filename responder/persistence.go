@@ -285,7 +285,10 @@ func findPersistence(events []TrailEvent, partition, acct string) []PersistenceI
 	createdUser, createdRole := map[string]bool{}, map[string]bool{}
 	var out []PersistenceItem
 	for _, e := range evs {
-		if e.ErrorCode != "" || e.Responder {
+		// No parameters (a journal written by hand, or by an older
+		// version) means nothing to name or revert; the event itself is
+		// still in the trail's events.
+		if e.ErrorCode != "" || e.Responder || e.Params == nil {
 			continue
 		}
 		p := e.Params
@@ -308,24 +311,14 @@ func findPersistence(events []TrailEvent, partition, acct string) []PersistenceI
 		case "UpdateLoginProfile":
 			it.Kind, it.Target = "login-profile", user
 			it.Revert = "aws iam update-login-profile --user-name " + user + " --password-reset-required --password '<a new password given to the user by a secure channel>'"
-		case "AttachUserPolicy":
-			it.Kind, it.Target = "policy-attachment", "user/"+user+" "+p.PolicyARN
-			it.Revert = "aws iam detach-user-policy --user-name " + user + " --policy-arn " + p.PolicyARN
-		case "AttachRolePolicy":
-			it.Kind, it.Target = "policy-attachment", "role/"+p.RoleName+" "+p.PolicyARN
-			it.Revert = "aws iam detach-role-policy --role-name " + p.RoleName + " --policy-arn " + p.PolicyARN
-		case "AttachGroupPolicy":
-			it.Kind, it.Target = "policy-attachment", "group/"+p.GroupName+" "+p.PolicyARN
-			it.Revert = "aws iam detach-group-policy --group-name " + p.GroupName + " --policy-arn " + p.PolicyARN
-		case "PutUserPolicy":
-			it.Kind, it.Target = "inline-policy", "user/"+user+" "+p.PolicyName
-			it.Revert = "aws iam delete-user-policy --user-name " + user + " --policy-name " + p.PolicyName
-		case "PutRolePolicy":
-			it.Kind, it.Target = "inline-policy", "role/"+p.RoleName+" "+p.PolicyName
-			it.Revert = "aws iam delete-role-policy --role-name " + p.RoleName + " --policy-name " + p.PolicyName
-		case "PutGroupPolicy":
-			it.Kind, it.Target = "inline-policy", "group/"+p.GroupName+" "+p.PolicyName
-			it.Revert = "aws iam delete-group-policy --group-name " + p.GroupName + " --policy-name " + p.PolicyName
+		case "AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy":
+			k, n := policyHolder(e.Name, user, p)
+			it.Kind, it.Target = "policy-attachment", k+"/"+n+" "+p.PolicyARN
+			it.Revert = "aws iam detach-" + k + "-policy --" + k + "-name " + n + " --policy-arn " + p.PolicyARN
+		case "PutUserPolicy", "PutRolePolicy", "PutGroupPolicy":
+			k, n := policyHolder(e.Name, user, p)
+			it.Kind, it.Target = "inline-policy", k+"/"+n+" "+p.PolicyName
+			it.Revert = "aws iam delete-" + k + "-policy --" + k + "-name " + n + " --policy-name " + p.PolicyName
 		case "UpdateAssumeRolePolicy":
 			it.Kind, it.Target = "trust-policy", "role/"+p.RoleName
 			it.Revert = "aws iam update-assume-role-policy --role-name " + p.RoleName + " --policy-document file://<the previous trust policy, from your infrastructure code>"
@@ -358,6 +351,19 @@ func findPersistence(events []TrailEvent, partition, acct string) []PersistenceI
 		out = append(out, it)
 	}
 	return out
+}
+
+// policyHolder is the principal an Attach*Policy or Put*Policy event
+// names: its kind as the CLI spells it (user, role or group, as in
+// --user-name) and its name. The event's name says which.
+func policyHolder(event, user string, p *changeParams) (kind, name string) {
+	switch {
+	case strings.Contains(event, "User"):
+		return "user", user
+	case strings.Contains(event, "Role"):
+		return "role", p.RoleName
+	}
+	return "group", p.GroupName
 }
 
 func orPlaceholder(s, p string) string {

@@ -111,6 +111,9 @@ type Options struct {
 	Lookback time.Duration
 	// LookupInterval spaces LookupEvents calls per region; 0 means 500 ms.
 	LookupInterval time.Duration
+	// MaxKeysFollowed bounds how many keys minted or created by the
+	// leaked key the investigation follows; 0 means 100. Tests lower it.
+	MaxKeysFollowed int
 	// LookupAttempts bounds retries of a throttled LookupEvents on top of
 	// the SDK's own; 0 means 6.
 	LookupAttempts int

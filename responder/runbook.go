@@ -324,6 +324,9 @@ func (x *Execution) remaining() []string {
 	need(StepInvestigate, "CloudTrail was not searched: credentials the key minted or created are unknown")
 	need(StepPersistence, "what the attacker created was not contained")
 	need(StepRevokeRoleSessions, "sessions of roles the key assumed were not denied")
+	if t := x.f.Trail; t != nil && t.Unfollowed > 0 {
+		out = append(out, fmt.Sprintf("%d key(s) minted or created by the leaked key were not investigated (past the limit of keys followed): what they did, and made, is unknown", t.Unfollowed))
+	}
 	for _, p := range x.f.Persistence {
 		if p.Remaining != "" {
 			out = append(out, p.Kind+" "+p.Target+": "+p.Remaining)

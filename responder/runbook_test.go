@@ -481,3 +481,28 @@ func TestRotateAfterCrashLeavesNoOrphan(t *testing.T) {
 		t.Fatalf("orphans deleted: %v", res.Incident.Facts.OrphansDeleted)
 	}
 }
+
+// TestUnfollowedKeysAreNotContained: the leaked key minted more sessions
+// than the investigation follows; what the others did is unknown, so the
+// outcome is partial, never "contained".
+func TestUnfollowedKeysAreNotContained(t *testing.T) {
+	l := newLab(t)
+	l.sessionToken(t, l.leaked, 3600)
+	l.sessionToken(t, l.leaked, 3600)
+	l.sessionToken(t, l.leaked, 3600)
+	r := l.runner(t, "")
+	r.MaxKeysFollowed = 1
+	res, err := firstRun(r, cred(l.leaked))
+	var pe *PartialError
+	if !errors.As(err, &pe) || res.Incident.Outcome != OutcomePartial {
+		t.Fatalf("outcome %q, err %v; want partially contained", res.Incident.Outcome, err)
+	}
+	if tr := res.Incident.Facts.Trail; tr == nil || len(tr.DerivedKeys) != 1 || tr.Unfollowed != 2 {
+		t.Fatalf("trail followed %v, unfollowed %d; want 1 and 2", tr.DerivedKeys, tr.Unfollowed)
+	}
+	if !slices.ContainsFunc(res.Incident.Remaining, func(s string) bool {
+		return strings.HasPrefix(s, "2 key(s) minted or created by the leaked key were not investigated")
+	}) {
+		t.Errorf("remaining %q does not name the unfollowed keys", res.Incident.Remaining)
+	}
+}

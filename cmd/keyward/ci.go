@@ -145,6 +145,11 @@ func githubPlan(getenv func(string) string, readFile func(string) ([]byte, error
 		if target == "" {
 			return ciPlan{}, fmt.Errorf("%w: GitHub %s event names no base branch (GITHUB_BASE_REF)", errNoCIRange, event)
 		}
+		if event == "pull_request_target" && head == "HEAD" {
+			// pull_request_target checks out the base branch: HEAD would
+			// be a check of nothing.
+			return ciPlan{}, fmt.Errorf("%w: the pull_request_target event names no head commit (pull_request.head.sha)", errNoCIRange)
+		}
 		p.include, p.exclude, p.base = []string{head}, []string{remoteRef(target)}, remoteRef(target)
 		p.reason = "GitHub pull request into " + target
 		if event == "pull_request_target" {
@@ -193,18 +198,9 @@ func githubPush(getenv func(string) string, ev githubEvent, defaultBranch string
 	p.include, p.expect = []string{after}, len(ev.Commits) > 0
 	branch, isBranch := strings.CutPrefix(ref, "refs/heads/")
 	onDefault := isBranch && branch == defaultBranch
-	// What the project had already accepted, when the push's own before
-	// cannot say: the default branch, or for the default branch itself,
-	// nothing (its whole history is checked).
-	accepted := []string{} // empty, not nil: "no exclusion" is a valid fallback
-	acceptedWhy := "its whole history (it is the default branch)"
-	switch {
-	case !onDefault && defaultBranch != "":
-		accepted = []string{remoteRef(defaultBranch)}
-		acceptedWhy = "what " + defaultBranch + " does not have"
-	case !onDefault:
-		return ciPlan{}, usagef("pass the branch pushes are compared with: keyward ci --base main",
-			"%v: the push event does not name the repository's default branch", errNoCIRange)
+	accepted, acceptedWhy, err := acceptedBase(onDefault, defaultBranch, "the push event does not name the repository's default branch")
+	if err != nil {
+		return ciPlan{}, err
 	}
 	before := ev.Before
 	if before == "" || isZeroOID(before) || ev.Created {
@@ -258,15 +254,9 @@ func gitlabPlan(getenv func(string) string, base string) (ciPlan, error) {
 	branch := getenv("CI_COMMIT_BRANCH")
 	tag := getenv("CI_COMMIT_TAG")
 	onDefault := tag == "" && branch != "" && branch == defaultBranch
-	accepted := []string{} // empty, not nil: "no exclusion" is a valid fallback
-	acceptedWhy := "its whole history (it is the default branch)"
-	switch {
-	case !onDefault && defaultBranch != "":
-		accepted = []string{remoteRef(defaultBranch)}
-		acceptedWhy = "what " + defaultBranch + " does not have"
-	case !onDefault:
-		return ciPlan{}, usagef("pass the branch pushes are compared with: keyward ci --base main",
-			"%v: CI_DEFAULT_BRANCH is not set", errNoCIRange)
+	accepted, acceptedWhy, err := acceptedBase(onDefault, defaultBranch, "CI_DEFAULT_BRANCH is not set")
+	if err != nil {
+		return ciPlan{}, err
 	}
 	before := getenv("CI_COMMIT_BEFORE_SHA")
 	what := "branch " + branch
@@ -286,6 +276,23 @@ func gitlabPlan(getenv func(string) string, base string) (ciPlan, error) {
 		p.base = p.exclude[0]
 	}
 	return p, nil
+}
+
+// acceptedBase is what the project had already accepted, for a push whose
+// own before commit cannot say: the default branch, or for the default
+// branch itself nothing (its whole history is checked). The slice is empty,
+// not nil, in that case: "no exclusion" is a valid fallback. Off the default
+// branch with no default branch known there is no honest range, so it is a
+// usage error saying why (unknown).
+func acceptedBase(onDefault bool, defaultBranch, unknown string) (accepted []string, why string, err error) {
+	switch {
+	case onDefault:
+		return []string{}, "its whole history (it is the default branch)", nil
+	case defaultBranch != "":
+		return []string{remoteRef(defaultBranch)}, "what " + defaultBranch + " does not have", nil
+	}
+	return nil, "", usagef("pass the branch pushes are compared with: keyward ci --base main",
+		"%v: %s", errNoCIRange, unknown)
 }
 
 // remoteRef is the remote-tracking ref CI clones keep a branch under.

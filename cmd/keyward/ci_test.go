@@ -55,6 +55,7 @@ func TestDetectCI(t *testing.T) {
 		{name: "github pr", env: gh("pull_request", "pr.json"), include: b, exclude: "refs/remotes/origin/main", expect: true},
 		{name: "github pr no payload", env: gh("pull_request", "", "GITHUB_BASE_REF", "dev"), include: "HEAD", exclude: "refs/remotes/origin/dev"},
 		{name: "github pr target", env: gh("pull_request_target", "pr.json"), include: b, exclude: "refs/remotes/origin/main", expect: true},
+		{name: "github pr target no payload", env: gh("pull_request_target", "", "GITHUB_BASE_REF", "dev"), wantErr: true},
 		{name: "github merge group", env: gh("merge_group", "mg.json"), include: b, exclude: a, expect: true},
 		{name: "github push", env: gh("push", "push.json"), include: b, exclude: a, fallback: "refs/remotes/origin/main", expect: true},
 		{name: "github new branch", env: gh("push", "newbr.json"), include: b, exclude: "refs/remotes/origin/main", expect: true},

@@ -133,7 +133,7 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if o.fix {
-		if err := o.runFix(ctx, e, a, plan); err != nil {
+		if err := o.runFix(ctx, e, a, plan, rep.Complete()); err != nil {
 			return err
 		}
 	}
@@ -151,13 +151,19 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 }
 
 // runFix prints the plan and carries it out with --execute or a typed yes.
-// Plan and outcome go to stderr when stdout carries JSON or SARIF.
-func (o *auditOptions) runFix(ctx context.Context, e *env, a *audit.Auditor, plan []audit.FixAction) error {
+// Plan and outcome go to stderr when stdout carries JSON or SARIF. An
+// empty plan of an incomplete audit says so: the keys not read may be
+// unused too.
+func (o *auditOptions) runFix(ctx context.Context, e *env, a *audit.Auditor, plan []audit.FixAction, complete bool) error {
 	w := e.stdout
 	if o.format != "text" {
 		w = e.stderr
 	}
-	if len(plan) == 0 {
+	switch {
+	case len(plan) == 0 && !complete:
+		fmt.Fprintln(w, "Fix: nothing to do among the keys read; the audit is incomplete, so keys it could not read may be unused too.")
+		return nil
+	case len(plan) == 0:
 		fmt.Fprintln(w, "Fix: nothing to do (no active key unused for the limit).")
 		return nil
 	}

@@ -44,7 +44,7 @@ func runHookRun(ctx context.Context, e *env, args []string) error {
 		return usagef("run 'keyward hook --help' for usage", "%v", err)
 	}
 	g := hooks.Git{}
-	if o.shim != "" && hooks.Reentered(g, o.shim) {
+	if o.shim != "" && hooks.Reentered(g, o.shim, hargs) {
 		return nil // a hook keyward chained to led back here; the outer run scanned
 	}
 	if name == hooks.PreReceive {

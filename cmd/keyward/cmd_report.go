@@ -58,15 +58,9 @@ func runReport(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, reportUsage, e, args); err != nil {
 		return err
 	}
-	outFormat, err := sweepFormat(o.format, "")
+	outFormat, repFormat, err := sweepFormats(o.format, o.reportFormat, o.report)
 	if err != nil {
 		return err
-	}
-	repFormat := ""
-	if o.report != "" {
-		if repFormat, err = sweepFormat(o.reportFormat, o.report); err != nil {
-			return err
-		}
 	}
 	if len(fs.Args()) == 0 {
 		return usagef("name the reports to merge", "report merge needs at least one FILE")

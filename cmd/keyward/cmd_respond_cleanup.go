@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/patterns"
 	"github.com/keyward/keyward/responder"
+	"github.com/keyward/keyward/scanner/report"
 )
 
 // runCleanup removes, 36 h after a response, the session deny it put in
@@ -32,15 +33,14 @@ func (o *respondOptions) runCleanup(ctx context.Context, e *env) error {
 		}
 		ids = []string{o.keyID}
 	} else {
-		findings, warnings, err := loadReportFindings(ctx, o.report, o.repo)
+		// Only the key IDs matter: the keys are dead by now, so their
+		// secrets are not recovered.
+		rep, err := report.ReadFile(o.report)
 		if err != nil {
-			return err
-		}
-		for _, w := range warnings {
-			warnf(e.stderr, "%s", w)
+			return fmt.Errorf("read report %s: %w", o.report, err)
 		}
 		seen := map[string]bool{}
-		for _, f := range findings {
+		for _, f := range rep.Findings {
 			if f.KeyID != "" && !seen[f.KeyID] && patterns.IsKeyIDShape([]byte(f.KeyID)) {
 				seen[f.KeyID] = true
 				ids = append(ids, f.KeyID)

@@ -123,15 +123,9 @@ func runSweep(ctx context.Context, e *env, args []string) error {
 	if err := o.check(e, fs); err != nil {
 		return err
 	}
-	outFormat, err := sweepFormat(o.format, "")
+	outFormat, repFormat, err := sweepFormats(o.format, o.reportFormat, o.report)
 	if err != nil {
 		return err
-	}
-	repFormat := ""
-	if o.report != "" {
-		if repFormat, err = sweepFormat(o.reportFormat, o.report); err != nil {
-			return err
-		}
 	}
 	sc, err := loadScanConfig(e, o.config)
 	if err != nil {

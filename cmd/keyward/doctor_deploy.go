@@ -108,6 +108,9 @@ func (o *doctorDeployOptions) checkDeployment(ctx context.Context, profile strin
 		case len(d.Missing) > 0:
 			out = append(out, check{checkFail, name, "the role lacks " + strings.Join(d.Missing, ", "),
 				"update the StackSet with this keyward's deploy/aws/responder-role.template.json"})
+		case len(d.Denied) > 0:
+			out = append(out, check{checkFail, name, "the role's policy denies " + strings.Join(d.Denied, ", ") + " in a Deny statement",
+				"remove the Deny from the role's " + responder.ResponderPolicyName + " policy, or update the StackSet with this keyward's deploy/aws/responder-role.template.json"})
 		case len(d.Extra) > 0:
 			out = append(out, check{checkWarn, name, "the role may do more than keyward needs: " + strings.Join(d.Extra, ", "),
 				"update the StackSet with this keyward's deploy/aws/responder-role.template.json"})

@@ -51,6 +51,17 @@ func sweepFormat(format, path string) (string, error) {
 	return "", usagef("use text, json or sarif", "%v %q", errUnknownFormat, format)
 }
 
+// sweepFormats checks the output format (--format) and, when a report file
+// is asked for, the report's (--report-format, else from the extension of
+// report), before anything is swept or read, so a typo costs nothing.
+func sweepFormats(format, reportFormat, report string) (out, rep string, err error) {
+	if out, err = sweepFormat(format, ""); err != nil || report == "" {
+		return out, "", err
+	}
+	rep, err = sweepFormat(reportFormat, report)
+	return out, rep, err
+}
+
 // sweepSummary is the summary table: repositories by status, leaks by
 // rule, then each credential, live-looking pairs first, with its places,
 // then what failed.

@@ -131,12 +131,15 @@ func cmdHygiene(ts *testscript.TestScript, neg bool, args []string) {
 //
 //	responderrole [-missing ACTION] ACCOUNT
 func cmdResponderRole(ts *testscript.TestScript, neg bool, args []string) {
-	missing := ""
+	missing, deny := "", ""
 	if len(args) == 3 && args[0] == "-missing" {
 		missing, args = args[1], args[2:]
 	}
+	if len(args) == 3 && args[0] == "-deny" {
+		deny, args = args[1], args[2:]
+	}
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: responderrole [-missing ACTION] ACCOUNT")
+		ts.Fatalf("usage: responderrole [-missing ACTION | -deny ACTION] ACCOUNT")
 	}
 	se := emuOf(ts)
 	pol := responder.ResponderPolicy(responder.Options{})
@@ -148,6 +151,9 @@ func cmdResponderRole(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}
 		pol.Statement[0].Action = kept
+	}
+	if deny != "" {
+		pol.Statement = append(pol.Statement, responder.PolicyStatement{Effect: "Deny", Action: []string{deny}, Resource: []string{"*"}})
 	}
 	ts.Check(se.emu.CreateRole(args[0], "KeywardResponder", ""))
 	ts.Check(se.emu.PutRolePolicy(args[0], "KeywardResponder", responder.ResponderPolicyName, pol.JSON()))

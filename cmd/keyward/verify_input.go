@@ -32,15 +32,6 @@ const (
 	maxSourceSize = scanner.DefaultMaxFileSize
 )
 
-// loadReportFindings reads a scan report (scanner/report) and turns its
-// findings back into scanner findings. Redacted secrets (the default) are
-// recovered by scanning the source again: the file at path under repo, or
-// the blob commit:path, matching the finding by fingerprint.
-func loadReportFindings(ctx context.Context, path, repo string) ([]scanner.Finding, []string, error) {
-	in, err := loadReport(ctx, path, repo)
-	return in.findings, in.warnings, err
-}
-
 // reportInput is a scan report read back: its findings with the secrets
 // recovered where possible, warnings, and how many findings had a secret
 // that could not be recovered. Those are never a clean exit: the key may
@@ -51,23 +42,18 @@ type reportInput struct {
 	unrecovered int
 }
 
+// loadReport reads a scan report (scanner/report) and turns its findings
+// back into scanner findings. Redacted secrets (the default) are recovered
+// by scanning the source again: the file at path under repo, or the blob
+// commit:path, matching the finding by fingerprint.
 func loadReport(ctx context.Context, path, repo string) (reportInput, error) {
 	var in reportInput
-	findings, warnings, unrecovered, err := readReportFindings(ctx, path, repo)
-	in.findings, in.warnings, in.unrecovered = findings, warnings, unrecovered
-	return in, err
-}
-
-func readReportFindings(ctx context.Context, path, repo string) ([]scanner.Finding, []string, int, error) {
 	rep, err := report.ReadFile(path)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("read report %s: %w", path, err)
+		return in, fmt.Errorf("read report %s: %w", path, err)
 	}
 	eng := scanner.New(scanner.Options{})
 	cache := map[string][]scanner.Finding{}
-	var out []scanner.Finding
-	var warnings []string
-	unrecovered := 0
 	for _, rf := range rep.Findings {
 		sf := scanner.Finding{
 			RuleID: rf.RuleID, Line: rf.Line, KeyID: rf.KeyID, KeyKind: rf.KeyKind,
@@ -89,22 +75,22 @@ func readReportFindings(ctx context.Context, path, repo string) ([]scanner.Findi
 				var err error
 				found, err = rescan(ctx, eng, repo, sf.Provenance)
 				if err != nil {
-					warnings = append(warnings, fmt.Sprintf("%s: cannot recover the redacted secret: %v", rf.Path, err))
+					in.warnings = append(in.warnings, fmt.Sprintf("%s: cannot recover the redacted secret: %v", rf.Path, err))
 				}
 				cache[src] = found
 			}
 			if m, ok := matchFinding(found, rf); ok {
 				sf.Secret, sf.SessionToken = m.Secret, m.SessionToken
 			} else {
-				unrecovered++
+				in.unrecovered++
 				if len(found) > 0 {
-					warnings = append(warnings, fmt.Sprintf("%s: %s is no longer there; its secret cannot be recovered", rf.Path, rf.KeyID))
+					in.warnings = append(in.warnings, fmt.Sprintf("%s: %s is no longer there; its secret cannot be recovered", rf.Path, rf.KeyID))
 				}
 			}
 		}
-		out = append(out, sf)
+		in.findings = append(in.findings, sf)
 	}
-	return out, warnings, unrecovered, nil
+	return in, nil
 }
 
 // matchFinding finds the re-scanned finding that a report entry describes:

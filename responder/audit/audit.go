@@ -97,9 +97,11 @@ func (a *Auditor) Run(ctx context.Context) (*Report, error) {
 	}
 	rep.ReportGenerated = generated
 	users := map[string]ReportRow{}
+	sawRoot := false
 	for _, row := range rows {
 		if row.User() == RootUser {
 			a.root(rep, row)
+			sawRoot = true
 			continue
 		}
 		users[row.User()] = row
@@ -109,6 +111,11 @@ func (a *Auditor) Run(ctx context.Context) (*Report, error) {
 				Message:  "user " + row.User() + " can sign in to the console without MFA",
 				Evidence: []Evidence{rev(row, "password_enabled"), rev(row, "mfa_active")}})
 		}
+	}
+	if !sawRoot {
+		// IAM always reports the root user; without its row the root
+		// key and MFA checks did not run, which is not a pass.
+		rep.Incomplete = append(rep.Incomplete, "the credential report has no "+RootUser+" row: the root user's access keys and MFA not checked")
 	}
 	// The report can be up to 4 hours old: users created since are not in
 	// it, so the user list comes from ListUsers and the keys from IAM now.

@@ -1,10 +1,15 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +74,19 @@ func (w *world) config(c awsemu.Credentials) aws.Config {
 
 func (w *world) auditor() *Auditor {
 	return &Auditor{Config: w.config(w.op), Now: func() time.Time { return w.now }, ReportPoll: time.Millisecond}
+}
+
+// limitedAuditor is an auditor whose user may do everything but
+// notAction.
+func (w *world) limitedAuditor(t *testing.T, notAction string) *Auditor {
+	t.Helper()
+	must(t, w.emu.CreateUser(w.acct, "auditor"))
+	must(t, w.emu.PutUserPolicy(w.acct, "auditor", "most", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"`+notAction+`","Resource":"*"}]}`))
+	c, err := w.emu.CreateAccessKey(w.acct, "auditor")
+	must(t, err)
+	a := w.auditor()
+	a.Config = w.config(c)
+	return a
 }
 
 func must(t *testing.T, err error) {
@@ -213,25 +231,15 @@ func TestAuditAllProblems(t *testing.T) {
 func TestAuditIncomplete(t *testing.T) {
 	t.Run("no report", func(t *testing.T) {
 		w := newWorld(t)
-		must(t, w.emu.CreateUser(w.acct, "auditor"))
-		must(t, w.emu.PutUserPolicy(w.acct, "auditor", "most", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"iam:GenerateCredentialReport","Resource":"*"}]}`))
-		c, err := w.emu.CreateAccessKey(w.acct, "auditor")
-		must(t, err)
-		a := w.auditor()
-		a.Config = w.config(c)
-		_, err = a.Run(context.Background())
+		a := w.limitedAuditor(t, "iam:GenerateCredentialReport")
+		_, err := a.Run(context.Background())
 		if !errors.Is(err, ErrNoReport) || !strings.Contains(err.Error(), "AccessDenied") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("keys unreadable", func(t *testing.T) {
 		w := newWorld(t)
-		must(t, w.emu.CreateUser(w.acct, "auditor"))
-		must(t, w.emu.PutUserPolicy(w.acct, "auditor", "most", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"iam:ListAccessKeys","Resource":"*"}]}`))
-		c, err := w.emu.CreateAccessKey(w.acct, "auditor")
-		must(t, err)
-		a := w.auditor()
-		a.Config = w.config(c)
+		a := w.limitedAuditor(t, "iam:ListAccessKeys")
 		rep, err := a.Run(context.Background())
 		must(t, err)
 		if rep.Complete() || len(rep.Incomplete) != 3 || !strings.Contains(rep.Incomplete[0], "list access keys") {
@@ -306,5 +314,59 @@ func TestAuditPolicyIsEnough(t *testing.T) {
 	done := a.Fix(context.Background(), FixPlan(rep))
 	if len(done) != 1 || !done[0].Done {
 		t.Fatalf("fix with the printed policy: %+v", done)
+	}
+}
+
+// withoutRoot serves h, except that the credential report IAM returns has
+// its root row removed.
+func withoutRoot(h http.Handler) http.Handler {
+	content := regexp.MustCompile(`<Content>([^<]*)</Content>`)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		out := rec.Body.String()
+		if bytes.Contains(body, []byte("Action=GetCredentialReport")) {
+			out = content.ReplaceAllStringFunc(out, func(m string) string {
+				csv, err := base64.StdEncoding.DecodeString(content.FindStringSubmatch(m)[1])
+				if err != nil {
+					return m
+				}
+				var kept []string
+				for _, line := range strings.SplitAfter(string(csv), "\n") {
+					if !strings.HasPrefix(line, RootUser+",") {
+						kept = append(kept, line)
+					}
+				}
+				return "<Content>" + base64.StdEncoding.EncodeToString([]byte(strings.Join(kept, ""))) + "</Content>"
+			})
+		}
+		for k, v := range rec.Header() {
+			if k != "Content-Length" {
+				w.Header()[k] = v
+			}
+		}
+		w.WriteHeader(rec.Code)
+		io.WriteString(w, out)
+	})
+}
+
+// TestAuditNoRootRow: a credential report without the root user's row
+// leaves the root checks unrun, so the audit is incomplete, not clean.
+func TestAuditNoRootRow(t *testing.T) {
+	w := newWorld(t)
+	srv := httptest.NewServer(withoutRoot(w.emu))
+	t.Cleanup(srv.Close)
+	a := w.auditor()
+	a.Config.BaseEndpoint = aws.String(srv.URL)
+	rep, err := a.Run(context.Background())
+	must(t, err)
+	if rep.Users != 2 {
+		// admin and alice: the report was read, only root is missing.
+		t.Fatalf("users = %d, want 2", rep.Users)
+	}
+	if rep.Complete() || len(rep.Incomplete) != 1 || !strings.Contains(rep.Incomplete[0], "no <root_account> row") {
+		t.Fatalf("incomplete = %v, want the root row missing", rep.Incomplete)
 	}
 }

@@ -1,7 +1,8 @@
 package awsemu
 
 import (
-	"sort"
+	"maps"
+	"slices"
 )
 
 func noSuchEntity(msg string) *apiError { return &apiError{404, "NoSuchEntity", msg} }
@@ -143,17 +144,18 @@ func (s *Server) iamListUsers(c *call) (string, *apiError) {
 	if err := s.authorize(c, "iam:ListUsers", "*"); err != nil {
 		return "", err
 	}
-	a := s.accounts[c.key.account]
-	var names []string
-	for n := range a.users {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	acct := c.key.account
+	return s.iamPage(c, "Users", members(s.accounts[acct].users, func(u *user) string { return s.userXML(acct, u) }))
+}
+
+// members renders a list's items in name order, as IAM lists them, for
+// iamPage to cut into pages.
+func members[T any](byName map[string]T, xml func(T) string) []string {
 	var items []string
-	for _, n := range names {
-		items = append(items, "<member>"+s.userXML(c.key.account, a.users[n])+"</member>")
+	for _, n := range slices.Sorted(maps.Keys(byName)) {
+		items = append(items, "<member>"+xml(byName[n])+"</member>")
 	}
-	return s.iamPage(c, "Users", items)
+	return items
 }
 
 // IAM list paging: MaxItems defaults to 100 and may be 1 to 1000.

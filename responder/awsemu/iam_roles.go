@@ -1,9 +1,5 @@
 package awsemu
 
-import (
-	"sort"
-)
-
 func (s *Server) roleXML(acct string, r *role) string {
 	return el("Path", "/") + el("RoleName", r.name) + el("RoleId", r.id) + el("Arn", s.roleARN(acct, r.name)) +
 		el("CreateDate", isoTime(r.created)) + el("AssumeRolePolicyDocument", encodeDoc(r.trust)) +
@@ -112,15 +108,6 @@ func (s *Server) iamListRoles(c *call) (string, *apiError) {
 	if err := s.authorize(c, "iam:ListRoles", "*"); err != nil {
 		return "", err
 	}
-	a := s.accounts[c.key.account]
-	var names []string
-	for n := range a.roles {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var items []string
-	for _, n := range names {
-		items = append(items, "<member>"+s.roleXML(c.key.account, a.roles[n])+"</member>")
-	}
-	return s.iamPage(c, "Roles", items)
+	acct := c.key.account
+	return s.iamPage(c, "Roles", members(s.accounts[acct].roles, func(r *role) string { return s.roleXML(acct, r) }))
 }
