@@ -98,7 +98,11 @@ func (e *Engine) scanRange(ctx context.Context, dir, spec string, progress func(
 			progress(RangeProgress{Commits: int64(n), CommitsTotal: int64(len(commits)), Elapsed: time.Since(start)})
 		}
 	}
-	open := func() (*git.Repository, error) { return e.openRepo(dir) }
+	var share *pointReader
+	if ss, ok := repo.Storer.(scanStorage); ok {
+		share = ss.point
+	}
+	open := func() (*git.Repository, error) { return e.openRepoSharing(dir, share) }
 	if err := e.scanCommits(ctx, w, commits, open, res, done); err != nil {
 		return nil, err
 	}
