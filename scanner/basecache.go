@@ -37,7 +37,8 @@ type baseEntry struct {
 }
 
 // baseCache is a least-recently-used cache of inflated objects, by bytes.
-// It is not safe for concurrent use: the point reader holds its lock.
+// It is not safe for concurrent use: the point reader locks around each
+// get and add.
 type baseCache struct {
 	lru   list.List // of *baseEntry, most recent first
 	byKey map[baseKey]*list.Element

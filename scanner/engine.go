@@ -58,7 +58,8 @@ type Options struct {
 	MaxFileSize int64
 	// NoIgnore scans files that .gitignore would exclude.
 	NoIgnore bool
-	// Workers is how many files are scanned at once; 0 means GOMAXPROCS.
+	// Workers is how many files (or a range's commits) are scanned at once;
+	// 0 means GOMAXPROCS.
 	Workers int
 	// Filter holds a project's suppressions (see allow.go); Scan marks the
 	// findings it covers and Run moves them out of the Result (see

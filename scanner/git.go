@@ -48,6 +48,15 @@ var ErrNotRepository = errors.New("not a git repository (or any parent directory
 // 2 GB file is too large to scan costs a header read rather than reading it
 // into memory (go-git otherwise inflates whole objects).
 func (e *Engine) openRepo(dir string) (*git.Repository, error) {
+	return e.openRepoSharing(dir, nil)
+}
+
+// openRepoSharing is openRepo for another handle on a repository already
+// open with point reader share: the new handle reads packs through share,
+// which is safe for concurrent use, so the handles map each pack once and
+// share one delta-base cache. A nil share, or one of another object
+// directory, maps the packs afresh.
+func (e *Engine) openRepoSharing(dir string, share *pointReader) (*git.Repository, error) {
 	gitDir, err := findGitDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)
@@ -62,7 +71,14 @@ func (e *Engine) openRepo(dir string) (*git.Repository, error) {
 	}
 	s := filesystem.NewStorageWithOptions(fsys, cache.NewObjectLRUDefault(),
 		filesystem.Options{LargeObjectThreshold: e.opts.MaxFileSize})
-	repo, err := git.Open(scanStorage{Storage: s, point: openPointReader(filepath.Join(common0(common, gitDir), "objects")), limit: e.opts.MaxFileSize}, nil)
+	objects := filepath.Join(common0(common, gitDir), "objects")
+	var point *pointReader
+	if share != nil && share.objects == objects {
+		point = share
+	} else {
+		point = openPointReader(objects)
+	}
+	repo, err := git.Open(scanStorage{Storage: s, point: point, limit: e.opts.MaxFileSize}, nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		return nil, fmt.Errorf("open repository: %s: %w", gitDir, ErrNotRepository)
 	}

@@ -38,9 +38,13 @@ var errPointMiss = errors.New("object not served by the point reader")
 type pointReader struct {
 	objects string
 	packs   []*mappedPack
-	mu      sync.Mutex
-	z       inflater
-	cache   baseCache
+	// mu guards the caches only: objects are inflated outside it, each
+	// read with an inflater of its own from zs, so goroutines sharing the
+	// reader (a parallel range scan's workers) inflate in parallel and
+	// share each other's delta bases.
+	mu    sync.Mutex
+	zs    sync.Pool // of *inflater
+	cache baseCache
 	// trees holds parsed trees (trees.go), treeEntries their entries.
 	trees       map[plumbing.Hash][]object.TreeEntry
 	treeEntries int
@@ -56,7 +60,11 @@ type mappedPack struct {
 // it cannot use is left to go-git.
 func openPointReader(objectsDir string) *pointReader {
 	r := &pointReader{objects: objectsDir}
-	r.z.bufs.fresh = true // results are cached and shared, not recycled
+	r.zs.New = func() any {
+		z := &inflater{}
+		z.bufs.fresh = true // results are cached and shared, not recycled
+		return z
+	}
 	idxs, _ := filepath.Glob(filepath.Join(objectsDir, "pack", "*.idx"))
 	for _, name := range idxs {
 		if p := mapPack(name); p != nil {
@@ -154,11 +162,11 @@ func (p *mappedPack) offset(i uint32) (int64, bool) {
 // content may be shared with the delta-base cache: callers must not
 // modify it.
 func (r *pointReader) read(h plumbing.Hash, limit int64) (plumbing.ObjectType, int64, []byte, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, p := range r.packs {
 		if off, ok := p.find(h); ok {
-			return r.readPacked(p, off, limit, 0)
+			z := r.zs.Get().(*inflater)
+			defer r.zs.Put(z)
+			return r.readPacked(z, p, off, limit, 0)
 		}
 	}
 	return 0, 0, nil, errPointMiss
@@ -166,8 +174,11 @@ func (r *pointReader) read(h plumbing.Hash, limit int64) (plumbing.ObjectType, i
 
 // readPacked reads the object at off, following its delta chain through
 // the delta-base cache.
-func (r *pointReader) readPacked(p *mappedPack, off, limit int64, depth int) (plumbing.ObjectType, int64, []byte, error) {
-	if c, ok := r.cache.get(p, off); ok {
+func (r *pointReader) readPacked(z *inflater, p *mappedPack, off, limit int64, depth int) (plumbing.ObjectType, int64, []byte, error) {
+	r.mu.Lock()
+	c, ok := r.cache.get(p, off)
+	r.mu.Unlock()
+	if ok {
 		if int64(len(c.data)) > limit {
 			return c.typ, int64(len(c.data)), nil, nil
 		}
@@ -186,37 +197,37 @@ func (r *pointReader) readPacked(p *mappedPack, off, limit int64, depth int) (pl
 		if size > limit {
 			return typ, size, nil, nil // too large: the size is enough
 		}
-		data, err := r.z.inflateBytes(p.data[pos:], size)
+		data, err := z.inflateBytes(p.data[pos:], size)
 		if err != nil {
 			return 0, 0, nil, errPointMiss
 		}
-		r.cache.add(p, off, typ, data)
+		r.addCache(p, off, typ, data)
 		return typ, size, data, nil
 	case plumbing.OFSDeltaObject:
 		back, m, ok := parseOffset(p.data[pos:])
 		if !ok || back <= 0 || back > off {
 			return 0, 0, nil, errPointMiss
 		}
-		return r.applyPacked(p, off, off-back, pos+int64(m), size, limit, depth, nil)
+		return r.applyPacked(z, p, off, off-back, pos+int64(m), size, limit, depth, nil)
 	case plumbing.REFDeltaObject:
 		if pos+20 > int64(len(p.data)) {
 			return 0, 0, nil, errPointMiss
 		}
 		var base plumbing.Hash
 		copy(base[:], p.data[pos:pos+20])
-		return r.applyPacked(p, off, -1, pos+20, size, limit, depth, &base)
+		return r.applyPacked(z, p, off, -1, pos+20, size, limit, depth, &base)
 	}
 	return 0, 0, nil, errPointMiss
 }
 
 // applyPacked reads the base of the delta at off (at baseOff in p, or by
 // hash for a REF_DELTA) and applies the delta whose data starts at pos.
-func (r *pointReader) applyPacked(p *mappedPack, off, baseOff, pos, deltaLen, limit int64, depth int, baseHash *plumbing.Hash) (plumbing.ObjectType, int64, []byte, error) {
-	delta, err := r.z.inflateBytes(p.data[pos:], deltaLen)
+func (r *pointReader) applyPacked(z *inflater, p *mappedPack, off, baseOff, pos, deltaLen, limit int64, depth int, baseHash *plumbing.Hash) (plumbing.ObjectType, int64, []byte, error) {
+	delta, err := z.inflateBytes(p.data[pos:], deltaLen)
 	if err != nil {
 		return 0, 0, nil, errPointMiss
 	}
-	defer r.z.bufs.put(delta)
+	defer z.bufs.put(delta)
 	// The result's size is the delta's second header; a too-large object
 	// is known without building it.
 	_, rest, ok := deltaSize(delta)
@@ -230,9 +241,9 @@ func (r *pointReader) applyPacked(p *mappedPack, off, baseOff, pos, deltaLen, li
 	var typ plumbing.ObjectType
 	var base []byte
 	if baseHash == nil {
-		typ, _, base, err = r.readPacked(p, baseOff, maxInt64, depth+1)
+		typ, _, base, err = r.readPacked(z, p, baseOff, maxInt64, depth+1)
 	} else {
-		typ, _, base, err = r.readAny(*baseHash, depth+1)
+		typ, _, base, err = r.readAny(z, *baseHash, depth+1)
 	}
 	if err != nil {
 		return 0, 0, nil, err
@@ -240,25 +251,33 @@ func (r *pointReader) applyPacked(p *mappedPack, off, baseOff, pos, deltaLen, li
 	if int64(dst) > limit {
 		return typ, int64(dst), nil, nil
 	}
-	out, err := r.z.applyDelta(base, delta)
+	out, err := z.applyDelta(base, delta)
 	if err != nil {
 		return 0, 0, nil, errPointMiss
 	}
-	r.cache.add(p, off, typ, out)
+	r.addCache(p, off, typ, out)
 	return typ, int64(len(out)), out, nil
 }
 
 // readAny finds a REF_DELTA's base in any pack.
-func (r *pointReader) readAny(h plumbing.Hash, depth int) (plumbing.ObjectType, int64, []byte, error) {
+func (r *pointReader) readAny(z *inflater, h plumbing.Hash, depth int) (plumbing.ObjectType, int64, []byte, error) {
 	for _, p := range r.packs {
 		if off, ok := p.find(h); ok {
-			return r.readPacked(p, off, maxInt64, depth)
+			return r.readPacked(z, p, off, maxInt64, depth)
 		}
 	}
 	return 0, 0, nil, errPointMiss
 }
 
 const maxInt64 = 1<<63 - 1
+
+// addCache puts an object read at off into the delta-base cache. Two
+// goroutines reading the same object both build it; the cache keeps one.
+func (r *pointReader) addCache(p *mappedPack, off int64, typ plumbing.ObjectType, data []byte) {
+	r.mu.Lock()
+	r.cache.add(p, off, typ, data)
+	r.mu.Unlock()
+}
 
 // pointObject is an object the point reader served, in the form go-git's
 // object decoders read: a plumbing.EncodedObject. A blob over the size

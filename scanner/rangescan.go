@@ -92,16 +92,19 @@ func (e *Engine) scanRange(ctx context.Context, dir, spec string, progress func(
 		return nil, err
 	}
 	start := time.Now()
-	for i, c := range commits {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	var done func(int)
+	if progress != nil {
+		done = func(n int) {
+			progress(RangeProgress{Commits: int64(n), CommitsTotal: int64(len(commits)), Elapsed: time.Since(start)})
 		}
-		if err := e.scanCommit(ctx, w, c, res); err != nil {
-			return nil, err
-		}
-		if progress != nil {
-			progress(RangeProgress{Commits: int64(i + 1), CommitsTotal: int64(len(commits)), Elapsed: time.Since(start)})
-		}
+	}
+	var share *pointReader
+	if ss, ok := repo.Storer.(scanStorage); ok {
+		share = ss.point
+	}
+	open := func() (*git.Repository, error) { return e.openRepoSharing(dir, share) }
+	if err := e.scanCommits(ctx, w, commits, open, res, done); err != nil {
+		return nil, err
 	}
 	if n := len(w.cut); n > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf(
@@ -420,8 +423,43 @@ func (q *commitQueue) Pop() any {
 	return c
 }
 
+// commitJob is one commit of a range with what its scan needs from the
+// walk: the trees of its parents (the first is diffed, all are consulted).
+// Jobs are built in order by the walk's goroutine, so the workers that
+// scan them never touch the walk's maps.
+type commitJob struct {
+	c           *object.Commit
+	parentTrees []plumbing.Hash
+}
+
+// job prepares commit c's scan, noting a shallow boundary it meets.
+func (w *rangeWalk) job(c *object.Commit) (commitJob, error) {
+	if w.shallow[c.Hash] {
+		w.cut[c.Hash] = true
+	}
+	j := commitJob{c: c}
+	for _, p := range w.parents(c) {
+		pc, err := w.commit(p)
+		if err != nil {
+			return commitJob{}, err
+		}
+		j.parentTrees = append(j.parentTrees, pc.TreeHash)
+	}
+	return j, nil
+}
+
 // scanCommit scans one commit's message and the lines it added.
 func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, c *object.Commit, res *Result) error {
+	j, err := w.job(c)
+	if err != nil {
+		return err
+	}
+	return e.scanJob(ctx, w.repo, j, res)
+}
+
+// scanJob scans one prepared commit through repo, adding to res.
+func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, j commitJob, res *Result) error {
+	c, parentTrees := j.c, j.parentTrees
 	prov := Provenance{
 		Commit: c.Hash.String(),
 		Author: c.Author.Name,
@@ -433,25 +471,13 @@ func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, c *object.Commit,
 	mp.Path, mp.Kind = MessagePath, KindCommitMessage
 	res.Findings = append(res.Findings, e.scanMessage([]byte(c.Message), mp)...)
 
-	// The trees of the parents: the first is diffed, all are consulted.
-	if w.shallow[c.Hash] {
-		w.cut[c.Hash] = true
-	}
-	var parentTrees []plumbing.Hash
-	for _, p := range w.parents(c) {
-		pc, err := w.commit(p)
-		if err != nil {
-			return err
-		}
-		parentTrees = append(parentTrees, pc.TreeHash)
-	}
 	var first plumbing.Hash
 	if len(parentTrees) > 0 {
 		first = parentTrees[0]
 	}
 	var changes []treeChange
 	var renames renameSources
-	err := diffTrees(ctx, w.repo, first, c.TreeHash, "", func(tc treeChange) error {
+	err := diffTrees(ctx, repo, first, c.TreeHash, "", func(tc treeChange) error {
 		if tc.To.IsZero() {
 			renames.deleted = append(renames.deleted, deletedFile{Path: tc.Path, Hash: tc.From, Tree: tc.Tree})
 		} else {
@@ -469,7 +495,7 @@ func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, c *object.Commit,
 		from := []plumbing.Hash{tc.From}
 		fromParent := false
 		for _, pt := range parentTrees[min(1, len(parentTrees)):] {
-			h, err := blobAt(w.repo, pt, tc.Path)
+			h, err := blobAt(repo, pt, tc.Path)
 			if err != nil {
 				return fmt.Errorf("diff commit %s: %w", c.Hash, err)
 			}
@@ -479,7 +505,7 @@ func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, c *object.Commit,
 		if fromParent {
 			continue // the merge took this file from another parent as is
 		}
-		if err := e.scanAdded(ctx, w.repo, tc, from, &renames, prov, short, res); err != nil {
+		if err := e.scanAdded(ctx, repo, tc, from, &renames, prov, short, res); err != nil {
 			return err
 		}
 	}

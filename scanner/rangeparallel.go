@@ -1,0 +1,154 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// A range's commits are scanned on every core. Each commit's work (diffing
+// its trees, reading the files it changed, scanning them) is independent of
+// the others', so workers take commits from a shared counter and the
+// results are merged in commit order, which keeps the output exactly what a
+// one-at-a-time scan gives. Each extra worker opens the repository again:
+// go-git's storage is not safe for concurrent use, and a worker with its own
+// point reader needs no lock around inflation. The cost is a delta-base
+// cache per worker, which is why workers take runs of consecutive commits,
+// whose trees and file versions are deltas of one another.
+
+// rangeBatchesPerWorker is how many runs of consecutive commits each worker
+// gets on average: more balances the load better when commits differ in
+// size, fewer keeps more of each worker's cache hits.
+const rangeBatchesPerWorker = 8
+
+// scanCommits scans commits, oldest first, into res. open returns another
+// handle on the same repository for an extra worker; nil (or one worker)
+// scans them one at a time through w.repo. done, if set, is called from
+// the calling goroutine with how many commits are finished, in order.
+func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*object.Commit, open func() (*git.Repository, error), res *Result, done func(int)) error {
+	jobs := make([]commitJob, len(commits))
+	for i, c := range commits {
+		j, err := w.job(c)
+		if err != nil {
+			return err
+		}
+		jobs[i] = j
+	}
+	workers := e.opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(jobs))
+	repos := []*git.Repository{w.repo}
+	for open != nil && len(repos) < workers {
+		r, err := open()
+		if err != nil {
+			break // fewer workers; the first handle serves every commit
+		}
+		repos = append(repos, r)
+	}
+	if len(repos) <= 1 {
+		for i, j := range jobs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := e.scanJob(ctx, w.repo, j, res); err != nil {
+				return err
+			}
+			if done != nil {
+				done(i + 1)
+			}
+		}
+		return nil
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batch := max(1, len(jobs)/(len(repos)*rangeBatchesPerWorker))
+	parts := make([]*Result, len(jobs))
+	errs := make([]error, len(jobs))
+	finished := make([]chan struct{}, len(jobs))
+	for i := range finished {
+		finished[i] = make(chan struct{})
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for _, repo := range repos {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				start := int(next.Add(int64(batch))) - batch
+				if start >= len(jobs) {
+					return
+				}
+				for i := start; i < min(start+batch, len(jobs)); i++ {
+					if err := ctx.Err(); err != nil {
+						errs[i] = err
+					} else {
+						part := &Result{}
+						errs[i] = e.scanJob(ctx, repo, jobs[i], part)
+						parts[i] = part
+						if errs[i] != nil {
+							cancel()
+						}
+					}
+					close(finished[i])
+				}
+			}
+		}()
+	}
+	for i := range jobs {
+		<-finished[i]
+		if errs[i] != nil {
+			cancel()
+			wg.Wait()
+			return firstRangeError(errs)
+		}
+		mergeResult(res, parts[i])
+		parts[i] = nil
+		if done != nil {
+			done(i + 1)
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+// firstRangeError picks the error to report once a worker failed: the
+// earliest commit's own error, not the cancellation it caused in the
+// commits other workers were on. A cancellation is returned only when
+// nothing else failed (the caller's context ended).
+func firstRangeError(errs []error) error {
+	var cancelled error
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+			if cancelled == nil {
+				cancelled = err
+			}
+		default:
+			return err
+		}
+	}
+	return cancelled
+}
+
+// mergeResult adds one commit's part of a range scan to res.
+func mergeResult(res, part *Result) {
+	res.Files += part.Files
+	res.Bytes += part.Bytes
+	res.Findings = append(res.Findings, part.Findings...)
+	res.Skipped = append(res.Skipped, part.Skipped...)
+	res.Errors = append(res.Errors, part.Errors...)
+	res.Warnings = append(res.Warnings, part.Warnings...)
+	res.Suppressed = append(res.Suppressed, part.Suppressed...)
+	res.IgnoredFiles += part.IgnoredFiles
+	res.IgnoredDirs += part.IgnoredDirs
+}
