@@ -70,6 +70,15 @@ one before it failed; the failure is reported with its fix.
 and nothing is left for a human; otherwise the outcome is "partially
 contained", with the list, and the exit code is not 0.
 
+A key that no longer works but was the operator's account's (deleted by
+someone, an expired or invalid session) is not "nothing to contain": while
+live it may have made keys, users, roles and sessions that outlive it. The
+steps that need the key in IAM are skipped with the reason; the session
+deny goes on the user or role CloudTrail names for it; the investigation
+and the persistence sweep run. "nothing to contain" (exit 0) needs that
+search, re-checked after the delivery delay, to find no activity; a search
+that could not run is never an all-clear.
+
 CloudTrail delivers events in about 5 minutes on average, so the
 investigation right after containment is incomplete by construction: the
 report says when its view ends, and --recheck (15 minutes later) searches
@@ -103,8 +112,10 @@ Examples:
   keyward respond --key-id AKIA... --cleanup --execute       36 h later, optional
 
 Exit codes:
-  0  plan printed, key contained, or nothing to contain (the key is not
-     live and not in IAM, or is a canary that must not be touched)
+  0  plan printed, key contained, or nothing to contain: a canary that
+     must not be touched, or a dead key of the operator's account (deleted, an expired session) whose CloudTrail
+     search, re-checked after the delivery delay, found no activity by it
+     or anything derived from it (90 days of management events)
   1  a human must act: partially contained (the output and report list
      what remains, with commands), the key belongs to another account, is
      a root key, or a finding's secret could not be recovered
@@ -489,6 +500,9 @@ func (o *respondOptions) respondOne(ctx context.Context, e *env, cfg aws.Config,
 			fmt.Fprintf(e.stdout, "CloudTrail's view ends %s and it delivers events late: after %s run keyward respond --key-id %s --recheck --execute\n",
 				f.Trail.Until.Format(time.RFC3339), f.RecheckAfter.Format(time.RFC3339), t.cred.KeyID)
 		}
+	case responder.OutcomeNothingToContain:
+		fmt.Fprintf(e.stdout, "%s: %s: the key is gone, and CloudTrail shows no activity by it or by anything derived from it since %s (event history holds 90 days of management events, not data events)\n",
+			t.cred.KeyID, inc.Outcome, inc.Facts.Trail.Since.Format(time.RFC3339))
 	}
 	if err != nil {
 		return o.explain(e, err)
