@@ -170,7 +170,7 @@ func Steps() []StepDef {
 				}
 				return []string{"sts:GetCallerIdentity() until InvalidClientTokenId"}
 			},
-			Run:   (*Execution).verifyDead,
+			Run: (*Execution).verifyDead,
 		},
 		{
 			ID: StepRevokeSessions, Title: "End sessions derived from the key", Signer: SignerOperator,
