@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward/patterns"
@@ -190,6 +192,13 @@ func (o *respondOptions) addFlags(fs *pflag.FlagSet) {
 type target struct {
 	cred      responder.Credential
 	locations []responder.Location
+	// dead: the finding's key does not work (invalid, expired, wrong
+	// secret). It is still responded for when it is the operator's
+	// account's (or its account cannot be told): while live it may have
+	// made persistence and minted sessions that outlive it (issue 8).
+	dead   bool
+	status responder.Status
+	where  string
 }
 
 func runRespond(ctx context.Context, e *env, args []string) error {
@@ -243,6 +252,15 @@ func runRespond(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var cfg aws.Config
+	if slices.ContainsFunc(targets, func(t target) bool { return t.dead }) {
+		if cfg, err = loadOperatorConfig(ctx, o); err != nil {
+			return err
+		}
+		if targets, err = ownDeadKeys(ctx, e, cfg, targets); err != nil {
+			return err
+		}
+	}
 	if len(targets) == 0 {
 		if unresolved > 0 {
 			fmt.Fprintf(e.stdout, "No key to respond for, but %d finding(s) could not be checked (see above): they may be live.\n", unresolved)
@@ -251,9 +269,10 @@ func runRespond(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "No valid key to respond for.")
 		return nil
 	}
-	cfg, err := loadOperatorConfig(ctx, o)
-	if err != nil {
-		return err
+	if cfg.Credentials == nil {
+		if cfg, err = loadOperatorConfig(ctx, o); err != nil {
+			return err
+		}
 	}
 	stopped, failed := unresolved > 0, false
 	for _, t := range targets {
@@ -335,7 +354,8 @@ func (o *respondOptions) targets(ctx context.Context, e *env) ([]target, int, er
 		f := v.Finding
 		live := v.Status == responder.StatusValid || v.Status == responder.StatusUnknown
 		resume := o.execute && f.KeyID != "" && o.journalExists(e, f.KeyID)
-		if !live && !resume {
+		dead := f.KeyID != "" && (v.Status == responder.StatusInvalid || v.Status == responder.StatusExpired || v.Status == responder.StatusWrongSecret)
+		if !live && !resume && !dead {
 			if f.KeyID != "" {
 				fmt.Fprintf(e.stdout, "skip %s  %s:%d  %s\n", f.KeyID, f.Path, f.Line, v.Status)
 			}
@@ -350,9 +370,30 @@ func (o *respondOptions) targets(ctx context.Context, e *env) ([]target, int, er
 		out = append(out, target{
 			cred:      responder.NewCredential(f.KeyID, f.Secret.Reveal(), f.SessionToken.Reveal()),
 			locations: []responder.Location{loc},
+			dead:      dead && !live && !resume, status: v.Status, where: fmt.Sprintf("%s:%d", f.Path, f.Line),
 		})
 	}
 	return out, unresolved, nil
+}
+
+// ownDeadKeys keeps the dead targets of the operator's account, or whose
+// account the key ID does not tell: "not live" is not "nothing to
+// contain" for them. A dead key of another account is skipped, as before.
+func ownDeadKeys(ctx context.Context, e *env, cfg aws.Config, targets []target) ([]target, error) {
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, fmt.Errorf("identify the operator: %w", err)
+	}
+	out := targets[:0]
+	for _, t := range targets {
+		if acct, ok := patterns.AccountID(t.cred.KeyID); t.dead && ok && acct != aws.ToString(id.Account) {
+			fmt.Fprintf(e.stdout, "skip %s  %s  %s\n", t.cred.KeyID, t.where, t.status)
+			t.cred.Wipe()
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // patternsLongTerm reports a key whose unrecoverable secret matters: a
