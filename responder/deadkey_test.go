@@ -84,6 +84,9 @@ func TestDeletedKeyBackdoorIsContained(t *testing.T) {
 	if alive(l, id) {
 		t.Fatal("the backdoor key works after the re-check")
 	}
+	if st := stepOf(res.Incident, StepQuarantine); st.Status != StepSkipped {
+		t.Errorf("re-check: quarantine %s %q, want skipped: the key is still gone", st.Status, st.Detail)
+	}
 }
 
 func TestExpiredSessionPersistenceIsContained(t *testing.T) {

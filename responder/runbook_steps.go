@@ -217,9 +217,11 @@ func (x *Execution) goneInOwnAccount() bool {
 // earlierResponse reports whether the journal records this key deactivated
 // or deleted by an earlier run.
 func (x *Execution) earlierResponse() bool {
-	_, deactivated := x.j.Done(StepDeactivate)
-	_, deleted := x.j.Done(StepDelete)
-	return deactivated || deleted
+	// Done, not skipped: a run that found the key already gone skipped
+	// both, and the key stays gone (Facts.Gone) on a re-check.
+	d, deactivated := x.j.Done(StepDeactivate)
+	e, deleted := x.j.Done(StepDelete)
+	return deactivated && d.Status == StepDone || deleted && e.Status == StepDone
 }
 
 // validateKey validates in the partition of the facts, or, when the
