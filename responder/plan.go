@@ -332,6 +332,10 @@ func (r *Runner) steps(s Situation, rs RegionSet) []Step {
 		}
 		st := Step{ID: d.ID, Title: d.Title, Signer: string(d.Signer), Account: s.Facts.KeyAccount, Calls: d.Calls(s),
 			Permissions: d.Actions, Destructive: d.Mutating, Note: d.Note}
+		if len(st.Calls) == 1 && st.Calls[0] == goneSkip {
+			// Skipped for a gone key: it changes nothing.
+			st.Destructive, st.Permissions = false, nil
+		}
 		if d.Signer == SignerOperator && d.ID != StepOwnership && d.ID != StepInvestigate {
 			st.User = s.user()
 		}
