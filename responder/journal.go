@@ -49,6 +49,13 @@ type Facts struct {
 	// KeyInIAM is set when iam:GetAccessKeyLastUsed named the key's user:
 	// the key exists, even when its status could not be read.
 	KeyInIAM bool `json:"key_in_iam,omitempty"`
+	// Gone is set when the key does not work and IAM does not hold it (a
+	// long-term key deleted by someone else, an expired or invalid session)
+	// while its account is the operator's, or unknown. It was live once:
+	// what it made, and the sessions it minted (up to 36 h), may outlive
+	// it, so the investigation and the containment of what it made still
+	// run, and "nothing to contain" needs a search that found nothing.
+	Gone bool `json:"gone,omitempty"`
 	// UserPolicies are the managed policies attached to the owner.
 	UserPolicies []string `json:"user_policies,omitempty"`
 	// Quarantined are the quarantine policies keyward attached;

@@ -224,7 +224,10 @@ func (r *Runner) Plan(ctx context.Context, c Credential) (*Plan, error) {
 	if c.Kind() != patterns.Temporary {
 		client := iam.NewFromConfig(r.cfg())
 		lu, err := client.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(c.KeyID)})
-		if err != nil {
+		if isCode(err, "NoSuchEntity") {
+			f.KeyStatus = KeyAbsent
+			p.Notes = append(p.Notes, "IAM holds no such key (deleted)")
+		} else if err != nil {
 			p.Notes = append(p.Notes, "iam:GetAccessKeyLastUsed failed: "+shortErr(denied(err, StepOwner, "iam:GetAccessKeyLastUsed", "*")))
 		} else {
 			f.UserName = aws.ToString(lu.UserName)
@@ -267,7 +270,10 @@ func (r *Runner) Plan(ctx context.Context, c Credential) (*Plan, error) {
 		p.Stop = stop
 		return p, nil
 	}
-	if p.Verdict.Status == StatusUnknown {
+	if f.Gone {
+		p.Notes = append(p.Notes, "the key is "+string(p.Verdict.Status)+" and "+goneWhy(c.Kind() == patterns.Temporary)+", in the operator's account: "+GoneNote)
+	}
+	if p.Verdict.Status == StatusUnknown && !f.Gone {
 		p.Notes = append(p.Notes, "validation was inconclusive ("+p.Verdict.Reason+"); the plan assumes the key is live")
 	}
 	if p.Verdict.Status == StatusValid {
@@ -310,6 +316,10 @@ func (x *Execution) planVerdict(v Verdict) *StopError {
 	if x.c.Kind() != patterns.Temporary && (x.f.KeyStatus == KeyActive || x.f.KeyStatus == KeyInactive || x.f.KeyStatus == "" && x.f.KeyInIAM) && x.f.UserName != "" {
 		return nil
 	}
+	if x.goneInOwnAccount() {
+		x.f.Gone = true
+		return nil
+	}
 	return verdictStop(v)
 }
 
@@ -322,6 +332,10 @@ func (r *Runner) steps(s Situation, rs RegionSet) []Step {
 		}
 		st := Step{ID: d.ID, Title: d.Title, Signer: string(d.Signer), Account: s.Facts.KeyAccount, Calls: d.Calls(s),
 			Permissions: d.Actions, Destructive: d.Mutating, Note: d.Note}
+		if len(st.Calls) == 1 && st.Calls[0] == goneSkip {
+			// Skipped for a gone key: it changes nothing.
+			st.Destructive, st.Permissions = false, nil
+		}
 		if d.Signer == SignerOperator && d.ID != StepOwnership && d.ID != StepInvestigate {
 			st.User = s.user()
 		}

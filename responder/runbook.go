@@ -34,6 +34,12 @@ const (
 	// average): a re-check after Facts.RecheckAfter decides. It is not an
 	// all-clear, and exits non-zero.
 	OutcomeAwaitingRecheck = "awaiting re-check"
+	// OutcomeNothingToContain: the key is gone (Facts.Gone: not live, not
+	// in IAM, in the operator's account) and the investigation, re-checked
+	// after CloudTrail's delivery delay, found no activity by it or by
+	// anything derived from it in the lookback (CloudTrail's event history
+	// holds 90 days of management events).
+	OutcomeNothingToContain = "nothing to contain"
 	// OutcomeIncomplete: the run was interrupted.
 	OutcomeIncomplete = "incomplete"
 )
@@ -117,8 +123,8 @@ func (x *Execution) Situation() Situation {
 
 // Execute carries out the runbook for c with the operator's credentials.
 // Every step runs even when one before it failed; only a deliberate stop
-// (another account's key, a root key, a canary, a key that is not live and
-// not in IAM) or a cancelled context ends the run early. It always returns
+// (another account's key, a root key, a canary, a key of another account
+// that is not live) or a cancelled context ends the run early. It always returns
 // the incident so far, even with an error, so a report can be written for
 // every run. The error is a *PartialError when the outcome is not
 // contained.
@@ -146,6 +152,9 @@ func (x *Execution) Run(ctx context.Context) error {
 	default:
 		x.inc.Remaining = x.remaining()
 		x.inc.Outcome = OutcomeContained
+		if x.f.Gone && x.succeeded(StepInvestigate) && !x.trailActivity() {
+			x.inc.Outcome = OutcomeNothingToContain
+		}
 		if len(x.inc.Remaining) > 0 {
 			x.inc.Outcome = OutcomePartial
 			pe := &PartialError{Remaining: x.inc.Remaining}
@@ -327,6 +336,9 @@ func (x *Execution) remaining() []string {
 	if t := x.f.Trail; t != nil && t.Unfollowed > 0 {
 		out = append(out, fmt.Sprintf("%d key(s) minted or created by the leaked key were not investigated (past the limit of keys followed): what they did, and made, is unknown", t.Unfollowed))
 	}
+	if x.f.Gone && x.f.UserName == "" && x.f.RoleName == "" && x.trailActivity() {
+		out = append(out, "the key is gone but was used, and CloudTrail named no user or role of this account for it: sessions it minted were not denied (re-check, or deny its owner's older sessions by hand)")
+	}
 	for _, p := range x.f.Persistence {
 		if p.Remaining != "" {
 			out = append(out, p.Kind+" "+p.Target+": "+p.Remaining)
@@ -336,6 +348,15 @@ func (x *Execution) remaining() []string {
 		out = append(out, h.Subject+": "+h.What)
 	}
 	return out
+}
+
+// trailActivity reports whether the investigation saw anything done by
+// the key, or by a credential derived from it, other than keyward's own
+// calls.
+func (x *Execution) trailActivity() bool {
+	t := x.f.Trail
+	return t != nil && (!t.First.IsZero() || len(t.Changes) > 0 || len(t.KeysFollowed) > 1 ||
+		len(t.RolesAssumed) > 0 || t.Unfollowed > 0)
 }
 
 // recheckDue reports whether CloudTrail may still deliver events the

@@ -36,6 +36,19 @@ func (x *Execution) revokeSessions(ctx context.Context, res *StepResult) error {
 			return errors.New("revoke sessions: the user who minted this federation token is not known yet; see what only a human can do")
 		}
 	}
+	if x.f.Gone && x.f.UserName == "" && x.f.RoleName == "" {
+		// Neither IAM nor STS names the gone key's principal any more;
+		// CloudTrail does, in each event the key made while live.
+		user, role, err := x.trailPrincipal(ctx)
+		if err != nil {
+			return fmt.Errorf("revoke sessions: the key is gone, and CloudTrail could not be read for the user or role it belonged to: %w", err)
+		}
+		x.f.UserName, x.f.RoleName = user, role
+		if user == "" && role == "" {
+			res.Status, res.Detail = StepSkipped, "the key is gone and CloudTrail names no user or role of this account for it (no activity delivered yet): no session deny; the investigation follows every session it minted"
+			return nil
+		}
+	}
 	now, fromAWS := x.serverNow(ctx)
 	cutoff := cutoffAfter(now)
 	if x.f.RoleName != "" {
@@ -95,6 +108,57 @@ func (x *Execution) federationIssuer(ctx context.Context) string {
 		}
 	}
 	return ""
+}
+
+// trailPrincipal looks up the leaked key's own events for the IAM user or
+// role of the key's account that it belonged to: a gone key (Facts.Gone)
+// no longer says, but its sessions may still live. A LookupEvents error is
+// returned: an unread trail is not "no principal".
+func (x *Execution) trailPrincipal(ctx context.Context) (user, role string, err error) {
+	regions := []string{PartitionRegion(x.f.partition())}
+	if r := x.r.Config.Region; r != "" && r != regions[0] {
+		regions = append(regions, r)
+	}
+	for _, region := range regions {
+		client := cloudtrail.NewFromConfig(x.cfg(), func(o *cloudtrail.Options) { o.Region = region })
+		end := x.r.now().Truncate(time.Second).Add(time.Second)
+		out, err := x.r.lookup(ctx, client, x.c.KeyID, end.Add(-x.r.lookback()), end, nil)
+		if err != nil {
+			return "", "", denied(err, StepRevokeSessions, "cloudtrail:LookupEvents", "*")
+		}
+		for _, ev := range out.Events {
+			var rec struct {
+				UserIdentity struct {
+					Type           string `json:"type"`
+					AccountID      string `json:"accountId"`
+					UserName       string `json:"userName"`
+					SessionContext struct {
+						SessionIssuer struct {
+							Type     string `json:"type"`
+							UserName string `json:"userName"`
+						} `json:"sessionIssuer"`
+					} `json:"sessionContext"`
+				} `json:"userIdentity"`
+			}
+			if ev.CloudTrailEvent == nil || json.Unmarshal([]byte(*ev.CloudTrailEvent), &rec) != nil {
+				continue
+			}
+			id := rec.UserIdentity
+			if id.AccountID != "" && id.AccountID != x.f.KeyAccount {
+				continue
+			}
+			si := id.SessionContext.SessionIssuer
+			switch {
+			case id.Type == "IAMUser" && id.UserName != "":
+				return id.UserName, "", nil
+			case id.Type == "FederatedUser" && si.Type == "IAMUser" && si.UserName != "":
+				return si.UserName, "", nil
+			case id.Type == "AssumedRole" && si.Type == "Role" && si.UserName != "" && !strings.HasPrefix(si.UserName, "AWSReservedSSO_"):
+				return "", si.UserName, nil
+			}
+		}
+	}
+	return "", "", nil
 }
 
 func (x *Execution) putUserPolicy(ctx context.Context, user, name, doc string) error {

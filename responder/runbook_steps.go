@@ -69,9 +69,15 @@ func (x *Execution) owner(ctx context.Context, res *StepResult) error {
 	client := iam.NewFromConfig(x.cfg())
 	var errs []error
 	lu, err := client.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(x.c.KeyID)})
-	if err != nil {
+	switch {
+	case isCode(err, "NoSuchEntity") && x.f.UserName == "":
+		// IAM holds no such key in the operator's account: deleted.
+		x.f.KeyStatus, x.f.KeyInIAM = KeyAbsent, false
+		res.Detail = "IAM holds no such key (deleted)"
+		return nil
+	case err != nil:
 		errs = append(errs, denied(err, StepOwner, "iam:GetAccessKeyLastUsed", "*"))
-	} else {
+	default:
 		if name := aws.ToString(lu.UserName); name != "" {
 			x.f.UserName = name
 			// IAM answered for the key: it exists, whatever its status.
@@ -136,6 +142,7 @@ func (x *Execution) owner(ctx context.Context, res *StepResult) error {
 func (x *Execution) validate(ctx context.Context, res *StepResult) error {
 	v := x.validateKey(ctx)
 	x.inc.Verdict = &v
+	x.f.Gone = false
 	if v.Status == StatusCanary {
 		return verdictStop(v)
 	}
@@ -178,16 +185,43 @@ func (x *Execution) validate(ctx context.Context, res *StepResult) error {
 		// Deleted by an earlier response (--delete): a re-check still runs.
 		res.Detail = "deleted by an earlier response: the re-check and the session deny still run"
 		return nil
+	case x.goneInOwnAccount():
+		// Not live now, but it was: what it made and the sessions it
+		// minted may outlive it (a false all-clear, issue 8).
+		x.f.Gone = true
+		res.Detail = string(v.Status) + " (" + v.Reason + ") and " + goneWhy(x.temporary()) + ", in the operator's account: " + GoneNote
+		return nil
 	}
 	return verdictStop(v)
+}
+
+// GoneNote says what a run does for a key that is not live and not in IAM
+// in the operator's account (Facts.Gone).
+const GoneNote = "while live it may have created access keys, users, roles or login profiles and minted sessions that still work (up to 36 h), so CloudTrail is searched for what it and every credential derived from it did, and what they made is contained; \"nothing to contain\" only if that search finds no activity"
+
+// goneWhy says why IAM cannot act on a gone key.
+func goneWhy(temporary bool) string {
+	if temporary {
+		return "a temporary key cannot be deactivated"
+	}
+	return "IAM holds no such key (deleted, or its owner could not be read)"
+}
+
+// goneInOwnAccount reports whether a key that is not live belongs to the
+// operator's account, or to an account that cannot be determined: such a
+// key's past use is searched rather than taken as nothing to contain.
+func (x *Execution) goneInOwnAccount() bool {
+	return x.f.KeyAccount == "" || x.f.OperatorAccount == "" || x.f.KeyAccount == x.f.OperatorAccount
 }
 
 // earlierResponse reports whether the journal records this key deactivated
 // or deleted by an earlier run.
 func (x *Execution) earlierResponse() bool {
-	_, deactivated := x.j.Done(StepDeactivate)
-	_, deleted := x.j.Done(StepDelete)
-	return deactivated || deleted
+	// Done, not skipped: a run that found the key already gone skipped
+	// both, and the key stays gone (Facts.Gone) on a re-check.
+	d, deactivated := x.j.Done(StepDeactivate)
+	e, deleted := x.j.Done(StepDelete)
+	return deactivated && d.Status == StepDone || deleted && e.Status == StepDone
 }
 
 // validateKey validates in the partition of the facts, or, when the
@@ -213,6 +247,10 @@ func (x *Execution) validateKey(ctx context.Context) Verdict {
 }
 
 func (x *Execution) deactivate(ctx context.Context, res *StepResult) error {
+	if x.f.Gone {
+		res.Status, res.Detail = StepSkipped, "nothing to deactivate: "+goneWhy(false)
+		return nil
+	}
 	if x.f.KeyStatus == KeyInactive || x.f.KeyStatus == KeyAbsent {
 		res.Status, res.Detail = StepSkipped, "already "+strings.ToLower(x.f.KeyStatus)+" in IAM"
 		return nil
@@ -251,6 +289,10 @@ func (x *Execution) checkDeactivated(context.Context) (bool, error) {
 // quarantine attaches the newest quarantine policy the partition has. A
 // failure is reported with its fix and never stops the steps after it.
 func (x *Execution) quarantine(ctx context.Context, res *StepResult) error {
+	if x.f.Gone {
+		res.Status, res.Detail = StepSkipped, "not attached: "+goneWhy(false)+", so it cannot be re-activated"
+		return nil
+	}
 	if x.f.AWSQuarantine != "" {
 		res.Status = StepSkipped
 		res.Detail = x.f.AWSQuarantine + " is already attached, likely by AWS: a support case about this key is probably open"
@@ -299,6 +341,16 @@ func (x *Execution) checkQuarantined(context.Context) (bool, error) {
 // InvalidClientTokenId. A timeout fails the step, and a failed verify is
 // never "contained".
 func (x *Execution) verifyDead(ctx context.Context, res *StepResult) error {
+	if x.f.Gone {
+		if v := x.inc.Verdict; x.f.KeyStatus == KeyAbsent || v != nil && (v.Status == StatusInvalid || v.Status == StatusExpired) {
+			res.Detail = "IAM holds no such key, or STS refused it"
+			if v != nil {
+				res.Detail += " (" + string(v.Status) + ")"
+			}
+			return nil
+		}
+		return errors.New("verify: the key did not validate, but IAM's status of it could not be read: with its real secret it may still work")
+	}
 	if x.f.KeyStatus == KeyActive {
 		// Deactivation failed: polling would only wait out the timeout.
 		return errors.New("verify: IAM still shows the key Active; it was not deactivated")
@@ -360,6 +412,10 @@ func (x *Execution) investigate(ctx context.Context, res *StepResult) error {
 }
 
 func (x *Execution) delete(ctx context.Context, res *StepResult) error {
+	if x.f.Gone {
+		res.Status, res.Detail = StepSkipped, "nothing to delete: "+goneWhy(false)
+		return nil
+	}
 	if !x.succeeded(StepInvestigate) {
 		return errors.New("delete: the investigation has not completed; the key is kept for evidence")
 	}

@@ -139,6 +139,9 @@ func Steps() []StepDef {
 			ID: StepDeactivate, Title: "Deactivate the key (reversible, unlike deleting it)", Signer: SignerOperator,
 			Actions: []string{"iam:UpdateAccessKey"}, Mutating: true, Resume: ResumeCheck, Applies: longTerm,
 			Calls: func(s Situation) []string {
+				if s.Facts.Gone {
+					return []string{goneSkip}
+				}
 				return []string{"iam:UpdateAccessKey(UserName=" + s.user() + ", AccessKeyId=" + s.KeyID + ", Status=Inactive)"}
 			},
 			Check: (*Execution).checkDeactivated,
@@ -149,6 +152,9 @@ func Steps() []StepDef {
 			Actions: []string{"iam:AttachUserPolicy"}, Mutating: true, Resume: ResumeCheck,
 			Applies: func(s Situation) bool { return s.longTerm() && !s.Options.NoQuarantine },
 			Calls: func(s Situation) []string {
+				if s.Facts.Gone {
+					return []string{goneSkip}
+				}
 				return []string{"iam:AttachUserPolicy(UserName=" + s.user() + ", PolicyArn=" + QuarantineARN(s.Facts.partition(), QuarantineVersions[0]) + ")"}
 			},
 			Note:  "on by default (--no-quarantine skips it); restricts every key of the user, the replacement too; a failure (10-policy quota, policy missing) is reported and the run goes on",
@@ -158,13 +164,21 @@ func Steps() []StepDef {
 		{
 			ID: StepVerifyDead, Title: "Verify the key no longer works (IAM is eventually consistent)", Signer: SignerLeaked,
 			Resume: ResumeCheck, Applies: longTerm, Check: (*Execution).checkDead,
-			Calls: func(Situation) []string { return []string{"sts:GetCallerIdentity() until InvalidClientTokenId"} },
-			Run:   (*Execution).verifyDead,
+			Calls: func(s Situation) []string {
+				if s.Facts.Gone {
+					return []string{"none: STS already refused the key and IAM holds no such key"}
+				}
+				return []string{"sts:GetCallerIdentity() until InvalidClientTokenId"}
+			},
+			Run: (*Execution).verifyDead,
 		},
 		{
 			ID: StepRevokeSessions, Title: "End sessions derived from the key", Signer: SignerOperator,
 			Actions: []string{"iam:PutUserPolicy", "iam:PutRolePolicy", "iam:GetUserPolicy", "iam:GetRolePolicy"}, Mutating: true, Resume: ResumeCheck, Applies: always,
 			Calls: func(s Situation) []string {
+				if s.Facts.Gone && s.Facts.UserName == "" && s.Facts.RoleName == "" {
+					return []string{"cloudtrail:LookupEvents(LookupAttributes=[AccessKeyId=" + s.KeyID + "]) for the user or role the gone key belonged to; if named: iam:PutUserPolicy/PutRolePolicy(" + RevokePolicyName + ", Deny * when aws:TokenIssueTime < AWS's time now); if not, skipped"}
+				}
 				if s.Facts.RoleName != "" {
 					return []string{"iam:PutRolePolicy(RoleName=" + s.Facts.RoleName + ", PolicyName=" + RevokePolicyName + ", Deny * when aws:TokenIssueTime < AWS's time after the key is dead)"}
 				}
@@ -212,6 +226,9 @@ func Steps() []StepDef {
 			Actions: []string{"iam:DeleteAccessKey"}, Mutating: true, Resume: ResumeCheck,
 			Applies: func(s Situation) bool { return s.longTerm() && s.Options.Delete },
 			Calls: func(s Situation) []string {
+				if s.Facts.Gone {
+					return []string{goneSkip}
+				}
 				return []string{"iam:DeleteAccessKey(UserName=" + s.user() + ", AccessKeyId=" + s.KeyID + ")"}
 			},
 			Note:  "irreversible",
@@ -239,6 +256,10 @@ func Steps() []StepDef {
 		},
 	}
 }
+
+// goneSkip is the plan's call list for a step that needs the key to be in
+// IAM, when it is gone (Facts.Gone).
+const goneSkip = "none: skipped, the key is not in IAM (deleted, or a temporary key)"
 
 // StepByID returns the table's row for id.
 func StepByID(id StepID) (StepDef, bool) {

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward/patterns"
@@ -70,6 +72,15 @@ one before it failed; the failure is reported with its fix.
 and nothing is left for a human; otherwise the outcome is "partially
 contained", with the list, and the exit code is not 0.
 
+A key that no longer works but was the operator's account's (deleted by
+someone, an expired or invalid session) is not "nothing to contain": while
+live it may have made keys, users, roles and sessions that outlive it. The
+steps that need the key in IAM are skipped with the reason; the session
+deny goes on the user or role CloudTrail names for it; the investigation
+and the persistence sweep run. "nothing to contain" (exit 0) needs that
+search, re-checked after the delivery delay, to find no activity; a search
+that could not run is never an all-clear.
+
 CloudTrail delivers events in about 5 minutes on average, so the
 investigation right after containment is incomplete by construction: the
 report says when its view ends, and --recheck (15 minutes later) searches
@@ -103,8 +114,10 @@ Examples:
   keyward respond --key-id AKIA... --cleanup --execute       36 h later, optional
 
 Exit codes:
-  0  plan printed, key contained, or nothing to contain (the key is not
-     live and not in IAM, or is a canary that must not be touched)
+  0  plan printed, key contained, or nothing to contain: a canary that
+     must not be touched, or a dead key of the operator's account (deleted, an expired session) whose CloudTrail
+     search, re-checked after the delivery delay, found no activity by it
+     or anything derived from it (90 days of management events)
   1  a human must act: partially contained (the output and report list
      what remains, with commands), the key belongs to another account, is
      a root key, or a finding's secret could not be recovered
@@ -179,6 +192,13 @@ func (o *respondOptions) addFlags(fs *pflag.FlagSet) {
 type target struct {
 	cred      responder.Credential
 	locations []responder.Location
+	// dead: the finding's key does not work (invalid, expired, wrong
+	// secret). It is still responded for when it is the operator's
+	// account's (or its account cannot be told): while live it may have
+	// made persistence and minted sessions that outlive it (issue 8).
+	dead   bool
+	status responder.Status
+	where  string
 }
 
 func runRespond(ctx context.Context, e *env, args []string) error {
@@ -232,6 +252,15 @@ func runRespond(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var cfg aws.Config
+	if slices.ContainsFunc(targets, func(t target) bool { return t.dead }) {
+		if cfg, err = loadOperatorConfig(ctx, o); err != nil {
+			return err
+		}
+		if targets, err = ownDeadKeys(ctx, e, cfg, targets); err != nil {
+			return err
+		}
+	}
 	if len(targets) == 0 {
 		if unresolved > 0 {
 			fmt.Fprintf(e.stdout, "No key to respond for, but %d finding(s) could not be checked (see above): they may be live.\n", unresolved)
@@ -240,9 +269,10 @@ func runRespond(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "No valid key to respond for.")
 		return nil
 	}
-	cfg, err := loadOperatorConfig(ctx, o)
-	if err != nil {
-		return err
+	if cfg.Credentials == nil {
+		if cfg, err = loadOperatorConfig(ctx, o); err != nil {
+			return err
+		}
 	}
 	stopped, failed := unresolved > 0, false
 	for _, t := range targets {
@@ -324,7 +354,8 @@ func (o *respondOptions) targets(ctx context.Context, e *env) ([]target, int, er
 		f := v.Finding
 		live := v.Status == responder.StatusValid || v.Status == responder.StatusUnknown
 		resume := o.execute && f.KeyID != "" && o.journalExists(e, f.KeyID)
-		if !live && !resume {
+		dead := f.KeyID != "" && (v.Status == responder.StatusInvalid || v.Status == responder.StatusExpired || v.Status == responder.StatusWrongSecret)
+		if !live && !resume && !dead {
 			if f.KeyID != "" {
 				fmt.Fprintf(e.stdout, "skip %s  %s:%d  %s\n", f.KeyID, f.Path, f.Line, v.Status)
 			}
@@ -339,9 +370,30 @@ func (o *respondOptions) targets(ctx context.Context, e *env) ([]target, int, er
 		out = append(out, target{
 			cred:      responder.NewCredential(f.KeyID, f.Secret.Reveal(), f.SessionToken.Reveal()),
 			locations: []responder.Location{loc},
+			dead:      dead && !live && !resume, status: v.Status, where: fmt.Sprintf("%s:%d", f.Path, f.Line),
 		})
 	}
 	return out, unresolved, nil
+}
+
+// ownDeadKeys keeps the dead targets of the operator's account, or whose
+// account the key ID does not tell: "not live" is not "nothing to
+// contain" for them. A dead key of another account is skipped, as before.
+func ownDeadKeys(ctx context.Context, e *env, cfg aws.Config, targets []target) ([]target, error) {
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, fmt.Errorf("identify the operator: %w", err)
+	}
+	out := targets[:0]
+	for _, t := range targets {
+		if acct, ok := patterns.AccountID(t.cred.KeyID); t.dead && ok && acct != aws.ToString(id.Account) {
+			fmt.Fprintf(e.stdout, "skip %s  %s  %s\n", t.cred.KeyID, t.where, t.status)
+			t.cred.Wipe()
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // patternsLongTerm reports a key whose unrecoverable secret matters: a
@@ -489,6 +541,9 @@ func (o *respondOptions) respondOne(ctx context.Context, e *env, cfg aws.Config,
 			fmt.Fprintf(e.stdout, "CloudTrail's view ends %s and it delivers events late: after %s run keyward respond --key-id %s --recheck --execute\n",
 				f.Trail.Until.Format(time.RFC3339), f.RecheckAfter.Format(time.RFC3339), t.cred.KeyID)
 		}
+	case responder.OutcomeNothingToContain:
+		fmt.Fprintf(e.stdout, "%s: %s: the key is gone, and CloudTrail shows no activity by it or by anything derived from it since %s (event history holds 90 days of management events, not data events)\n",
+			t.cred.KeyID, inc.Outcome, inc.Facts.Trail.Since.Format(time.RFC3339))
 	}
 	if err != nil {
 		return o.explain(e, err)

@@ -180,6 +180,15 @@ func cmdEmulator(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Setenv(envName(args[0])+"_KEY2_ID", ids[0])
 		ts.Setenv("SVC_KEY_ID", ids[1])
 		ts.Setenv("BACKDOOR_SESSION_ID", ids[2])
+	case "delete":
+		// Someone other than keyward deletes the user's key, with the
+		// operator's credentials.
+		need(1)
+		c := se.user(ts, args[0])
+		cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(se.srv.URL),
+			Credentials: credentials.NewStaticCredentialsProvider(ts.Getenv("AWS_ACCESS_KEY_ID"), ts.Getenv("AWS_SECRET_ACCESS_KEY"), "")}
+		_, err := iam.NewFromConfig(cfg).DeleteAccessKey(context.Background(), &iam.DeleteAccessKeyInput{UserName: aws.String(args[0]), AccessKeyId: aws.String(c.AccessKeyID)})
+		ts.Check(err)
 	case "works":
 		need(1)
 		works := emu.Check(args[0], "iam:ListUsers", "") == nil || emu.Check(args[0], "iam:CreateUser", "") == nil
