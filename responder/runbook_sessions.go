@@ -73,90 +73,93 @@ func (x *Execution) revokeSessions(ctx context.Context, res *StepResult) error {
 	return nil
 }
 
-// federationIssuer looks up the leaked federation session's own events
-// (keyward's validation among them) for the IAM user that issued it.
-func (x *Execution) federationIssuer(ctx context.Context) string {
+// trailIdentity is the part of a CloudTrail event's userIdentity that
+// names the principal behind an access key.
+type trailIdentity struct {
+	Type           string `json:"type"`
+	AccountID      string `json:"accountId"`
+	UserName       string `json:"userName"`
+	SessionContext struct {
+		SessionIssuer struct {
+			Type     string `json:"type"`
+			UserName string `json:"userName"`
+		} `json:"sessionIssuer"`
+	} `json:"sessionContext"`
+}
+
+// keyIdentities calls visit with the identity of each of the leaked key's
+// own events (keyward's validation among them), in the partition's IAM
+// region and the configured one, until visit says it has found what it
+// looks for. An unread region is tried past; its error is returned when
+// nothing was found, since an unread trail is not "no principal".
+func (x *Execution) keyIdentities(ctx context.Context, visit func(trailIdentity) bool) error {
 	regions := []string{PartitionRegion(x.f.partition())}
 	if r := x.r.Config.Region; r != "" && r != regions[0] {
 		regions = append(regions, r)
 	}
+	var firstErr error
 	for _, region := range regions {
 		client := cloudtrail.NewFromConfig(x.cfg(), func(o *cloudtrail.Options) { o.Region = region })
 		end := x.r.now().Truncate(time.Second).Add(time.Second)
 		out, err := x.r.lookup(ctx, client, x.c.KeyID, end.Add(-x.r.lookback()), end, nil)
 		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
 			continue
 		}
 		for _, ev := range out.Events {
 			var rec struct {
-				UserIdentity struct {
-					Type           string `json:"type"`
-					SessionContext struct {
-						SessionIssuer struct {
-							Type     string `json:"type"`
-							UserName string `json:"userName"`
-						} `json:"sessionIssuer"`
-					} `json:"sessionContext"`
-				} `json:"userIdentity"`
+				UserIdentity trailIdentity `json:"userIdentity"`
 			}
 			if ev.CloudTrailEvent == nil || json.Unmarshal([]byte(*ev.CloudTrailEvent), &rec) != nil {
 				continue
 			}
-			if si := rec.UserIdentity.SessionContext.SessionIssuer; rec.UserIdentity.Type == "FederatedUser" && si.Type == "IAMUser" && si.UserName != "" {
-				return si.UserName
+			if visit(rec.UserIdentity) {
+				return nil
 			}
 		}
 	}
-	return ""
+	return firstErr
 }
 
-// trailPrincipal looks up the leaked key's own events for the IAM user or
-// role of the key's account that it belonged to: a gone key (Facts.Gone)
-// no longer says, but its sessions may still live. A LookupEvents error is
-// returned: an unread trail is not "no principal".
+// federationIssuer names the IAM user that issued the leaked federation
+// session, from the session's own events; empty when none is delivered yet.
+func (x *Execution) federationIssuer(ctx context.Context) string {
+	var user string
+	_ = x.keyIdentities(ctx, func(id trailIdentity) bool {
+		if si := id.SessionContext.SessionIssuer; id.Type == "FederatedUser" && si.Type == "IAMUser" && si.UserName != "" {
+			user = si.UserName
+		}
+		return user != ""
+	})
+	return user
+}
+
+// trailPrincipal names the IAM user or role of the key's account that the
+// leaked key belonged to: a gone key (Facts.Gone) no longer says, but its
+// sessions may still live.
 func (x *Execution) trailPrincipal(ctx context.Context) (user, role string, err error) {
-	regions := []string{PartitionRegion(x.f.partition())}
-	if r := x.r.Config.Region; r != "" && r != regions[0] {
-		regions = append(regions, r)
+	err = x.keyIdentities(ctx, func(id trailIdentity) bool {
+		if id.AccountID != "" && id.AccountID != x.f.KeyAccount {
+			return false
+		}
+		si := id.SessionContext.SessionIssuer
+		switch {
+		case id.Type == "IAMUser" && id.UserName != "":
+			user = id.UserName
+		case id.Type == "FederatedUser" && si.Type == "IAMUser" && si.UserName != "":
+			user = si.UserName
+		case id.Type == "AssumedRole" && si.Type == "Role" && si.UserName != "" && !strings.HasPrefix(si.UserName, "AWSReservedSSO_"):
+			role = si.UserName
+		}
+		return user != "" || role != ""
+	})
+	if user != "" || role != "" {
+		return user, role, nil
 	}
-	for _, region := range regions {
-		client := cloudtrail.NewFromConfig(x.cfg(), func(o *cloudtrail.Options) { o.Region = region })
-		end := x.r.now().Truncate(time.Second).Add(time.Second)
-		out, err := x.r.lookup(ctx, client, x.c.KeyID, end.Add(-x.r.lookback()), end, nil)
-		if err != nil {
-			return "", "", denied(err, StepRevokeSessions, "cloudtrail:LookupEvents", "*")
-		}
-		for _, ev := range out.Events {
-			var rec struct {
-				UserIdentity struct {
-					Type           string `json:"type"`
-					AccountID      string `json:"accountId"`
-					UserName       string `json:"userName"`
-					SessionContext struct {
-						SessionIssuer struct {
-							Type     string `json:"type"`
-							UserName string `json:"userName"`
-						} `json:"sessionIssuer"`
-					} `json:"sessionContext"`
-				} `json:"userIdentity"`
-			}
-			if ev.CloudTrailEvent == nil || json.Unmarshal([]byte(*ev.CloudTrailEvent), &rec) != nil {
-				continue
-			}
-			id := rec.UserIdentity
-			if id.AccountID != "" && id.AccountID != x.f.KeyAccount {
-				continue
-			}
-			si := id.SessionContext.SessionIssuer
-			switch {
-			case id.Type == "IAMUser" && id.UserName != "":
-				return id.UserName, "", nil
-			case id.Type == "FederatedUser" && si.Type == "IAMUser" && si.UserName != "":
-				return si.UserName, "", nil
-			case id.Type == "AssumedRole" && si.Type == "Role" && si.UserName != "" && !strings.HasPrefix(si.UserName, "AWSReservedSSO_"):
-				return "", si.UserName, nil
-			}
-		}
+	if err != nil {
+		return "", "", denied(err, StepRevokeSessions, "cloudtrail:LookupEvents", "*")
 	}
 	return "", "", nil
 }
