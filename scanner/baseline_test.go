@@ -2,11 +2,12 @@ package scanner
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/patterns/patternstest"
 )
 
 func finding(rule, path, keyID string, line int) Finding {
@@ -104,15 +105,7 @@ func TestParseBaselineErrors(t *testing.T) {
 // FuzzParseBaseline: any input parses or fails cleanly, and what parses
 // survives a round trip.
 func FuzzParseBaseline(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "fuzz", "baseline", "*"))
-	if len(files) == 0 {
-		f.Fatal("no seed files in testdata/fuzz/baseline")
-	}
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, data := range patternstest.SeedFiles(f, filepath.Join("..", "testdata", "fuzz", "baseline")) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -2,7 +2,6 @@ package scanner
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,16 +22,8 @@ const maxFuzzInput = 64 << 10
 // when expand is set, and fails when there are none: a target with no
 // seeds is a bug.
 func seedDir(f *testing.F, dir string, expand bool) {
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "fuzz", dir, "*"))
-	if len(files) == 0 {
-		f.Fatalf("no seed files in testdata/fuzz/%s", dir)
-	}
 	g := patternstest.New(123)
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, data := range patternstest.SeedFiles(f, filepath.Join("..", "testdata", "fuzz", dir)) {
 		if expand {
 			text, _ := g.Expand(string(data))
 			data = []byte(text)

@@ -3,7 +3,6 @@ package scanner
 import (
 	"bytes"
 	"encoding/base64"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -22,15 +21,7 @@ func addSeeds(f *testing.F) {
 			f.Add([]byte(text))
 		}
 	}
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "fuzz", "scan", "*"))
-	if len(files) == 0 {
-		f.Fatal("no seed files in testdata/fuzz/scan")
-	}
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, data := range patternstest.SeedFiles(f, filepath.Join("..", "testdata", "fuzz", "scan")) {
 		text, _ := g.Expand(string(data))
 		f.Add([]byte(text))
 	}

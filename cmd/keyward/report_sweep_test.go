@@ -2,9 +2,10 @@ package main
 
 import (
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/keyward/keyward/patterns/patternstest"
 )
 
 // FuzzParseSweepReport feeds merge's report parser anything: it must not
@@ -12,15 +13,7 @@ import (
 // with a merged report complete only if every repository in it was swept
 // in full.
 func FuzzParseSweepReport(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "fuzz", "sweep", "*"))
-	if len(files) == 0 {
-		f.Fatal("no seed files in testdata/fuzz/sweep")
-	}
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, data := range patternstest.SeedFiles(f, filepath.Join("..", "..", "testdata", "fuzz", "sweep")) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

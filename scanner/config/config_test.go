@@ -2,11 +2,13 @@ package config
 
 import (
 	"errors"
-	"github.com/keyward/keyward/patterns"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward/patterns"
+	"github.com/keyward/keyward/patterns/patternstest"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -103,15 +105,7 @@ func TestParseUserConfig(t *testing.T) {
 // FuzzParseConfig checks that any input gives a config or a placed error,
 // never a panic, and that what parses can be used.
 func FuzzParseConfig(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "fuzz", "config", "*"))
-	if len(files) == 0 {
-		f.Fatal("no seed files in testdata/fuzz/config")
-	}
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, data := range patternstest.SeedFiles(f, filepath.Join("..", "..", "testdata", "fuzz", "config")) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward/patterns/patternstest"
 )
 
 func TestShardsCoverTheListExactlyOnce(t *testing.T) {
@@ -282,15 +284,7 @@ func TestGroupPutsPairsFirst(t *testing.T) {
 // FuzzParseList: any list parses or fails cleanly, keys are unique, and
 // shards partition what was parsed.
 func FuzzParseList(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "fuzz", "sweeplist", "*"))
-	if len(files) == 0 {
-		f.Fatal("no seed files in testdata/fuzz/sweeplist")
-	}
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, data := range patternstest.SeedFiles(f, filepath.Join("..", "..", "testdata", "fuzz", "sweeplist")) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

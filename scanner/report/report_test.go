@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/patterns/patternstest"
+
 	"github.com/keyward/keyward/scanner"
 )
 
@@ -99,15 +101,7 @@ const maxFuzzReport = 256 << 10
 // respond and baseline --from-report use: it must never panic, must only
 // accept schema version 1, and every finding it accepts has a provenance.
 func FuzzRead(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "fuzz", "report", "*"))
-	if len(files) == 0 {
-		f.Fatal("no seed files in testdata/fuzz/report")
-	}
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, data := range patternstest.SeedFiles(f, filepath.Join("..", "..", "testdata", "fuzz", "report")) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"schema_version":2,"findings":[]}`))
