@@ -264,7 +264,13 @@ func removeDeny(ctx context.Context, client *iam.Client, t DenyTarget, partition
 	if err != nil {
 		return "", denied(err, StepRemoveSessionDeny, getAPI, resource)
 	}
-	if cutoff, ok := denyCutoff(doc); ok && cutoff.After(t.Cutoff.Add(time.Second)) {
+	cutoff, ok := denyCutoff(doc)
+	if !ok {
+		// Not the shape keyward writes (edited by hand, or another tool's):
+		// its cutoff may be newer than 36 h ago, so it is not ours to drop.
+		return "its aws:TokenIssueTime cutoff cannot be read, so it may be newer than this response's; remove it by hand once its sessions have expired", nil
+	}
+	if cutoff.After(t.Cutoff.Add(time.Second)) {
 		until := cutoff.Add(SessionDenyHold).UTC().Format(time.RFC3339)
 		return "a later response's deny, keep until " + until, nil
 	}

@@ -126,6 +126,25 @@ func TestCleanupSparesLaterDeny(t *testing.T) {
 	}
 }
 
+// TestCleanupKeepsUnreadableDeny: a session deny whose cutoff keyward
+// cannot read might be newer than 36 h, so cleanup leaves it and says so.
+func TestCleanupKeepsUnreadableDeny(t *testing.T) {
+	l := newLab(t)
+	path := l.respond(t)
+	edited := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`
+	must(t, l.emu.PutUserPolicy(l.acct, "alice", RevokePolicyName, edited))
+	_, res, err := l.cleaner(t, path, 37*time.Hour).Cleanup(context.Background())
+	if err != nil {
+		t.Fatalf("Cleanup: %v", err)
+	}
+	if !strings.Contains(res.Detail, "left on user alice (its aws:TokenIssueTime cutoff cannot be read") {
+		t.Errorf("detail %q does not say the unreadable deny was kept", res.Detail)
+	}
+	if user, _ := l.denies(t); !user || l.emu.Calls("DeleteUserPolicy") != 0 {
+		t.Fatal("an unreadable deny was removed")
+	}
+}
+
 // TestCleanupErrors: no deny recorded, and a missing permission naming the
 // action to grant.
 func TestCleanupErrors(t *testing.T) {
