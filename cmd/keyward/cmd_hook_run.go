@@ -147,12 +147,7 @@ func hookScans(ctx context.Context, e *env, g hooks.Git, name string, hargs []st
 		if len(hargs) != 0 {
 			return nil, nil, usagef("git runs pre-commit without arguments", "hook run pre-commit takes no arguments")
 		}
-		if needsGitPlumbing(ctx) || splitIndex(ctx) {
-			return patchStaged(), e.stdin, nil
-		}
-		return func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
-			return eng.ScanStaged(ctx, ".")
-		}, e.stdin, nil
+		return stagedSource(ctx), e.stdin, nil
 	case hooks.CommitMsg:
 		if len(hargs) != 1 {
 			return nil, nil, usagef("git runs commit-msg with the message file", "hook run commit-msg needs exactly one FILE")

@@ -236,10 +236,7 @@ func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src
 	case "-":
 		return eng.Run(ctx, scanner.Reader{R: e.stdin, Prov: scanner.Provenance{Path: "-", Kind: scanner.KindStdin}})
 	case "--staged":
-		if needsGitPlumbing(ctx) || splitIndex(ctx) {
-			return eng.Run(ctx, scanner.SourceFunc(patchStaged()))
-		}
-		return eng.Run(ctx, scanner.Staged{Dir: "."})
+		return eng.Run(ctx, scanner.SourceFunc(stagedSource(ctx)))
 	case "--commit-msg":
 		f, err := os.Open(o.commitMsg)
 		if err != nil {

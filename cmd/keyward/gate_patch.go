@@ -55,6 +55,18 @@ func splitIndex(ctx context.Context) bool {
 	return len(m) > 0
 }
 
+// stagedSource is what scan --staged and the pre-commit hook read: the
+// index through go-git, or through git's own diff where go-git cannot
+// read the repository or its index.
+func stagedSource(ctx context.Context) gateSourceFunc {
+	if needsGitPlumbing(ctx) || splitIndex(ctx) {
+		return patchStaged()
+	}
+	return func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
+		return eng.ScanStaged(ctx, ".")
+	}
+}
+
 // patchStaged scans the staged changes' added lines.
 func patchStaged() gateSourceFunc {
 	return func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
