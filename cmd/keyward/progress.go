@@ -116,17 +116,28 @@ func (p *progress) updateRange(r scanner.RangeProgress) {
 
 // show writes the state, throttled; state is built only when shown.
 func (p *progress) show(state func() progressState) {
+	p.showLine(func() string { return formatProgress(state()) }, false)
+}
+
+// showLine writes the live line, at most every progressInterval unless
+// final (the last update, which must not be dropped); line is built only
+// when shown.
+func (p *progress) showLine(line func() string, final bool) {
 	if !p.on {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
-	if now.Sub(p.last) < progressInterval {
+	if now.Sub(p.last) < progressInterval && !final {
 		return
 	}
 	p.last = now
-	line := formatProgress(state())
+	p.write(line())
+}
+
+// write replaces the live line with line. Callers hold p.mu.
+func (p *progress) write(line string) {
 	// Pad over the previous line's tail: the line can shrink.
 	pad := max(0, p.width-len(line))
 	p.width = len(line)
@@ -137,7 +148,23 @@ func (p *progress) show(state func() progressState) {
 func (p *progress) done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.clear()
+}
+
+// clear removes the live line, so a whole line can be printed in its
+// place; the next update is shown at once. Callers hold p.mu.
+func (p *progress) clear() {
 	if p.wrote {
 		fmt.Fprint(p.w, "\r\033[K")
+		p.wrote, p.width, p.last = false, 0, time.Time{}
 	}
+}
+
+// println prints a whole line on the stream the live line shares, on any
+// writer, terminal or not.
+func (p *progress) println(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clear()
+	fmt.Fprintf(p.w, format+"\n", args...)
 }
