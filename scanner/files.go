@@ -133,7 +133,7 @@ func (p Paths) RelTo(root string) PathFunc {
 // ScanPaths scans files and directories (the Paths source without
 // Engine.Run's suppressions).
 func (e *Engine) ScanPaths(ctx context.Context, paths []string) (*Result, error) {
-	return e.collect(ctx, Paths(paths))
+	return e.Collect(ctx, Paths(paths))
 }
 
 // scanFile reads and scans one regular file (an archive's members, if it

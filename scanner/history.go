@@ -91,7 +91,7 @@ func (hs History) Scan(ctx context.Context, run *Run) error {
 // ScanHistory sweeps the whole history of the repository containing dir
 // (the History source without Engine.Run's suppressions).
 func (e *Engine) ScanHistory(ctx context.Context, dir string, opts HistoryOptions) (*Result, error) {
-	return e.collect(ctx, History{Dir: dir, Opts: opts})
+	return e.Collect(ctx, History{Dir: dir, Opts: opts})
 }
 
 // history is the commit graph as seen from the refs.

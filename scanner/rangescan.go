@@ -76,7 +76,7 @@ func (r Range) Scan(ctx context.Context, run *Run) error {
 // ScanRange scans the commits in spec in the repository containing dir
 // (the Range source without Engine.Run's suppressions).
 func (e *Engine) ScanRange(ctx context.Context, dir, spec string) (*Result, error) {
-	return e.collect(ctx, Range{Dir: dir, Spec: spec})
+	return e.Collect(ctx, Range{Dir: dir, Spec: spec})
 }
 
 // RangeProgress reports how far a range scan has got, in one unit:

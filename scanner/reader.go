@@ -22,5 +22,5 @@ func (r Reader) Scan(ctx context.Context, run *Run) error {
 // ScanReader scans everything r yields as one piece of content (the
 // Reader source without Engine.Run's suppressions).
 func (e *Engine) ScanReader(ctx context.Context, r io.Reader, prov Provenance) (*Result, error) {
-	return e.collect(ctx, Reader{R: r, Prov: prov})
+	return e.Collect(ctx, Reader{R: r, Prov: prov})
 }

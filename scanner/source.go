@@ -190,10 +190,12 @@ func (res *Result) empty() bool {
 		res.Commits == 0 && res.IgnoredFiles == 0 && res.IgnoredDirs == 0
 }
 
-// collect runs src and returns what it recorded, sorted, with only the
-// content-based suppressions marked (Engine.Run applies the rest). The
-// ScanX methods are collect over their source.
-func (e *Engine) collect(ctx context.Context, src Source) (*Result, error) {
+// Collect runs src and returns what it recorded, sorted, with only the
+// content-based suppressions marked: Engine.Run without the suppressions
+// that need a path or the baseline. It is for a source run inside another
+// (a gate's SourceFunc scanning a patch), whose result the outer Run
+// suppresses once; the ScanX methods are Collect over their source.
+func (e *Engine) Collect(ctx context.Context, src Source) (*Result, error) {
 	run := &Run{e: e}
 	if err := src.Scan(ctx, run); err != nil {
 		return nil, err

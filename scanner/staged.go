@@ -82,7 +82,7 @@ func (st Staged) Scan(ctx context.Context, run *Run) (err error) {
 // ScanStaged scans what the next commit of the repository containing dir
 // would add (the Staged source without Engine.Run's suppressions).
 func (e *Engine) ScanStaged(ctx context.Context, dir string) (*Result, error) {
-	return e.collect(ctx, Staged{Dir: dir})
+	return e.Collect(ctx, Staged{Dir: dir})
 }
 
 // indexFileEnv names the index git is committing from. Hooks of `git

@@ -59,7 +59,7 @@ type RootRelative interface {
 // methods run one source without Run's suppressions, returning results
 // with only the content-based ones marked.
 func (e *Engine) Run(ctx context.Context, src Source) (*Result, error) {
-	res, err := e.collect(ctx, src)
+	res, err := e.Collect(ctx, src)
 	if err != nil {
 		return nil, err
 	}
