@@ -284,6 +284,7 @@ func (s *patchScan) startHunk(h string, off int64) {
 	if len(old) != cols || newStart < 0 {
 		return
 	}
+	newStart = max(newStart, 1) // "+0,0" is an empty side; lines count from 1
 	s.recognized = true
 	s.inHunk, s.cols, s.oldLeft, s.newLeft, s.nextLine = true, cols, old, newCount, newStart
 	s.prov = s.commit

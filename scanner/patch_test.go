@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -183,4 +184,29 @@ func TestPatchLargeHunk(t *testing.T) {
 	if len(res.Findings) != pairs {
 		t.Errorf("%d findings, want %d", len(res.Findings), pairs)
 	}
+}
+
+// FuzzPatch: any input, patch or not, reads without panic or hang, and
+// every finding names a line and offsets inside the patch; a plain key
+// ID's offsets frame the key ID itself. The small size limit exercises
+// the overlapping pieces of long hunks.
+func FuzzPatch(f *testing.F) {
+	seedDir(f, "patch", true)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzInput {
+			return
+		}
+		res, err := New(Options{MaxFileSize: 1024}).Run(context.Background(), Patch{R: bytes.NewReader(data), Name: "fuzz"})
+		if err != nil {
+			return // not a patch
+		}
+		for _, f := range res.Findings {
+			if f.Line < 1 || f.Start < 0 || f.Start > f.End || f.End > len(data) {
+				t.Fatalf("finding out of range: line %d, %d..%d of %d bytes", f.Line, f.Start, f.End, len(data))
+			}
+			if f.KeyID != "" && f.Encoding == EncPlain && string(data[f.Start:f.End]) != f.KeyID {
+				t.Fatalf("patch[%d:%d] = %q, want key ID %q", f.Start, f.End, data[f.Start:f.End], f.KeyID)
+			}
+		}
+	})
 }
