@@ -102,9 +102,11 @@ type patchScan struct {
 	files      map[string]bool
 	scanned    int64
 
-	// The current commit's message, when in one.
+	// The current commit's message, when in one; mail is set for a
+	// patch mail (git format-patch), whose message is not indented.
 	inMessage bool
 	msgNum    int
+	mail      bool
 
 	// The current file: path of its new side ("" when deleted or not
 	// yet known), whether it came from a git diff header ("b/" prefix).
@@ -171,7 +173,15 @@ func (s *patchScan) handle(line []byte, off int64) {
 		s.endHunk() // a line no hunk can hold: the hunk was cut short
 	}
 	if s.inMessage {
-		if text, ok := bytes.CutPrefix(line, []byte("    ")); ok || len(bytes.TrimSpace(line)) == 0 {
+		if s.mail {
+			// A patch mail's message runs to the "---" before the diff.
+			if !bytes.Equal(line, []byte("---")) && !bytes.HasPrefix(line, []byte("diff --git ")) {
+				s.msgNum++
+				s.add(line, off, s.msgNum, true)
+				return
+			}
+		} else if text, ok := bytes.CutPrefix(line, []byte("    ")); ok || len(bytes.TrimSpace(line)) == 0 {
+			// git log indents a message by four spaces.
 			s.msgNum++
 			s.add(text, off+int64(len(line)-len(text)), s.msgNum, true)
 			return
@@ -185,19 +195,23 @@ func (s *patchScan) handle(line []byte, off int64) {
 		if f := strings.Fields(str); len(f) >= 2 && isHexID(f[1]) {
 			s.recognized = true
 			s.commits++
-			s.path, s.msgNum = "", 0
+			s.path, s.msgNum, s.mail = "", 0, str[0] == 'F'
 			s.commit = Provenance{Commit: f[1]}
 		}
+	case s.mail && s.msgNum == 0 && strings.HasPrefix(str, "Subject: "):
+		// The subject is the message's first line; the rest of the
+		// headers and the body follow it.
+		s.startMessage()
+		s.msgNum++
+		s.add(line[len("Subject: "):], off+int64(len("Subject: ")), s.msgNum, true)
 	case strings.HasPrefix(str, "Author: ") || strings.HasPrefix(str, "From: "):
 		_, who, _ := strings.Cut(str, ": ")
 		s.commit.Author, s.commit.Email = splitAuthor(who)
 	case strings.HasPrefix(str, "Date: "):
 		s.commit.Date = parsePatchDate(strings.TrimSpace(str[len("Date: "):]))
-	case str == "" && s.commit.Commit != "" && s.path == "" && s.msgNum == 0:
+	case str == "" && s.commit.Commit != "" && s.path == "" && s.msgNum == 0 && !s.mail:
 		// The blank line between a log entry's headers and its message.
-		s.inMessage = true
-		s.prov = s.commit
-		s.prov.Path, s.prov.Kind = MessagePath, KindCommitMessage
+		s.startMessage()
 	case strings.HasPrefix(str, "diff --git "):
 		s.newFile(true)
 		s.path = gitDiffPath(str[len("diff --git "):])
@@ -229,6 +243,13 @@ func (s *patchScan) handle(line []byte, off int64) {
 	case strings.HasPrefix(str, "@@"):
 		s.startHunk(str, off)
 	}
+}
+
+// startMessage starts gathering the current commit's message.
+func (s *patchScan) startMessage() {
+	s.inMessage = true
+	s.prov = s.commit
+	s.prov.Path, s.prov.Kind = MessagePath, KindCommitMessage
 }
 
 // newFile starts a file of the patch.
@@ -508,7 +529,7 @@ func splitAuthor(who string) (name, email string) {
 
 // patchDateLayouts are the dates git log and patch mails write: git's
 // default, --date=iso, and RFC 2822.
-var patchDateLayouts = []string{"Mon Jan 2 15:04:05 2006 -0700", "2006-01-02 15:04:05 -0700", time.RFC1123Z}
+var patchDateLayouts = []string{"Mon Jan 2 15:04:05 2006 -0700", "2006-01-02 15:04:05 -0700", "Mon, 2 Jan 2006 15:04:05 -0700"}
 
 // parsePatchDate parses a Date: header; the zero time when it cannot.
 func parsePatchDate(v string) time.Time {

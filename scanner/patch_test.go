@@ -99,6 +99,16 @@ func TestPatchLog(t *testing.T) {
 	if res.Commits != 4 {
 		t.Errorf("%d commits, want 4", res.Commits)
 	}
+
+	// The same two commits as patch mails (git format-patch), whose
+	// messages are not indented: the subject is the message's first line.
+	mails := scanPatch(t, Options{}, r.git("format-patch", "--stdout", "-2", "HEAD~1")+"\n")
+	if f := one(t, mails, file.keyID); f.Commit != intro || f.Author != "Test Author" || f.Date.IsZero() || f.Line != 2 {
+		t.Errorf("mail file finding: %+v line %d", f.Provenance, f.Line)
+	}
+	if m := one(t, mails, msg.keyID); m.Kind != KindCommitMessage || m.Commit != withMsg || m.Line != 3 {
+		t.Errorf("mail message finding: kind %q commit %s line %d", m.Kind, m.Commit, m.Line)
+	}
 }
 
 // TestPatchCombined: a merge's combined diff (git log --cc) reports a
