@@ -44,11 +44,6 @@ type Patch struct {
 // base85 "GIT binary patch"): the file itself must be scanned.
 const SkipBinaryPatch SkipReason = "binary-in-patch"
 
-// patchCarry is how many bytes of a hunk's last lines are scanned again,
-// as context, at the start of the next piece when a hunk is longer than
-// the size limit, so a finding that straddles the cut is still seen whole;
-// the same margin the stream windows keep (stream.go).
-const patchCarry = streamOverlap / 2
 
 // maxPatchParents bounds the parents of a combined-diff hunk ("@@@@ ...");
 // git writes one column per parent, and an octopus merge rarely has more
@@ -57,7 +52,11 @@ const maxPatchParents = 128
 
 // Scan implements Source.
 func (p Patch) Scan(ctx context.Context, run *Run) error {
-	s := &patchScan{run: run, name: p.Name, in: bufio.NewReaderSize(p.R, 64<<10), limit: run.Engine().MaxFileSize()}
+	// A hunk over the size limit is scanned in pieces of that size, but
+	// never under the stream's smallest window (stream.go), so the margin
+	// pieces share covers the longest span a finding depends on.
+	limit := max(run.Engine().MaxFileSize(), minStreamWindow)
+	s := &patchScan{run: run, name: p.Name, in: bufio.NewReaderSize(p.R, 64<<10), limit: limit}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -389,16 +388,15 @@ func (s *patchScan) hunkDone() bool {
 
 // add appends a line to the piece, scanning the piece first when the
 // line would take it past the size limit. Then, as the stream windows do
-// (stream.go), the piece's last lines, up to a margin, are scanned again
-// at the start of the next piece, and a finding is reported by the piece
-// in which it starts in the kept band: the first piece keeps what starts
-// before the last half of the margin, the next what starts from there.
-// So every finding has at least half the margin of context on both sides.
+// (stream.go), the piece's last lines, up to streamOverlap bytes, are
+// scanned again at the start of the next piece, and a finding is reported
+// by the piece in which it starts in the kept band: the first piece keeps
+// what starts before the last half of the overlap, the next what starts
+// from there. So every finding has at least half the overlap of context
+// on both sides.
 func (s *patchScan) add(text []byte, off int64, num int, added bool) {
 	if len(s.lines) > 0 && int64(len(s.data)+len(text)+1) > s.limit {
-		// At most a quarter of the limit is carried, so a piece always
-		// moves on by most of itself even with a small --max-file-size.
-		margin := min(patchCarry, int(s.limit/4))
+		margin := streamOverlap // at most a quarter of a piece
 		within := func(m int) int {
 			i := len(s.lines)
 			for i > 1 && len(s.data)-s.lines[i-1].start <= m {

@@ -165,7 +165,7 @@ func TestPatchBadInput(t *testing.T) {
 func TestPatchLargeHunk(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
-	const pairs = 60
+	const pairs = 2500
 	var want []fakeCreds
 	b.WriteString("--- /dev/null\n+++ b/big.env\n")
 	var body []string
@@ -181,10 +181,10 @@ func TestPatchLargeHunk(t *testing.T) {
 	for _, l := range body {
 		b.WriteString("+" + l + "\n")
 	}
-	if b.Len() < 8*4096 {
+	if b.Len() < 2*minStreamWindow {
 		t.Fatalf("patch of %d bytes is too small to cut", b.Len())
 	}
-	res := scanPatch(t, Options{MaxFileSize: 4096}, b.String())
+	res := scanPatch(t, Options{MaxFileSize: minStreamWindow}, b.String())
 	for i, c := range want {
 		f := one(t, res, c.keyID)
 		if f.Path != "big.env" || f.Line != 10*i+2 || f.SecretLine != 10*i+3 || f.Secret.Reveal() != c.secret {
@@ -198,8 +198,7 @@ func TestPatchLargeHunk(t *testing.T) {
 
 // FuzzPatch: any input, patch or not, reads without panic or hang, and
 // every finding names a line and offsets inside the patch; a plain key
-// ID's offsets frame the key ID itself. The small size limit exercises
-// the overlapping pieces of long hunks.
+// ID's offsets frame the key ID itself.
 func FuzzPatch(f *testing.F) {
 	seedDir(f, "patch", true)
 	f.Fuzz(func(t *testing.T, data []byte) {
