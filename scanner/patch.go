@@ -44,7 +44,6 @@ type Patch struct {
 // base85 "GIT binary patch"): the file itself must be scanned.
 const SkipBinaryPatch SkipReason = "binary-in-patch"
 
-
 // maxPatchParents bounds the parents of a combined-diff hunk ("@@@@ ...");
 // git writes one column per parent, and an octopus merge rarely has more
 // than a few dozen.
