@@ -1,18 +1,16 @@
 package scanner
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 )
 
@@ -66,159 +64,147 @@ func (r *Result) Sort() {
 		}
 		return a.RuleID < b.RuleID
 	})
-	sort.Slice(r.Skipped, func(i, j int) bool { return r.Skipped[i].Path < r.Skipped[j].Path })
-	sort.Slice(r.Errors, func(i, j int) bool { return r.Errors[i].Path < r.Errors[j].Path })
+	// Stable, so that sorting a sorted result again (Engine.Run sorts what
+	// every source records) changes nothing.
+	sort.SliceStable(r.Skipped, func(i, j int) bool { return r.Skipped[i].Path < r.Skipped[j].Path })
+	sort.SliceStable(r.Errors, func(i, j int) bool { return r.Errors[i].Path < r.Errors[j].Path })
 }
 
 // ErrTooLarge is returned when a single input (standard input, a commit
 // message) exceeds the engine's size limit.
 var ErrTooLarge = errors.New("input larger than the size limit")
 
-// ScanReader scans everything r yields as one piece of content.
-func (e *Engine) ScanReader(ctx context.Context, r io.Reader, prov Provenance) (*Result, error) {
-	data, err := io.ReadAll(io.LimitReader(r, e.opts.MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", prov.Path, err)
-	}
-	if int64(len(data)) > e.opts.MaxFileSize {
-		// Over the in-memory limit: the rest is scanned as a stream.
-		fs, n, skips, err := e.streamFrom(ctx, io.MultiReader(bytes.NewReader(data), r), prov, prov.Path)
-		if err != nil {
-			return nil, err
-		}
-		return &Result{Files: 1, Bytes: n, Findings: fs, Skipped: skips}, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	res := &Result{Files: 1, Bytes: int64(len(data))}
-	res.Findings, res.Skipped = e.ScanContent(data, prov)
-	return res, nil
-}
-
-// ScanPaths scans files and directories. Directories are walked without
+// Paths is files and directories on disk. Directories are walked without
 // following symlinks (so a symlink loop cannot hang the walk), skipping
 // .git and, unless Options.NoIgnore, what .gitignore excludes. Files are
 // scanned in parallel; memory is bounded by Workers x MaxFileSize.
-func (e *Engine) ScanPaths(ctx context.Context, paths []string) (*Result, error) {
-	res := &Result{}
-	var mu sync.Mutex
+type Paths []string
+
+// Scan implements Source.
+func (p Paths) Scan(ctx context.Context, run *Run) error {
+	e := run.e
 	jobs := make(chan string)
 	workers := e.opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	var wg sync.WaitGroup
-	var files, nbytes atomic.Int64
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for path := range jobs {
-				fs, n, skips, err := e.scanFile(ctx, path)
-				mu.Lock()
-				switch {
-				case err != nil:
-					res.Errors = append(res.Errors, FileError{Path: path, Err: err})
-				case n < 0:
-					res.Skipped = append(res.Skipped, skips...)
-				default:
-					files.Add(1)
-					nbytes.Add(n)
-					res.Findings = append(res.Findings, fs...)
-					res.Skipped = append(res.Skipped, skips...)
-				}
-				mu.Unlock()
+				scanFile(ctx, run, path)
 			}
 		}()
 	}
-	walkErr := e.walk(ctx, paths, jobs, walkReport{
-		skip: func(s Skip) {
-			mu.Lock()
-			res.Skipped = append(res.Skipped, s)
-			mu.Unlock()
-		},
-		fail: func(fe FileError) {
-			mu.Lock()
-			res.Errors = append(res.Errors, fe)
-			mu.Unlock()
-		},
-		warn: func(w string) {
-			mu.Lock()
-			res.Warnings = append(res.Warnings, w)
-			mu.Unlock()
-		},
+	walkErr := e.walk(ctx, p, jobs, walkReport{
+		skip: func(s Skip) { run.Skip(s) },
+		fail: func(fe FileError) { run.Unreadable(fe.Path, fe.Err) },
+		warn: run.Warn,
 		ignored: func(files, dirs int64) {
-			mu.Lock()
-			res.IgnoredFiles += files
-			res.IgnoredDirs += dirs
-			mu.Unlock()
+			run.mu.Lock()
+			run.res.IgnoredFiles += files
+			run.res.IgnoredDirs += dirs
+			run.mu.Unlock()
 		},
 	})
 	close(jobs)
 	wg.Wait()
-	if walkErr != nil {
-		return nil, walkErr
+	return walkErr
+}
+
+// RelTo implements RootRelative: files are named as given on the command
+// line, relative to the working directory; outside root they stay so.
+func (p Paths) RelTo(root string) PathFunc {
+	return func(path string) string {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return filepath.ToSlash(path)
+		}
+		r, err := filepath.Rel(root, abs)
+		if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+			return filepath.ToSlash(path)
+		}
+		return filepath.ToSlash(r)
 	}
-	res.Files, res.Bytes = files.Load(), nbytes.Load()
-	res.Sort()
-	return res, nil
+}
+
+// ScanPaths scans files and directories (the Paths source without
+// Engine.Run's suppressions).
+func (e *Engine) ScanPaths(ctx context.Context, paths []string) (*Result, error) {
+	return e.Collect(ctx, Paths(paths))
 }
 
 // scanFile reads and scans one regular file (an archive's members, if it
-// is one). n is -1 when the file was skipped as a whole.
-func (e *Engine) scanFile(ctx context.Context, path string) (found []Finding, n int64, skips []Skip, err error) {
-	skipped := func(s Skip) ([]Finding, int64, []Skip, error) { return nil, -1, []Skip{s}, nil }
+// is one), recording what it found or why it could not.
+func scanFile(ctx context.Context, run *Run, path string) {
+	prov := Provenance{Path: path}
 	// Stat before opening: opening a FIFO named on the command line would
 	// block until something writes to it.
 	if info, err := os.Stat(path); err != nil {
-		return nil, 0, nil, unwrapPathError(err)
+		run.Unreadable(path, unwrapPathError(err))
+		return
 	} else if m := info.Mode(); m&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0 {
 		// Only arguments get here (the walk skips special files): a pipe
-		// given by name, as `keyward scan <(cmd)` and /dev/stdin do.
-		return e.scanPipe(ctx, path)
+		// given by name, as `keyward scan <(cmd)` and /dev/stdin do. It
+		// is opened without blocking, so a FIFO nobody writes to reads as
+		// empty instead of hanging the scan.
+		f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			run.Unreadable(path, unwrapPathError(err))
+			return
+		}
+		defer f.Close()
+		streamFile(ctx, run, f, prov)
+		return
 	} else if !m.IsRegular() {
-		return skipped(Skip{Path: path, Reason: SkipSpecial})
+		run.Skip(Skip{Path: path, Reason: SkipSpecial})
+		return
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, nil, unwrapPathError(err)
+		run.Unreadable(path, unwrapPathError(err))
+		return
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return nil, 0, nil, unwrapPathError(err)
+		run.Unreadable(path, unwrapPathError(err))
+		return
 	}
 	if !info.Mode().IsRegular() {
-		return skipped(Skip{Path: path, Reason: SkipSpecial})
+		run.Skip(Skip{Path: path, Reason: SkipSpecial})
+		return
 	}
-	if info.Size() > e.opts.MaxFileSize {
-		return e.streamFile(ctx, f, path)
+	if info.Size() > run.e.opts.MaxFileSize {
+		streamFile(ctx, run, f, prov)
+		return
 	}
-	data, err := io.ReadAll(io.LimitReader(f, e.opts.MaxFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, run.e.opts.MaxFileSize+1))
 	if err != nil {
-		return nil, 0, nil, unwrapPathError(err)
+		run.Unreadable(path, unwrapPathError(err))
+		return
 	}
-	if int64(len(data)) > e.opts.MaxFileSize { // grew while we read it
+	if int64(len(data)) > run.e.opts.MaxFileSize { // grew while we read it
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, 0, nil, unwrapPathError(err)
+			run.Unreadable(path, unwrapPathError(err))
+			return
 		}
-		return e.streamFile(ctx, f, path)
+		streamFile(ctx, run, f, prov)
+		return
 	}
-	found, skips = e.ScanContent(data, Provenance{Path: path})
-	return found, int64(len(data)), skips, nil
+	run.Content(data, prov)
 }
 
 // streamFile scans an open file over the in-memory limit as a stream.
-func (e *Engine) streamFile(ctx context.Context, f *os.File, path string) ([]Finding, int64, []Skip, error) {
-	fs, n, skips, err := e.streamFrom(ctx, f, Provenance{Path: path}, path)
-	if err != nil {
+func streamFile(ctx context.Context, run *Run, f *os.File, prov Provenance) {
+	if err := run.stream(ctx, f, prov, prov.Path); err != nil {
 		if ctx.Err() != nil {
-			return nil, 0, nil, ctx.Err()
+			err = ctx.Err()
 		}
-		return nil, 0, nil, unwrapPathError(err)
+		run.Unreadable(prov.Path, unwrapPathError(err))
 	}
-	return fs, n, skips, nil
 }
 
 // unwrapPathError drops the operation and path from an *fs.PathError: the
@@ -229,18 +215,6 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// scanPipe reads a FIFO or character device named on the command line as
-// a stream. It is opened without blocking, so a FIFO nobody writes to
-// reads as empty instead of hanging the scan.
-func (e *Engine) scanPipe(ctx context.Context, path string) ([]Finding, int64, []Skip, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, 0, nil, unwrapPathError(err)
-	}
-	defer f.Close()
-	return e.streamFile(ctx, f, path)
 }
 
 // walkReport is how walk reports what it meets besides files to scan.

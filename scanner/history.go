@@ -56,9 +56,10 @@ const attributeCheckEvery = 1024
 // live line on a terminal, rare enough to cost nothing.
 const progressInterval = 200 * time.Millisecond
 
-// ScanHistory sweeps a repository's whole history: every blob reachable
-// from any ref (branches, tags, remote-tracking refs, notes, the stash) is
-// scanned once, however many commits hold it, and commit messages too. Each
+// History is every object the refs of the repository containing Dir
+// reach: every blob reachable from any ref (branches, tags,
+// remote-tracking refs, notes, every stash entry) is scanned once, however
+// many commits hold it, and commit and annotated tag messages too. Each
 // finding is attributed to the oldest commit (parents first, then by
 // committer date) that has the secret at that path, and PresentIn names the
 // branches whose tips still hold it.
@@ -67,18 +68,30 @@ const progressInterval = 200 * time.Millisecond
 // delta forest depth-first, because reading in hash order (as go-git's
 // object iterators do) inflates delta bases again and again: 5x slower on
 // git/git (issue 3).
-func (e *Engine) ScanHistory(ctx context.Context, dir string, opts HistoryOptions) (*Result, error) {
-	s, g, err := e.sweepHistory(ctx, dir, opts)
+type History struct {
+	Dir  string
+	Opts HistoryOptions
+}
+
+// Scan implements Source.
+func (hs History) Scan(ctx context.Context, run *Run) error {
+	s, g, err := run.e.sweepHistory(ctx, hs.Dir, hs.Opts)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer s.st.close()
-	res, err := s.attribute(ctx, g, opts.AllObjects)
+	res, err := s.attribute(ctx, g, hs.Opts.AllObjects)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	res.Sort()
-	return res, nil
+	run.Merge(res)
+	return nil
+}
+
+// ScanHistory sweeps the whole history of the repository containing dir
+// (the History source without Engine.Run's suppressions).
+func (e *Engine) ScanHistory(ctx context.Context, dir string, opts HistoryOptions) (*Result, error) {
+	return e.Collect(ctx, History{Dir: dir, Opts: opts})
 }
 
 // history is the commit graph as seen from the refs.

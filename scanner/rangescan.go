@@ -29,7 +29,8 @@ const MessagePath = "commit-message"
 // commit in the scan, never leave one out.
 const maxClockSkew = 24 * time.Hour
 
-// ScanRange scans the commits in spec: each commit's own changes, that is
+// Range is the commits in Spec, in the repository containing Dir, with
+// the messages of the annotated tags it pushes: each commit's own changes, that is
 // the lines it added compared with its first parent (every file of a root
 // commit), and its message. A merge commit is scanned for what neither
 // parent had: a line counts as added only when no parent's version of the
@@ -56,8 +57,26 @@ const maxClockSkew = 24 * time.Hour
 // Commits are scanned oldest first. A blob over the size limit is listed in
 // Result.Skipped as <commit>:<path> (the commit's first 12 hex digits, git's
 // own rev:path notation).
-func (e *Engine) ScanRange(ctx context.Context, dir, spec string) (res *Result, err error) {
-	return e.scanRange(ctx, dir, spec, nil)
+type Range struct {
+	Dir, Spec string
+	// Progress, if set, is called after each commit is scanned.
+	Progress func(RangeProgress)
+}
+
+// Scan implements Source.
+func (r Range) Scan(ctx context.Context, run *Run) error {
+	res, err := run.e.scanRange(ctx, r.Dir, r.Spec, r.Progress)
+	if err != nil {
+		return err
+	}
+	run.Merge(res)
+	return nil
+}
+
+// ScanRange scans the commits in spec in the repository containing dir
+// (the Range source without Engine.Run's suppressions).
+func (e *Engine) ScanRange(ctx context.Context, dir, spec string) (*Result, error) {
+	return e.Collect(ctx, Range{Dir: dir, Spec: spec})
 }
 
 // RangeProgress reports how far a range scan has got, in one unit:

@@ -2,9 +2,13 @@ package scanner
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/keyward/keyward/scanner/config"
 )
 
 // TestSources runs every Source through Engine.Run on one repository that
@@ -75,5 +79,75 @@ func TestRangeProgress(t *testing.T) {
 		if p.Commits != int64(i+1) || p.CommitsTotal != 3 {
 			t.Errorf("call %d: %d of %d", i, p.Commits, p.CommitsTotal)
 		}
+	}
+}
+
+// contributedSource is a source written the way a new contributor would,
+// in its own file, with nothing but Run's services: content scanned in
+// parallel, a stream over the size limit, and what could not be read.
+type contributedSource struct {
+	items  map[string]string
+	stream string
+}
+
+func (c contributedSource) Scan(ctx context.Context, run *Run) error {
+	var wg sync.WaitGroup
+	for name, text := range c.items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run.Content([]byte(text), Provenance{Path: name})
+		}()
+	}
+	wg.Wait()
+	run.Unreadable("gone.txt", errors.New("vanished"))
+	run.Warn("one item was not listed")
+	run.Skip(Skip{Path: "blob.bin", Reason: SkipTooLarge, Size: 1 << 30})
+	run.Count(Counts{Commits: 2})
+	return run.Read(ctx, strings.NewReader(c.stream), Provenance{Path: "stream.log", Kind: KindStdin})
+}
+
+// TestContributedSource: a source built on Run's services alone gets
+// what every source gets from Engine.Run: findings sorted by path, counts,
+// skips, errors and warnings kept, content over the limit streamed, and
+// the project's suppressions (an allowlisted path) applied.
+func TestContributedSource(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.ParseConfig([]byte("[[allowlist]]\ndescription = \"fixtures\"\npaths = [\"fixtures/**\"]\n"), ".keyward.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{MaxFileSize: 4096}
+	opts.Configure(cfg)
+	keys := map[string]fakeCreds{}
+	items := map[string]string{}
+	for i, p := range []string{"z/last.ini", "a/first.ini", "m/mid.ini", "fixtures/ok.ini"} {
+		c := newCreds(uint64(90 + i))
+		keys[p], items[p] = c, c.ini()
+	}
+	late := newCreds(99)
+	stream := strings.Repeat("filler line of a long log\n", 400) + late.ini() // past the 4 KiB limit
+	res, err := New(opts).Run(context.Background(), contributedSource{items: items, stream: stream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range res.Findings {
+		paths = append(paths, f.Path)
+	}
+	if want := []string{"a/first.ini", "m/mid.ini", "stream.log", "z/last.ini"}; strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Errorf("finding paths %q, want %q", paths, want)
+	}
+	if f := one(t, res, late.keyID); f.Kind != KindStdin || f.Line != 402 || f.Secret.Reveal() != late.secret {
+		t.Errorf("streamed finding: kind %q line %d", f.Kind, f.Line)
+	}
+	if len(res.Suppressed) != 1 || res.Suppressed[0].KeyID != keys["fixtures/ok.ini"].keyID {
+		t.Errorf("suppressed %+v, want the allowlisted fixture", res.Suppressed)
+	}
+	if res.Files != 5 || res.Commits != 2 || res.Bytes != int64(len(stream))+int64(4*len(late.ini())) {
+		t.Errorf("counts: %d files, %d commits, %d bytes", res.Files, res.Commits, res.Bytes)
+	}
+	if len(res.Errors) != 1 || len(res.Warnings) != 1 || len(res.Skipped) != 1 || !res.Skipped[0].Incomplete() {
+		t.Errorf("errors %v, warnings %q, skipped %+v", res.Errors, res.Warnings, res.Skipped)
 	}
 }

@@ -21,59 +21,68 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/index"
 )
 
-// ScanStaged scans what the next commit would add: the index of the
-// repository containing dir, compared with HEAD. It is the pre-commit scan,
-// so it reports findings on added lines only. An old secret elsewhere in an
-// edited file does not block every commit to that file (git-secrets' flaw);
-// it was committed before and belongs to a history sweep. Pairing still sees
-// the whole staged blob, so a new secret line written under a key ID that
-// was already committed is reported.
+// Staged is what the next commit of the repository containing Dir would
+// add: the index compared with HEAD. It is the pre-commit scan, so it
+// reports findings on added lines only. An old secret elsewhere in an
+// edited file does not block every commit to that file (git-secrets'
+// flaw); it was committed before and belongs to a history sweep. Pairing
+// still sees the whole staged blob, so a new secret line written under a
+// key ID that was already committed is reported.
 //
 // With no HEAD (the first commit) everything staged is added. During a
 // merge, rebase, cherry-pick or --amend the index is compared with HEAD,
 // which is what git is about to commit on top of. Unmerged paths (a conflict
 // not yet resolved) cannot be committed and are reported as warnings.
-// Submodules are not descended into. Blobs over the size limit are listed in
-// Result.Skipped. The index holds blobs as committed, so core.autocrlf and
+// Submodules are not descended into. Blobs over the size limit are scanned
+// as streams. The index holds blobs as committed, so core.autocrlf and
 // clean filters have already been applied to what is scanned.
 //
 // Only the directories whose content changed are read from HEAD: the tree
 // hashes the index would write are computed in memory and compared with
 // HEAD's, top down, so a small change in a large repository reads a
 // handful of tree objects.
-func (e *Engine) ScanStaged(ctx context.Context, dir string) (res *Result, err error) {
+type Staged struct{ Dir string }
+
+// Scan implements Source.
+func (st Staged) Scan(ctx context.Context, run *Run) (err error) {
 	defer guardGit("scan staged changes", &err)
-	repo, err := e.openRepo(dir)
+	e := run.e
+	repo, err := e.openRepo(st.Dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	entries, err := readStagedIndex(repo)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	head, err := headTree(repo)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s := &stagedScan{e: e, repo: repo, res: &Result{}}
+	s := &stagedScan{e: e, repo: repo, run: run}
 	root := buildIndexDir(entries, 0, &s.unmerged)
 	if err := s.compare(ctx, root, "", head); err != nil {
-		return nil, err
+		return err
 	}
 	for _, p := range s.unmerged {
-		s.res.Warnings = append(s.res.Warnings, fmt.Sprintf("%s: unmerged (conflict not resolved), not scanned", p))
+		run.Warn(fmt.Sprintf("%s: unmerged (conflict not resolved), not scanned", p))
 	}
 	sort.Slice(s.changes, func(i, j int) bool { return s.changes[i].Path < s.changes[j].Path })
 	for _, c := range s.changes {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		if err := s.scanChange(ctx, c); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	s.res.Sort()
-	return s.res, nil
+	return nil
+}
+
+// ScanStaged scans what the next commit of the repository containing dir
+// would add (the Staged source without Engine.Run's suppressions).
+func (e *Engine) ScanStaged(ctx context.Context, dir string) (*Result, error) {
+	return e.Collect(ctx, Staged{Dir: dir})
 }
 
 // indexFileEnv names the index git is committing from. Hooks of `git
@@ -270,7 +279,7 @@ func headTree(repo *git.Repository) (plumbing.Hash, error) {
 type stagedScan struct {
 	e        *Engine
 	repo     *git.Repository
-	res      *Result
+	run      *Run
 	changes  []treeChange
 	renames  renameSources
 	unmerged []string
@@ -484,19 +493,17 @@ func (s *stagedScan) scanChange(ctx context.Context, c treeChange) error {
 		if err != nil {
 			return err
 		}
-		s.res.Files++
-		s.res.Bytes += n
-		s.res.Findings = append(s.res.Findings, fs...)
-		s.res.Skipped = append(s.res.Skipped, skips...)
+		s.run.Count(Counts{Files: 1, Bytes: n})
+		s.run.Add(fs...)
+		s.run.Skip(skips...)
 		return nil
 	}
-	s.res.Files++
-	s.res.Bytes += size
+	s.run.Count(Counts{Files: 1, Bytes: size})
 	fs, skips, err := s.e.scanChanged(ctx, s.repo, data, Provenance{Path: c.Path}, []plumbing.Hash{c.From}, &s.renames)
 	if err != nil {
 		return err
 	}
-	s.res.Skipped = append(s.res.Skipped, skips...)
-	s.res.Findings = append(s.res.Findings, fs...)
+	s.run.Skip(skips...)
+	s.run.Add(fs...)
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/keyward/keyward/scanner/config"
 )
@@ -55,13 +54,14 @@ type RootRelative interface {
 }
 
 // Run scans src with the engine and applies the engine's suppressions
-// (Options.Filter, Options.Baseline) to the result. It is the one entry
-// point every command uses; the ScanX methods it delegates to return
-// results with only the content-based suppressions marked.
+// (Options.Filter, Options.Baseline) to what it recorded, sorted by path
+// and position. It is the one entry point every command uses; the ScanX
+// methods run one source without Run's suppressions, returning results
+// with only the content-based ones marked.
 func (e *Engine) Run(ctx context.Context, src Source) (*Result, error) {
-	res, err := src.Scan(ctx, e)
-	if err != nil || res == nil {
-		return res, err
+	res, err := e.Collect(ctx, src)
+	if err != nil {
+		return nil, err
 	}
 	var rel PathFunc
 	if rr, ok := src.(RootRelative); ok && e.opts.Root != "" {
@@ -104,26 +104,3 @@ func (s *Suppressions) exists(p string) bool {
 	_, err := os.Lstat(filepath.Join(s.Root, filepath.FromSlash(p)))
 	return err == nil
 }
-
-// RelTo implements RootRelative: files are named as given on the command
-// line, relative to the working directory; outside root they stay so.
-func (p Paths) RelTo(root string) PathFunc {
-	return func(path string) string {
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return filepath.ToSlash(path)
-		}
-		r, err := filepath.Rel(root, abs)
-		if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
-			return filepath.ToSlash(path)
-		}
-		return filepath.ToSlash(r)
-	}
-}
-
-// SourceFunc is a source given as a function, for callers that choose
-// their content themselves (the gates scan the commits of a push).
-type SourceFunc func(ctx context.Context, e *Engine) (*Result, error)
-
-// Scan implements Source.
-func (f SourceFunc) Scan(ctx context.Context, e *Engine) (*Result, error) { return f(ctx, e) }

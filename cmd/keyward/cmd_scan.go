@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ const scanUsage = `Usage: keyward scan [flags] [PATH...]
        keyward scan --commit-msg FILE      (a commit message)
        keyward scan --range A..B           (commits about to be pushed or merged)
        keyward scan --history              (every branch, tag and unique blob)
+       keyward scan --patch FILE           (a unified diff; - reads stdin)
 
 Scans for AWS access key IDs, secret access keys and session tokens (and the
 credentials that travel with them: private keys, GitHub, GitLab, Slack,
@@ -42,6 +44,7 @@ Examples:
   keyward scan --format sarif --report keyward.sarif
   keyward scan --range origin/main...HEAD   the CI gate on a pull request
   keyward scan --history --format json  sweep a repository's whole past
+  git diff main | keyward scan --patch -   the lines a change adds
 
 Exit codes:
   0  nothing found
@@ -63,6 +66,7 @@ type scanOptions struct {
 	commitMsg    string
 	rangeSpec    string
 	history      bool
+	patch        string
 	allObjects   bool
 	verify       bool
 	config       string
@@ -85,6 +89,7 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.rangeSpec, "range", "", "scan the commits in `RANGE` (A..B, A...B, a commit, 0000…..B)")
 	fs.BoolVar(&o.history, "history", false, "scan every ref's history, each unique blob once")
 	fs.BoolVar(&o.allObjects, "all-objects", false, "with --history, also scan objects no ref reaches")
+	fs.StringVar(&o.patch, "patch", "", "scan the lines a unified diff in `FILE` adds (git diff, git log -p; - is standard input)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no summary line when nothing is found, and no hints (hooks use this)")
 	fs.BoolVar(&o.verify, "verify", false, "check found keys against AWS STS (never in hooks; see 'keyward verify')")
 	fs.StringVar(&o.config, "config", "", "read the project config from `FILE` (default: .keyward.toml at the repository root)")
@@ -101,6 +106,7 @@ func (o *scanOptions) source(args []string) (string, error) {
 	}{
 		{o.staged, "--staged"}, {o.commitMsg != "", "--commit-msg"},
 		{o.rangeSpec != "", "--range"}, {o.history, "--history"},
+		{o.patch != "", "--patch"},
 	} {
 		if s.on {
 			named = append(named, s.name)
@@ -110,6 +116,9 @@ func (o *scanOptions) source(args []string) (string, error) {
 		return "", usagef("choose one source per scan", "%s cannot be combined", strings.Join(named, " and "))
 	}
 	if len(named) == 1 && len(args) > 0 {
+		if named[0] == "--patch" {
+			return "", usagef("give the patch as --patch FILE, or --patch - for standard input", "--patch takes no PATH arguments")
+		}
 		return "", usagef("paths are for scanning files; git sources scan the repository in the current directory",
 			"%s takes no PATH arguments", named[0])
 	}
@@ -256,6 +265,8 @@ func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src
 		res, err := eng.Run(ctx, scanner.Range{Dir: ".", Spec: o.rangeSpec, Progress: p.updateRange})
 		p.done()
 		return res, err
+	case "--patch":
+		return scanPatchFile(ctx, e, eng, o.patch)
 	case "--history":
 		if needsGitPlumbing(ctx) {
 			if o.allObjects {
@@ -276,6 +287,19 @@ func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src
 		args = []string{"."}
 	}
 	return eng.Run(ctx, scanner.Paths(args))
+}
+
+// scanPatchFile scans the patch in path ("-" for standard input).
+func scanPatchFile(ctx context.Context, e *env, eng *scanner.Engine, path string) (*scanner.Result, error) {
+	if path == "-" {
+		return eng.Run(ctx, scanner.Patch{R: e.stdin, Name: "-"})
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read patch: %w", err)
+	}
+	defer f.Close()
+	return eng.Run(ctx, scanner.Patch{R: f, Name: path})
 }
 
 // summarize writes warnings and the one-line summary to stderr, so stdout
@@ -303,8 +327,18 @@ func summarize(e *env, rr *runResult, format string, quiet bool) {
 		for _, r := range scanner.SkipReasons {
 			if counts[r] > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", counts[r], r))
+				delete(counts, r)
 			}
 		}
+		// Reasons a source defines itself (a patch's binary changes),
+		// after the common ones, so a new source's skips are never left
+		// out of the count.
+		var other []string
+		for r, c := range counts {
+			other = append(other, fmt.Sprintf("%d %s", c, r))
+		}
+		sort.Strings(other)
+		parts = append(parts, other...)
 		fmt.Fprintf(e.stderr, "keyward: skipped %d (%s)\n", n, strings.Join(parts, ", "))
 	}
 	n := len(res.Findings)
@@ -316,10 +350,14 @@ func summarize(e *env, rr *runResult, format string, quiet bool) {
 		noun = "finding"
 	}
 	what := fmt.Sprintf("%d %s", res.Files, plural(res.Files, "file", "files"))
-	if rr.Source == "--range" || rr.Source == "--history" {
+	if rr.Source == "--range" || rr.Source == "--history" || rr.Source == "--patch" && res.Commits > 0 {
 		// Git sources read commits and the blobs they hold, not files.
+		blob, blobs := "blob", "blobs"
+		if rr.Source == "--patch" {
+			blob, blobs = "file", "files" // a file's hunks in one commit
+		}
 		what = fmt.Sprintf("%d %s and %d %s", res.Commits, plural(res.Commits, "commit", "commits"),
-			res.Files, plural(res.Files, "blob", "blobs"))
+			res.Files, plural(res.Files, blob, blobs))
 	}
 	fmt.Fprintf(e.stderr, "keyward: %d %s in %s (%s scanned in %s)\n", n, noun, what,
 		humanBytes(res.Bytes), rr.Duration.Round(time.Millisecond))

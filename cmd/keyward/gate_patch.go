@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/keyward/keyward/scanner"
@@ -17,14 +15,11 @@ import (
 // This file is the gates' way through repositories go-git v5 cannot open:
 // SHA-256 object names (extensions.objectFormat = sha256; go-git v5 reads
 // SHA-1 only, issue 9). git itself reads them, so the gates ask git for the
-// added lines (git diff --cached, git log -p) and scan those, placed at
-// their line numbers so findings point at the right line. Merges are read
-// as combined diffs (--cc), and a line counts only when it is new against
-// every parent, as the go-git range scan does.
-
-// maxPatchLine bounds the line number a hunk may claim, so a corrupt or
-// hostile diff cannot make the gap-filling allocate without end.
-const maxPatchLine = 50_000_000
+// added lines (git diff --cached, git log -p) and scan them with the Patch
+// source (scanner/patch.go), at their line numbers so findings point at
+// the right line. Merges are read as combined diffs (--cc), and a line
+// counts only when it is new against every parent, as the go-git range
+// scan does.
 
 // objectFormat is the repository's object name format: "sha1" or
 // "sha256"; empty when git cannot tell (no repository, or a git too old
@@ -81,7 +76,9 @@ func patchCommits(include, exclude []string) gateSourceFunc {
 		if len(include) == 0 {
 			return &scanner.Result{}, nil
 		}
-		args := append([]string{"log", "--cc", "--format=%x00%H%n%B%x00"}, include...)
+		// git log's own format, whatever the user's log.* settings: full
+		// object names, ISO dates, no signatures; scanner.Patch reads it.
+		args := append([]string{"log", "--cc", "--format=medium", "--no-abbrev-commit", "--date=iso", "--no-show-signature"}, include...)
 		if len(exclude) > 0 {
 			args = append(append(args, "--not"), exclude...)
 		}
@@ -89,9 +86,10 @@ func patchCommits(include, exclude []string) gateSourceFunc {
 	}
 }
 
-// scanPatch runs git with args (a diff or log -p) and scans what it adds.
+// scanPatch runs git with args (a diff or log -p) and scans what it adds
+// with the Patch source, as 'scan --patch' does.
 func scanPatch(ctx context.Context, eng *scanner.Engine, args ...string) (*scanner.Result, error) {
-	full := append([]string{"-c", "core.quotepath=off", args[0], "-U0", "--no-color", "--no-ext-diff", "--no-renames", "--text"}, args[1:]...)
+	full := append([]string{"-c", "core.quotepath=off", args[0], "--no-color", "--no-ext-diff", "--no-renames", "--text"}, args[1:]...)
 	cmd := exec.CommandContext(ctx, "git", full...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -102,113 +100,19 @@ func scanPatch(ctx context.Context, eng *scanner.Engine, args ...string) (*scann
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("git %s: %w", args[0], err)
 	}
-	res := &scanner.Result{}
-	perr := parsePatch(out, eng, res)
-	werr := cmd.Wait()
+	res, perr := eng.Collect(ctx, scanner.Patch{R: out, Name: "git " + args[0]})
 	if perr != nil {
-		return nil, perr
+		io.Copy(io.Discard, out) // let git finish writing before Wait
 	}
+	werr := cmd.Wait()
 	if werr != nil {
 		msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
 		return nil, fmt.Errorf("git %s: %s", args[0], firstNonEmpty(msg, werr.Error()))
 	}
-	res.Sort()
+	if perr != nil {
+		return nil, perr
+	}
 	return res, nil
-}
-
-// patchFile collects one file's added lines at their line numbers.
-type patchFile struct {
-	path  string
-	lines [][]byte
-	next  int // the line number the next added line of the hunk gets
-	any   bool
-}
-
-func (f *patchFile) add(line []byte) {
-	for len(f.lines) < f.next-1 {
-		f.lines = append(f.lines, nil)
-	}
-	f.lines = append(f.lines, append([]byte(nil), line...))
-	f.next++
-	f.any = true
-}
-
-// parsePatch reads git's patch output: for a log, NUL-framed commit
-// headers (hash, then message) before each commit's patch.
-func parsePatch(r io.Reader, eng *scanner.Engine, res *scanner.Result) error {
-	br := bufio.NewReaderSize(r, 1<<20)
-	var commit string
-	var cur *patchFile
-	cols := 1
-	flush := func() {
-		if cur != nil && cur.any {
-			data := bytes.Join(cur.lines, []byte("\n"))
-			res.Files++
-			res.Bytes += int64(len(data))
-			res.Findings = append(res.Findings, eng.Scan(data, scanner.Provenance{Path: cur.path, Commit: commit})...)
-		}
-		cur = nil
-	}
-	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) == 0 && err != nil {
-			break
-		}
-		line = bytes.TrimSuffix(line, []byte("\n"))
-		switch {
-		case len(line) > 0 && line[0] == 0:
-			// A log's commit header: "\0HASH\nMESSAGE\0".
-			flush()
-			rest := append([]byte(nil), line[1:]...)
-			for !bytes.Contains(rest, []byte{0}) {
-				more, err := br.ReadBytes('\n')
-				rest = append(rest, more...)
-				if err != nil {
-					break
-				}
-			}
-			head, _, _ := bytes.Cut(rest, []byte{0})
-			hash, msg, _ := bytes.Cut(head, []byte("\n"))
-			commit = string(hash)
-			res.Commits++
-			res.Findings = append(res.Findings, eng.Scan(msg, scanner.Provenance{Path: scanner.MessagePath, Commit: commit, Kind: scanner.KindCommitMessage})...)
-		case bytes.HasPrefix(line, []byte("diff --git ")) || bytes.HasPrefix(line, []byte("diff --cc ")) || bytes.HasPrefix(line, []byte("diff --combined ")):
-			flush()
-			cur = &patchFile{}
-		case cur != nil && bytes.HasPrefix(line, []byte("+++ ")):
-			p := string(line[4:])
-			cur.path = strings.TrimPrefix(p, "b/")
-		case cur != nil && bytes.HasPrefix(line, []byte("@@")):
-			// "@@ -a,b +c,d @@" or, combined, "@@@ -a -b +c @@@".
-			cols = bytes.IndexFunc(line, func(r rune) bool { return r != '@' }) - 1
-			if cols < 1 {
-				cols = 1
-			}
-			f := strings.Fields(string(line))
-			for _, x := range f {
-				if strings.HasPrefix(x, "+") {
-					n, _, _ := strings.Cut(x[1:], ",")
-					v, err := strconv.Atoi(n)
-					if err != nil || v < 0 || v > maxPatchLine {
-						return fmt.Errorf("read git's patch: bad hunk header %q", line)
-					}
-					cur.next = max(v, 1)
-				}
-			}
-		case cur != nil && cur.path != "" && cur.next > 0 && len(line) >= cols:
-			prefix := line[:cols]
-			if bytes.Count(prefix, []byte("+")) == cols {
-				cur.add(line[cols:])
-			} else if !bytes.Contains(prefix, []byte("-")) {
-				cur.next++ // a context line of a combined diff
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	flush()
-	return nil
 }
 
 // patchRange is ScanRange's spec (A..B, A...B, one commit, the zero name

@@ -73,20 +73,60 @@ type junitSkipped struct {
 	Message string `xml:"message,attr"`
 }
 
+// render streams the report: the counts the <testsuites> and <testsuite>
+// elements carry are computed from the result first (one failure per
+// finding, one skipped case per incomplete skip, one error per unreadable
+// input), then each testcase is encoded and written out before the next
+// is built, so memory does not grow with a second copy of every finding.
+// The bytes are those of encoding the whole document at once.
 func (junitRenderer) render(w io.Writer, rr *runResult, _ style) error {
 	secs := strconv.FormatFloat(rr.Duration.Seconds(), 'f', 3, 64)
-	suite := junitSuite{
-		Name: "keyward",
-		Time: secs,
-		Properties: []junitProperty{
-			{Name: "keyward.version", Value: keywardVersion()},
-			{Name: "keyward.files", Value: strconv.FormatInt(rr.Files, 10)},
-			{Name: "keyward.bytes", Value: strconv.FormatInt(rr.Bytes, 10)},
-		},
+	failures, errs := len(rr.Findings), len(rr.Errors)
+	skipped := 0
+	for _, s := range rr.Skipped {
+		if s.Incomplete() {
+			skipped++
+		}
 	}
+	tests := max(failures+skipped+errs, 1) // a clean run is one passing case
+	counts := func(name string) []xml.Attr {
+		return []xml.Attr{
+			{Name: xml.Name{Local: "name"}, Value: name},
+			{Name: xml.Name{Local: "tests"}, Value: strconv.Itoa(tests)},
+			{Name: xml.Name{Local: "failures"}, Value: strconv.Itoa(failures)},
+			{Name: xml.Name{Local: "errors"}, Value: strconv.Itoa(errs)},
+			{Name: xml.Name{Local: "skipped"}, Value: strconv.Itoa(skipped)},
+			{Name: xml.Name{Local: "time"}, Value: secs},
+		}
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	suites := xml.StartElement{Name: xml.Name{Local: "testsuites"}, Attr: counts("keyward")}
+	suite := xml.StartElement{Name: xml.Name{Local: "testsuite"}, Attr: counts("keyward")}
+	props := struct {
+		Property []junitProperty `xml:"property"`
+	}{[]junitProperty{
+		{Name: "keyward.version", Value: keywardVersion()},
+		{Name: "keyward.files", Value: strconv.FormatInt(rr.Files, 10)},
+		{Name: "keyward.bytes", Value: strconv.FormatInt(rr.Bytes, 10)},
+	}}
+	if err := enc.EncodeToken(suites); err != nil {
+		return err
+	}
+	if err := enc.EncodeToken(suite); err != nil {
+		return err
+	}
+	if err := enc.EncodeElement(props, xml.StartElement{Name: xml.Name{Local: "properties"}}); err != nil {
+		return err
+	}
+	testcase := xml.StartElement{Name: xml.Name{Local: "testcase"}}
 	for _, f := range rr.Findings {
-		suite.Cases = append(suite.Cases, junitFinding(f, rr.Redact))
-		suite.Failures++
+		if err := enc.EncodeElement(junitFinding(f, rr.Redact), testcase); err != nil {
+			return err
+		}
 	}
 	for _, s := range rr.Skipped {
 		if !s.Incomplete() {
@@ -96,36 +136,39 @@ func (junitRenderer) render(w io.Writer, rr *runResult, _ style) error {
 		if s.Reason != scanner.SkipTooLarge {
 			msg = junitPath(s.Path) + ": " + skipDetail(s)
 		}
-		suite.Cases = append(suite.Cases, junitCase{
+		c := junitCase{
 			Name: "not scanned: " + junitPath(s.Path), ClassName: junitPath(s.Path), File: junitPath(s.Path), Time: "0",
 			Skipped: &junitSkipped{Message: msg},
-		})
-		suite.Skipped++
+		}
+		if err := enc.EncodeElement(c, testcase); err != nil {
+			return err
+		}
 	}
 	for _, fe := range rr.Errors {
-		suite.Cases = append(suite.Cases, junitCase{
+		c := junitCase{
 			Name: "unreadable: " + junitPath(fe.Path), ClassName: junitPath(fe.Path), File: junitPath(fe.Path), Time: "0",
 			Error: &junitProblem{Message: "cannot read " + junitPath(fe.Path), Type: "read-error", Text: fe.Err.Error()},
-		})
-		suite.Errors++
+		}
+		if err := enc.EncodeElement(c, testcase); err != nil {
+			return err
+		}
 	}
-	if len(suite.Cases) == 0 {
-		suite.Cases = append(suite.Cases, junitCase{
+	if failures+skipped+errs == 0 {
+		c := junitCase{
 			Name:      fmt.Sprintf("no credentials in %d %s", rr.Files, plural(rr.Files, "file", "files")),
 			ClassName: "keyward", Time: secs,
-		})
+		}
+		if err := enc.EncodeElement(c, testcase); err != nil {
+			return err
+		}
 	}
-	suite.Tests = len(suite.Cases)
-	doc := junitSuites{
-		Name: "keyward", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors,
-		Skipped: suite.Skipped, Time: secs, Suites: []junitSuite{suite},
-	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
+	if err := enc.EncodeToken(suite.End()); err != nil {
 		return err
 	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
+	if err := enc.EncodeToken(suites.End()); err != nil {
+		return err
+	}
+	if err := enc.Flush(); err != nil {
 		return err
 	}
 	_, err := io.WriteString(w, "\n")

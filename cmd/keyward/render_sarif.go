@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 	"net/url"
@@ -133,42 +134,104 @@ func (sarifRenderer) render(w io.Writer, rr *runResult, _ style) error {
 			addRule(f.RuleID, f.Description)
 		}
 	}
-	run := sarifRun{Tool: sarifTool{Driver: driver}, Results: []sarifResult{}}
-	for _, f := range rr.Findings {
-		msg := f.Description
-		if f.KeyID != "" {
-			msg = "AWS access key " + f.KeyID
-			if !f.Secret.IsZero() {
-				msg += " with its secret access key"
-			}
-		}
-		if f.Commit != "" {
-			msg += " (commit " + f.Commit + ")"
-		}
-		span := f.End - f.Start
-		res := sarifResult{
-			RuleID:    f.RuleID,
-			RuleIndex: index[f.RuleID],
-			Level:     sarifLevel(f),
-			Message:   sarifText{Text: msg},
-			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
-				ArtifactLocation: sarifArtifact{URI: sarifURI(f.Path)},
-				Region:           sarifRegion{StartLine: f.Line, StartColumn: f.Column, EndLine: f.Line, EndColumn: f.Column + span},
-			}}},
-			PartialFingerprints: map[string]string{"keyward/v1": f.Fingerprint},
-		}
-		if f.Commit != "" {
-			res.Properties = map[string]any{"commit": f.Commit, "author": f.Author}
-		}
-		run.Results = append(run.Results, res)
+	// The log is written as json.Encoder with two-space indentation would
+	// write the whole sarifLog, but each result is built and written on
+	// its own: the results array is as long as the findings.
+	b := bufio.NewWriterSize(w, renderBuffer)
+	sw := &jsonStream{w: b}
+	sw.str("{\n")
+	sw.str(`  "$schema": "https://json.schemastore.org/sarif-2.1.0.json",` + "\n")
+	sw.str(`  "version": "2.1.0",` + "\n")
+	sw.str(`  "runs": [` + "\n")
+	sw.str("    {\n")
+	sw.str(`      "tool": `)
+	sw.value(sarifTool{Driver: driver}, "      ")
+	sw.str(",\n")
+	sw.str(`      "results": `)
+	sw.list(len(rr.Findings), "      ", func(i int) any { return sarifResultOf(rr.Findings[i], index) })
+	sw.str("\n    }\n  ]\n}\n")
+	if sw.err != nil {
+		return sw.err
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(sarifLog{
-		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
-		Version: "2.1.0",
-		Runs:    []sarifRun{run},
-	})
+	return b.Flush()
+}
+
+// sarifResultOf is one finding as a SARIF result.
+func sarifResultOf(f scanner.Finding, index map[string]int) sarifResult {
+	msg := f.Description
+	if f.KeyID != "" {
+		msg = "AWS access key " + f.KeyID
+		if !f.Secret.IsZero() {
+			msg += " with its secret access key"
+		}
+	}
+	if f.Commit != "" {
+		msg += " (commit " + f.Commit + ")"
+	}
+	span := f.End - f.Start
+	res := sarifResult{
+		RuleID:    f.RuleID,
+		RuleIndex: index[f.RuleID],
+		Level:     sarifLevel(f),
+		Message:   sarifText{Text: msg},
+		Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
+			ArtifactLocation: sarifArtifact{URI: sarifURI(f.Path)},
+			Region:           sarifRegion{StartLine: f.Line, StartColumn: f.Column, EndLine: f.Line, EndColumn: f.Column + span},
+		}}},
+		PartialFingerprints: map[string]string{"keyward/v1": f.Fingerprint},
+	}
+	if f.Commit != "" {
+		res.Properties = map[string]any{"commit": f.Commit, "author": f.Author}
+	}
+	return res
+}
+
+// jsonStream writes an indented JSON document piece by piece, as
+// json.Encoder with SetIndent("", "  ") writes it whole, keeping the first
+// error so the caller reads as the document it writes (the JSON report's
+// own is scanner/report.Stream).
+type jsonStream struct {
+	w   *bufio.Writer
+	err error
+}
+
+func (s *jsonStream) str(x string) {
+	if s.err == nil {
+		_, s.err = s.w.WriteString(x)
+	}
+}
+
+// value writes v at a depth whose indentation is prefix.
+func (s *jsonStream) value(v any, prefix string) {
+	if s.err != nil {
+		return
+	}
+	b, err := json.MarshalIndent(v, prefix, "  ")
+	if err != nil {
+		s.err = err
+		return
+	}
+	_, s.err = s.w.Write(b)
+}
+
+// list writes an array of n elements, each built by elem just before it
+// is written, at a depth whose indentation is prefix.
+func (s *jsonStream) list(n int, prefix string, elem func(i int) any) {
+	if n == 0 {
+		s.str("[]")
+		return
+	}
+	s.str("[\n")
+	inner := prefix + "  "
+	for i := range n {
+		s.str(inner)
+		s.value(elem(i), inner)
+		if i < n-1 {
+			s.str(",")
+		}
+		s.str("\n")
+	}
+	s.str(prefix + "]")
 }
 
 // sarifURI makes a repository-relative URI: forward slashes, each segment

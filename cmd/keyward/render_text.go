@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -13,16 +14,20 @@ import (
 // location first in the path:line:col form editors and terminals link.
 type textRenderer struct{}
 
+// renderBuffer is the write buffer of the streaming renderers: output goes
+// out as it is written, never held whole (issue 10: 1.5M key IDs took
+// 2.5 GB as text when the output was built in memory first).
+const renderBuffer = 64 << 10
+
 func (textRenderer) render(w io.Writer, rr *runResult, st style) error {
-	var b strings.Builder
+	b := bufio.NewWriterSize(w, renderBuffer)
 	for _, f := range rr.Findings {
-		writeTextFinding(&b, f, rr.Redact, st)
+		writeTextFinding(b, f, rr.Redact, st)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.Flush() // a write error is kept by the bufio.Writer and returned here
 }
 
-func writeTextFinding(b *strings.Builder, f scanner.Finding, redact bool, st style) {
+func writeTextFinding(b *bufio.Writer, f scanner.Finding, redact bool, st style) {
 	loc := fmt.Sprintf("%s:%d:%d", quotePath(f.Path), f.Line, f.Column)
 	loc = describePlace(f, loc)
 	fmt.Fprintf(b, "%s %s %s\n", st.bad.Render("LEAK"), st.head.Render(loc), st.dim.Render(f.RuleID))
