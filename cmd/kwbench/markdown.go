@@ -21,6 +21,7 @@ type realRun struct {
 	started               time.Time
 	loadBefore, loadAfter string
 	versions              []string
+	outDir                string // where the cases' last output is kept
 	results               []realResult
 }
 
@@ -47,8 +48,8 @@ func toolVersions(ctx context.Context, cases []realCase) []string {
 			continue
 		}
 		seen[c.tool] = true
-		ctx, cancel := context.WithTimeout(ctx, versionTimeout)
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		vctx, cancel := context.WithTimeout(ctx, versionTimeout)
+		cmd := exec.CommandContext(vctx, args[0], args[1:]...)
 		cmd.SysProcAttr = offlineAttr()
 		out, err := cmd.CombinedOutput()
 		cancel()
@@ -148,7 +149,7 @@ func (r *realRun) printMarkdown(w io.Writer) {
 			float64(res.rss)/1024, res.out.foundText(res.c), res.out.readText(res.c),
 			ratioText(res.floorWall, res.floorCPU), ratioText(res.keywardWall, res.keywardCPU))
 	}
-	fmt.Fprintf(w, "\nCommands (in %s; output of the last round under %s):\n\n", r.repo, filepath.Dir(r.results[0].c.out))
+	fmt.Fprintf(w, "\nCommands (in %s; the last round's output is kept under %s):\n\n", r.repo, r.outDir)
 	for _, res := range r.results {
 		fmt.Fprintf(w, "- %s: `%s`\n", res.name, res.command)
 	}
