@@ -129,8 +129,8 @@ func (r *realRun) header() string {
 	if len(r.versions) > 0 {
 		fmt.Fprintf(&b, "Versions: %s. ", strings.Join(r.versions, ", "))
 	}
-	b.WriteString("CPU is user + system time of the process and the children it waited for (git, for gitleaks and trufflehog); " +
-		"\"found\" and \"read\" are each tool's own account of its run.")
+	b.WriteString("CPU is the user + system time of the process and of the children it waited for (git, for gitleaks and trufflehog), " +
+		"peak RSS the largest single process among them; \"found\" and \"read\" are each tool's own account of its run.")
 	return b.String()
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // tool is what a real-repository case runs; it decides how kwbench reads
@@ -29,6 +30,7 @@ const (
 type outcome struct {
 	found   int   // findings reported
 	errors  int   // errors reported or logged
+	skipped int   // inputs the tool reports skipping (keyward)
 	commits int64 // commits scanned; -1 if the tool does not say
 	chunks  int64 // trufflehog's unit of reading; -1 otherwise
 	bytes   int64 // bytes scanned, as the tool counts them
@@ -51,6 +53,7 @@ func readOutcome(c realCase, out string) (outcome, error) {
 		defer f.Close()
 		var rep struct {
 			Findings []struct{} `json:"findings"`
+			Skipped  []struct{} `json:"skipped"`
 			Errors   []struct{} `json:"errors"`
 			Stats    struct {
 				Bytes   int64 `json:"bytes"`
@@ -60,7 +63,7 @@ func readOutcome(c realCase, out string) (outcome, error) {
 		if err := json.NewDecoder(bufio.NewReader(f)).Decode(&rep); err != nil {
 			return o, fmt.Errorf("read keyward's JSON report: %w", err)
 		}
-		o.found, o.errors = len(rep.Findings), len(rep.Errors)
+		o.found, o.skipped, o.errors = len(rep.Findings), len(rep.Skipped), len(rep.Errors)
 		o.commits, o.bytes = rep.Stats.Commits, rep.Stats.Bytes
 	case toolGitleaks:
 		b, err := os.ReadFile(c.report)
@@ -175,8 +178,15 @@ func (o outcome) foundText(c realCase) string {
 		return ""
 	}
 	s := strconv.Itoa(o.found)
+	var also []string
+	if o.skipped > 0 {
+		also = append(also, fmt.Sprintf("%d skipped", o.skipped))
+	}
 	if o.errors > 0 {
-		s += fmt.Sprintf(" (%d errors)", o.errors)
+		also = append(also, fmt.Sprintf("%d errors", o.errors))
+	}
+	if len(also) > 0 {
+		s += " (" + strings.Join(also, ", ") + ")"
 	}
 	return s
 }
