@@ -15,7 +15,7 @@ import (
 type realCase struct {
 	name    string
 	tool    tool
-	range_  bool // a range case, compared with keyward's range
+	isRange bool // a range case, compared with keyward's range
 	okCodes []int
 	args    []string // command and arguments
 	report  string   // where gitleaks writes its findings
@@ -30,8 +30,8 @@ type realResult struct {
 	result
 	c   realCase
 	out outcome
-	// vsFloor and vsKeyward are ratios of wall and CPU time from the same
-	// rounds; zero when they do not apply.
+	// The ratios of wall and CPU time to the floor's and to keyward's case
+	// of the same kind, from the same rounds; zero where they do not apply.
 	floorWall, floorCPU     float64
 	keywardWall, keywardCPU float64
 }
@@ -44,8 +44,8 @@ type realResult struct {
 // deltas, languages and history shapes the README's figures must hold on
 // (issue 10). Cases alternate run by run, so that a change in the
 // neighbours' load falls on all of them alike, and the table gives ratios
-// from the same rounds. Every run's output is kept under --dir/out, and
-// each tool's own account of what it found and read is in the table, so
+// from the same rounds. The last round's output is kept under --dir/out,
+// and each tool's own account of what it found and read is in the table, so
 // that a tool which read nothing because it was misinvoked cannot look
 // fast.
 func benchReal(ctx context.Context, o options, kw, repo string, stdout, stderr io.Writer) (*realRun, error) {
@@ -123,7 +123,7 @@ func benchReal(ctx context.Context, o options, kw, repo string, stdout, stderr i
 		switch {
 		case c.tool == toolGit:
 			floor = &rs[i]
-		case c.keywardRef && c.range_:
+		case c.keywardRef && c.isRange:
 			kwRange = &rs[i]
 		case c.keywardRef:
 			kwHistory = &rs[i]
@@ -137,11 +137,11 @@ func benchReal(ctx context.Context, o options, kw, repo string, stdout, stderr i
 	}
 	for i := range rs {
 		r := &rs[i]
-		if !r.c.range_ {
+		if !r.c.isRange {
 			r.floorWall, r.floorCPU = ratio(r, floor)
 		}
 		if r.c.tool != toolGit && !r.c.keywardRef {
-			if r.c.range_ {
+			if r.c.isRange {
 				r.keywardWall, r.keywardCPU = ratio(r, kwRange)
 			} else if r.c.tool != toolKeyward {
 				r.keywardWall, r.keywardCPU = ratio(r, kwHistory)
@@ -195,7 +195,7 @@ func realCases(ctx context.Context, o options, kw, repo string) ([]realCase, err
 			args: []string{kw, "scan", "--history", "--format", "json", "--config", aws}},
 		{name: "keyward scan --history, no rules (reading only)", tool: toolKeyward, okCodes: kwCodes,
 			args: []string{kw, "scan", "--history", "--format", "json", "--config", none}},
-		{name: "keyward scan --range " + rngName, tool: toolKeyward, range_: true, keywardRef: true, okCodes: kwCodes,
+		{name: "keyward scan --range " + rngName, tool: toolKeyward, isRange: true, keywardRef: true, okCodes: kwCodes,
 			args: []string{kw, "scan", "--range", rng, "--format", "json", "--config", all}},
 	}
 	if _, err := exec.LookPath("gitleaks"); err == nil {
@@ -204,7 +204,7 @@ func realCases(ctx context.Context, o options, kw, repo string) ([]realCase, err
 		// the device. --log-level info makes it log how many commits and
 		// bytes it scanned, which the table shows.
 		report := func(name string) string { return filepath.Join(o.dir, "gitleaks-"+name+".json") }
-		cases = append(cases, realCase{name: "gitleaks git --log-opts=" + rngName, tool: toolGitleaks, range_: true,
+		cases = append(cases, realCase{name: "gitleaks git --log-opts=" + rngName, tool: toolGitleaks, isRange: true,
 			okCodes: []int{1}, report: report("range"),
 			args: []string{"gitleaks", "git", "--no-banner", "--log-level", "info", "--report-path", report("range"),
 				"--log-opts=" + rng, "."}})
@@ -216,7 +216,7 @@ func realCases(ctx context.Context, o options, kw, repo string) ([]realCase, err
 	}
 	if _, err := exec.LookPath("trufflehog"); err == nil {
 		cases = append(cases, realCase{name: "trufflehog git --since-commit HEAD~100 --branch HEAD", tool: toolTrufflehog,
-			range_: true, args: trufflehogArgs(ctx, repo, "--since-commit", base, "--branch", head)})
+			isRange: true, args: trufflehogArgs(ctx, repo, "--since-commit", base, "--branch", head)})
 		if !o.noOtherHist {
 			cases = append(cases, realCase{name: "trufflehog git (whole history)", tool: toolTrufflehog,
 				args: trufflehogArgs(ctx, repo)})
