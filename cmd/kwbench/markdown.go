@@ -191,11 +191,11 @@ func printCombined(w io.Writer, runs []*realRun) {
 			case res.skipped:
 				cells += " not measured | | |"
 			case res.keywardWall > 0:
-				cells += fmt.Sprintf(" %s (%s) | %s | %s keyward's |", secs(res.wall), secs(res.cpu),
-					res.out.foundText(res.c), ratioText(res.keywardWall, res.keywardCPU))
-			case res.floorWall > 0:
-				cells += fmt.Sprintf(" %s (%s) | %s | %s the floor's |", secs(res.wall), secs(res.cpu),
-					res.out.foundText(res.c), ratioText(res.floorWall, res.floorCPU))
+				cells += fmt.Sprintf(" %s (%s) | %s | %.2fx keyward (CPU %.2fx) |", secs(res.wall), secs(res.cpu),
+					res.out.foundText(res.c), res.keywardWall, res.keywardCPU)
+			case res.floorWall > 0 && res.c.tool != toolGit:
+				cells += fmt.Sprintf(" %s (%s) | %s | %.2fx the floor (CPU %.2fx) |", secs(res.wall), secs(res.cpu),
+					res.out.foundText(res.c), res.floorWall, res.floorCPU)
 			default:
 				cells += fmt.Sprintf(" %s (%s) | %s | |", secs(res.wall), secs(res.cpu), res.out.foundText(res.c))
 			}
