@@ -183,6 +183,9 @@ type sample struct {
 	wall time.Duration
 	cpu  time.Duration // user + system
 	rss  int64         // peak resident set, KiB
+	// offline says the process ran in a new, empty network namespace,
+	// so it could not have reached any network (see offlineAttr).
+	offline bool
 }
 
 // result is one case: the median wall and CPU times and the peak RSS of
@@ -193,6 +196,9 @@ type result struct {
 	rss           int64
 	note          string // why it was skipped, or a derived number
 	skipped       bool
+	// online says at least one run had network access (no namespace
+	// could be made), which the header says.
+	online bool
 }
 
 // timeProcess runs a whole process and reads its peak RSS from the
@@ -200,58 +206,97 @@ type result struct {
 // started by a fresh, small kwbench (see measureChild): Linux carries
 // ru_maxrss across fork and exec, so a child started straight from this
 // process, which holds the Go source tree in memory while generating,
-// would report this process's peak instead of its own.
+// would report this process's peak instead of its own. Its output is
+// discarded.
 func timeProcess(ctx context.Context, dir string, env []string, okCodes []int, name string, args ...string) (sample, error) {
+	return timeProcessTo(ctx, dir, env, okCodes, "", name, args...)
+}
+
+// timeProcessTo is timeProcess keeping the output: with out set, standard
+// output goes to out+".out" and standard error to out+".err", where
+// kwbench reads what the tool says it found and read, and a human can
+// look after the run.
+func timeProcessTo(ctx context.Context, dir string, env []string, okCodes []int, out string, name string, args ...string) (sample, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return sample{}, err
 	}
 	cmd := exec.CommandContext(ctx, self, append([]string{name}, args...)...)
 	cmd.Dir, cmd.Env = dir, append(gitEnv(), append(env, measureEnv+"=1")...)
-	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	stdout, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if out != "" {
+		stdout, err = os.Create(out + ".out")
+	}
 	if err != nil {
 		return sample{}, err
 	}
-	defer devnull.Close()
+	defer stdout.Close()
 	r, w, err := os.Pipe()
 	if err != nil {
 		return sample{}, err
 	}
 	defer r.Close()
 	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = devnull, &stderr, []*os.File{w}
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = stdout, &stderr, []*os.File{w}
 	err = cmd.Start()
 	w.Close()
 	if err != nil {
 		return sample{}, err
 	}
 	report, _ := io.ReadAll(r)
-	if err := cmd.Wait(); err != nil {
-		return sample{}, fmt.Errorf("measure %s: %v: %s", name, err, lastLines(stderr.String(), 3))
+	werr := cmd.Wait()
+	if out != "" {
+		if err := os.WriteFile(out+".err", stderr.Bytes(), 0o644); err != nil {
+			return sample{}, err
+		}
+	}
+	if werr != nil {
+		return sample{}, fmt.Errorf("measure %s: %v: %s", name, werr, lastLines(stderr.String(), 3))
 	}
 	var wallNS, cpuNS, rss int64
-	var code int
-	if _, err := fmt.Sscan(string(report), &wallNS, &cpuNS, &rss, &code); err != nil {
+	var code, offline int
+	if _, err := fmt.Sscan(string(report), &wallNS, &cpuNS, &rss, &code, &offline); err != nil {
 		return sample{}, fmt.Errorf("measure %s: bad report %q", name, report)
 	}
 	if code != 0 && !containsInt(okCodes, code) {
 		return sample{}, fmt.Errorf("%s %s: exit status %d: %s", name, strings.Join(args, " "), code, lastLines(stderr.String(), 3))
 	}
-	return sample{wall: time.Duration(wallNS), cpu: time.Duration(cpuNS), rss: rss}, nil
+	return sample{wall: time.Duration(wallNS), cpu: time.Duration(cpuNS), rss: rss, offline: offline == 1}, nil
 }
 
 // measureEnv, when set, makes kwbench run its arguments as a command and
 // report wall time, CPU time, peak RSS and exit status on file descriptor 3.
 const measureEnv = "KWBENCH_MEASURE"
 
-// measureChild is kwbench as the small parent of a measured process.
+// measureChild is kwbench as the small parent of a measured process. The
+// process runs in a new network namespace, holding only a loopback
+// interface that is down, where the kernel allows one: no tool can check
+// for updates, verify a key or fetch anything, and the header says so.
+// Where it is not allowed, the process runs as it is and the report says
+// that too.
 func measureChild(args []string) int {
 	out := os.NewFile(3, "report")
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = os.Environ()
+	cmd.SysProcAttr = offlineAttr()
+	offline := 1
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err != nil && cmd.SysProcAttr != nil && cmd.Process == nil && !errors.Is(err, exec.ErrNotFound) {
+		cmd = exec.Command(args[0], args[1:]...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		cmd.Env = os.Environ()
+		offline = 0
+		start = time.Now()
+		err = cmd.Start()
+	}
+	if cmd.SysProcAttr == nil {
+		offline = 0
+	}
+	if err == nil {
+		err = cmd.Wait()
+	}
 	wall := time.Since(start)
 	code := 0
 	var ee *exec.ExitError
@@ -264,7 +309,7 @@ func measureChild(args []string) int {
 	}
 	rss := maxRSS(cmd.ProcessState)
 	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	fmt.Fprintf(out, "%d %d %d %d\n", wall.Nanoseconds(), cpu.Nanoseconds(), rss, code)
+	fmt.Fprintf(out, "%d %d %d %d %d\n", wall.Nanoseconds(), cpu.Nanoseconds(), rss, code, offline)
 	return 0
 }
 
@@ -298,6 +343,7 @@ func repeat(ctx context.Context, runs int, caseName string, dir string, env []st
 		}
 		walls, cpus = append(walls, s.wall), append(cpus, s.cpu)
 		r.rss = max(r.rss, s.rss)
+		r.online = r.online || !s.offline
 	}
 	r.wall, r.cpu = median(walls), median(cpus)
 	return r

@@ -29,11 +29,15 @@ func bench(ctx context.Context, o options, sizes []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	var runs []*realRun
 	for _, repo := range o.repos {
-		if err := benchReal(ctx, o, kw, repo, stdout, stderr); err != nil {
+		r, err := benchReal(ctx, o, kw, repo, stdout, stderr)
+		if err != nil {
 			return err
 		}
+		runs = append(runs, r)
 	}
+	printCombined(stdout, runs)
 	for _, size := range sizes {
 		spec := specs[size]
 		if o.source != "" {
@@ -133,8 +137,8 @@ func others(ctx context.Context, o options, repo string, log io.Writer) []result
 	}
 	if _, err := exec.LookPath("trufflehog"); err == nil {
 		fmt.Fprintf(log, "kwbench: trufflehog git\n")
-		rs = append(rs, repeat(ctx, o.runs, "trufflehog git", repo, nil, []int{183},
-			"trufflehog", "git", "--no-update", "--no-verification", "--json", "file://"+repo))
+		args := trufflehogArgs(ctx, repo)
+		rs = append(rs, repeat(ctx, o.runs, "trufflehog git", repo, nil, nil, args[0], args[1:]...))
 	} else {
 		rs = append(rs, result{name: "trufflehog git", skipped: true, note: "not on PATH"})
 	}
@@ -225,20 +229,26 @@ func precommit(ctx context.Context, o options, kw, repo string, log io.Writer) (
 	return rs, nil
 }
 
-// printTable writes one line per case; with a floor, each time is also
-// given as a multiple of it. CPU (user + system) is shown beside wall time
-// because wall time on a shared machine moves with the neighbours' load.
+// printTable writes one markdown row per case; with a floor, each time is
+// also given as a multiple of it. CPU (user + system) is shown beside wall
+// time because wall time on a shared machine moves with the neighbours'
+// load.
 func printTable(w io.Writer, rs []result, floor result) {
-	fmt.Fprintf(w, "%-54s %9s %9s %9s %9s  %s\n", "case", "wall", "CPU", "peak RSS", "vs floor", "")
+	fmt.Fprintln(w, "| case | wall | CPU | peak RSS | vs floor | |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, r := range rs {
 		if r.skipped {
-			fmt.Fprintf(w, "%-54s %9s %9s %9s %9s  %s\n", r.name, "-", "-", "-", "-", "skipped: "+r.note)
+			fmt.Fprintf(w, "| %s | | | | | not measured: %s |\n", r.name, mdEscape(r.note))
 			continue
 		}
 		ratio := ""
 		if floor.wall > 0 && !floor.skipped {
 			ratio = fmt.Sprintf("%.2fx", r.wall.Seconds()/floor.wall.Seconds())
 		}
-		fmt.Fprintf(w, "%-54s %8.3fs %8.3fs %6.0f MB %9s  %s\n", r.name, r.wall.Seconds(), r.cpu.Seconds(), float64(r.rss)/1024, ratio, r.note)
+		note := r.note
+		if r.online {
+			note = strings.TrimPrefix(note+"; had network access", "; ")
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %.0f MB | %s | %s |\n", r.name, secs(r.wall), secs(r.cpu), float64(r.rss)/1024, ratio, mdEscape(note))
 	}
 }

@@ -34,18 +34,26 @@
 // Generated histories have no real deltas' shapes and only Go content, so
 // --repo PATH also measures real repositories as they are (a bare clone of
 // git/git or tmux): the floor, keyward's history sweep with all rules, AWS
-// rules only and none, keyward's range scan next to gitleaks' over the
-// same range, and gitleaks' and trufflehog's whole-history scans where
-// installed, the cases alternating round by round. --source DIR builds
+// rules only and none, keyward's range scan over HEAD~100..HEAD, and
+// gitleaks' and trufflehog's range and whole-history scans where they are
+// on PATH, the cases alternating round by round. Each tool's own account
+// of what it found and how much it read is in the table, and a run that
+// read nothing (a misinvoked tool looks fast) is refused. The output is a
+// markdown table per repository, ready for the README, with the exact
+// command lines, and one table of all repositories. --source DIR builds
 // the generated repositories from another tree, such as a checkout of
 // git/git for C-heavy content.
+//
+// On Linux every measured process runs in a new network namespace with
+// no interface up, so no tool can check for updates, verify a candidate or
+// reach anything; the tables say whether that held.
 //
 // Usage, from the module root:
 //
 //	go run ./cmd/kwbench                    # small repository, 3 runs each
 //	go run ./cmd/kwbench --size large       # the numbers for the README
 //	go run ./cmd/kwbench --size both --runs 5 --dir /var/tmp/kwbench
-//	go run ./cmd/kwbench --size none --repo /tmp/git.git --repo /tmp/tmux.git
+//	go run ./cmd/kwbench --size none --repo /tmp/tmux.git --repo /tmp/git.git
 //	go run ./cmd/kwbench --source /tmp/git-src   # C-heavy generated history
 //
 // Wall time on a shared machine moves with the neighbours' load; CPU time
