@@ -475,11 +475,20 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, j commitJob,
 	if len(parentTrees) > 0 {
 		first = parentTrees[0]
 	}
+	var others []plumbing.Hash
+	if len(parentTrees) > 1 {
+		others = parentTrees[1:]
+		for _, pt := range others {
+			if pt == c.TreeHash {
+				return nil // the merge kept another parent's tree as it was
+			}
+		}
+	}
 	var changes []treeChange
 	var renames renameSources
-	err := diffTrees(ctx, repo, first, c.TreeHash, "", func(tc treeChange) error {
+	err := diffMerge(ctx, repo, first, others, c.TreeHash, "", func(tc treeChange) error {
 		if tc.To.IsZero() {
-			renames.deleted = append(renames.deleted, deletedFile{Path: tc.Path, Hash: tc.From, Tree: tc.Tree})
+			renames.deleted = append(renames.deleted, deletedFile{Path: tc.Path, Hash: tc.From, Tree: tc.Tree, Kept: tc.Kept})
 		} else {
 			changes = append(changes, tc)
 		}
@@ -492,15 +501,9 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, j commitJob,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		from := []plumbing.Hash{tc.From}
-		fromParent := false
-		for _, pt := range parentTrees[min(1, len(parentTrees)):] {
-			h, err := blobAt(repo, pt, tc.Path)
-			if err != nil {
-				return fmt.Errorf("diff commit %s: %w", c.Hash, err)
-			}
-			fromParent = fromParent || h == tc.To
-			from = append(from, h)
+		from, fromParent, err := mergeSources(repo, tc, others)
+		if err != nil {
+			return fmt.Errorf("diff commit %s: %w", c.Hash, err)
 		}
 		if fromParent {
 			continue // the merge took this file from another parent as is
@@ -510,6 +513,26 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, j commitJob,
 		}
 	}
 	return nil
+}
+
+// mergeSources returns the versions a change's file had before it: in the
+// first parent, then in each of others (a merge's other parents' trees),
+// and whether one of those is the version written (the merge took the file
+// from that parent as it was). The walk read the other parents' trees
+// alongside (tc.Others); blobAt answers only where it could not.
+func mergeSources(repo *git.Repository, tc treeChange, others []plumbing.Hash) (from []plumbing.Hash, fromParent bool, err error) {
+	from = []plumbing.Hash{tc.From}
+	for i, pt := range others {
+		var h plumbing.Hash
+		if tc.Others != nil {
+			h = tc.Others[i]
+		} else if h, err = blobAt(repo, pt, tc.Path); err != nil {
+			return nil, false, err
+		}
+		fromParent = fromParent || h == tc.To
+		from = append(from, h)
+	}
+	return from, fromParent, nil
 }
 
 // scanAdded scans the blob a change wrote and keeps the findings on lines

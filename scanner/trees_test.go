@@ -1,0 +1,489 @@
+package scanner
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path"
+	"reflect"
+	"sort"
+	"testing"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// TestDiffMergeMatchesByName holds the ordered tree diff to the diff by
+// name it replaced (refDiffTrees below, the previous implementation, with
+// blobAt for a merge's other parents and the full expansion of deleted
+// subtrees): on random trees, some unsorted or naming a file and a
+// directory alike, with files turning into directories and back, the
+// changes scanned, the versions they are compared with and the deleted
+// files offered to rename detection are the same, in the same order.
+func TestDiffMergeMatchesByName(t *testing.T) {
+	for seed := range uint64(400) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			g := newTreeGen(t, seed)
+			// A name that is not one path component (".") makes the
+			// previous walk's paths ambiguous (path.Join drops it), so its
+			// blobAt in the other parent found another file; the merge
+			// walk instead skips a subtree identical to the other
+			// parent's, which is the intent. Odd names are compared for
+			// ordinary diffs only.
+			g.dots = seed%2 == 0
+			base := g.random(0, false)
+			p1 := g.mutate(base, 0, true)
+			p2 := g.mutate(base, 0, false)
+			m := g.merge(p1, p2, 0)
+			h1, h2, hm := g.store(p1), g.store(p2), g.store(m)
+
+			// An ordinary commit: every callback, in order.
+			want := collectDiff(t, func(fn func(treeChange) error) error {
+				return refDiffTrees(context.Background(), g.repo, h1, hm, "", fn)
+			})
+			got := collectDiff(t, func(fn func(treeChange) error) error {
+				return diffTrees(context.Background(), g.repo, h1, hm, "", fn)
+			})
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("diff:\n got %v\nwant %v", got, want)
+			}
+
+			if g.dots {
+				return
+			}
+			// A merge of p1 and p2.
+			wantScan, wantDel := refMerge(t, g.repo, h1, h2, hm)
+			gotScan, gotDel := newMerge(t, g.repo, h1, h2, hm)
+			if !reflect.DeepEqual(gotScan, wantScan) {
+				t.Fatalf("merge scans:\n got %v\nwant %v", gotScan, wantScan)
+			}
+			if !reflect.DeepEqual(gotDel, wantDel) {
+				t.Fatalf("merge deletions:\n got %v\nwant %v", gotDel, wantDel)
+			}
+			g.checked++
+		})
+	}
+}
+
+// TestMergeTreesRejectsDisorder checks the cases the merge-join must hand
+// to the diff by name.
+func TestMergeTreesRejectsDisorder(t *testing.T) {
+	enc := func(es ...object.TreeEntry) []byte {
+		var b []byte
+		for _, e := range es {
+			b = appendTreeEntry(b, e.Mode, e.Name, e.Hash)
+		}
+		return b
+	}
+	f := func(n string) object.TreeEntry { return object.TreeEntry{Name: n, Mode: filemode.Regular} }
+	d := func(n string) object.TreeEntry { return object.TreeEntry{Name: n, Mode: filemode.Dir} }
+	for _, tc := range []struct {
+		name string
+		tree []byte
+		ok   bool
+	}{
+		{"sorted", enc(f("a"), f("a.c"), d("a0"), f("b")), true},
+		{"dir sorts with slash", enc(f("a-b"), d("a"), f("a0")), true},
+		{"unsorted", enc(f("b"), f("a")), false},
+		{"repeated", enc(f("a"), f("a")), false},
+		{"file and dir alike", enc(f("a"), f("a.c"), d("a")), false},
+		{"file and dir alike, far apart", enc(f("a"), f("a-1"), f("a-2"), f("a.c"), d("a")), false},
+		{"dir before file", enc(d("a"), f("a")), false},
+		{"prefix file then longer dir", enc(f("a"), d("ab")), true},
+		{"malformed", []byte("100644 a"), false},
+	} {
+		_, ok := mergeTrees(nil, tc.tree, nil)
+		if ok != tc.ok {
+			t.Errorf("%s: ok = %v, want %v", tc.name, ok, tc.ok)
+		}
+	}
+}
+
+// treeGen builds random trees in memory.
+type treeGen struct {
+	t       *testing.T
+	r       *rand.Rand
+	repo    *git.Repository
+	checked int
+	dots    bool // "." may be an entry name
+}
+
+// genNode is a directory being built: entries by name, in any order.
+type genNode struct {
+	names    []string
+	entries  map[string]genEntry
+	shuffled bool
+	hash     plumbing.Hash
+	stored   bool
+}
+
+type genEntry struct {
+	mode filemode.FileMode
+	hash plumbing.Hash // files
+	dir  *genNode
+	// twin is a file of the same name written beside a directory: a
+	// malformed tree.
+	twin *genEntry
+}
+
+var genNames = []string{"a", "a.c", "a-b", "a0", "ab", "b", "b.c", "c", "t", "t0", "t.sh", ".",
+	"d", "d-1", "d.h", "e", "f", "g", "h", "i", "j", "k", "l", "m"}
+
+func newTreeGen(t *testing.T, seed uint64) *treeGen {
+	repo, err := git.Init(memory.NewStorage(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &treeGen{t: t, r: rand.New(rand.NewPCG(seed, 7)), repo: repo}
+}
+
+func (g *treeGen) blob() plumbing.Hash {
+	var h plumbing.Hash
+	for i := range h {
+		h[i] = byte(g.r.IntN(4)) // few distinct versions: equal files are common
+	}
+	return h
+}
+
+func (g *treeGen) fileMode() filemode.FileMode {
+	return []filemode.FileMode{filemode.Regular, filemode.Regular, filemode.Executable, filemode.Symlink, filemode.Submodule}[g.r.IntN(5)]
+}
+
+func (n *genNode) set(name string, e genEntry) {
+	if _, ok := n.entries[name]; !ok {
+		n.names = append(n.names, name)
+	}
+	n.entries[name] = e
+}
+
+func newNode() *genNode { return &genNode{entries: map[string]genEntry{}} }
+
+// random builds a fresh directory; odd allows malformed trees.
+func (g *treeGen) random(depth int, odd bool) *genNode {
+	n := newNode()
+	for _, name := range genNames {
+		if g.r.IntN(3) != 0 || name == "." && (!g.dots || g.r.IntN(4) != 0) {
+			continue
+		}
+		if depth < 3 && g.r.IntN(3) == 0 {
+			n.set(name, genEntry{mode: filemode.Dir, dir: g.random(depth+1, odd)})
+		} else {
+			n.set(name, genEntry{mode: g.fileMode(), hash: g.blob()})
+		}
+	}
+	g.disorder(n, odd)
+	return n
+}
+
+// disorder makes n unsorted, or (odd) gives a directory a file twin.
+func (g *treeGen) disorder(n *genNode, odd bool) {
+	n.shuffled = g.r.IntN(10) == 0
+	if !odd || g.r.IntN(8) != 0 {
+		return
+	}
+	for _, name := range n.names {
+		if e := n.entries[name]; e.dir != nil {
+			e.twin = &genEntry{mode: filemode.Regular, hash: g.blob()}
+			n.entries[name] = e
+			return
+		}
+	}
+}
+
+// mutate derives a changed copy of n, sharing the subtrees it keeps.
+func (g *treeGen) mutate(n *genNode, depth int, odd bool) *genNode {
+	out := newNode()
+	changed := false
+	for _, name := range n.names {
+		e := n.entries[name]
+		switch g.r.IntN(8) {
+		case 0: // deleted
+			changed = true
+			continue
+		case 1: // new version or kind
+			changed = true
+			if e.dir != nil && g.r.IntN(2) == 0 {
+				e = genEntry{mode: filemode.Dir, dir: g.mutate(e.dir, depth+1, odd)}
+			} else if depth < 3 && g.r.IntN(3) == 0 {
+				e = genEntry{mode: filemode.Dir, dir: g.random(depth+1, odd)}
+			} else {
+				e = genEntry{mode: g.fileMode(), hash: g.blob()}
+			}
+		case 2:
+			if e.dir != nil {
+				changed = true
+				e = genEntry{mode: filemode.Dir, dir: g.mutate(e.dir, depth+1, odd)}
+			}
+		}
+		out.set(name, e)
+	}
+	for _, name := range genNames {
+		if _, ok := n.entries[name]; !ok && g.r.IntN(6) == 0 && name != "." {
+			changed = true
+			out.set(name, genEntry{mode: g.fileMode(), hash: g.blob()})
+		}
+	}
+	if !changed {
+		return n
+	}
+	g.disorder(out, odd)
+	return out
+}
+
+// merge builds a merge result of a and b: each name from either side, from
+// both merged, or changed in the merge itself.
+func (g *treeGen) merge(a, b *genNode, depth int) *genNode {
+	if a == b || g.r.IntN(6) == 0 {
+		return []*genNode{a, b}[g.r.IntN(2)]
+	}
+	out := newNode()
+	names := append(append([]string(nil), a.names...), b.names...)
+	for _, name := range names {
+		if _, done := out.entries[name]; done {
+			continue
+		}
+		ea, inA := a.entries[name]
+		eb, inB := b.entries[name]
+		switch g.r.IntN(6) {
+		case 0, 1:
+			if inA {
+				out.set(name, ea)
+			}
+		case 2, 3:
+			if inB {
+				out.set(name, eb)
+			}
+		case 4:
+			if inA && inB && ea.dir != nil && eb.dir != nil {
+				out.set(name, genEntry{mode: filemode.Dir, dir: g.merge(ea.dir, eb.dir, depth+1)})
+			} else if inA || inB {
+				out.set(name, genEntry{mode: g.fileMode(), hash: g.blob()}) // evil
+			}
+		}
+	}
+	g.disorder(out, true)
+	return out
+}
+
+// store writes n's trees and returns its hash.
+func (g *treeGen) store(n *genNode) plumbing.Hash {
+	if n.stored {
+		return n.hash
+	}
+	type ent struct {
+		name string
+		mode filemode.FileMode
+		hash plumbing.Hash
+	}
+	var es []ent
+	for _, name := range n.names {
+		e := n.entries[name]
+		if e.dir != nil {
+			es = append(es, ent{name, filemode.Dir, g.store(e.dir)})
+			if e.twin != nil {
+				es = append(es, ent{name, e.twin.mode, e.twin.hash})
+			}
+		} else {
+			es = append(es, ent{name, e.mode, e.hash})
+		}
+	}
+	key := func(e ent) string {
+		if e.mode == filemode.Dir {
+			return e.name + "/"
+		}
+		return e.name
+	}
+	sort.Slice(es, func(i, j int) bool { return key(es[i]) < key(es[j]) })
+	if n.shuffled {
+		g.r.Shuffle(len(es), func(i, j int) { es[i], es[j] = es[j], es[i] })
+	}
+	var data []byte
+	for _, e := range es {
+		data = appendTreeEntry(data, e.mode, e.name, e.hash)
+	}
+	obj := g.repo.Storer.NewEncodedObject()
+	obj.SetType(plumbing.TreeObject)
+	w, err := obj.Writer()
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	w.Write(data)
+	w.Close()
+	h, err := g.repo.Storer.SetEncodedObject(obj)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	n.hash, n.stored = h, true
+	return h
+}
+
+func collectDiff(t *testing.T, run func(fn func(treeChange) error) error) []string {
+	t.Helper()
+	var out []string
+	err := run(func(tc treeChange) error {
+		out = append(out, fmt.Sprintf("%s %s>%s tree=%v", tc.Path, tc.From.String()[:4], tc.To.String()[:4], tc.Tree))
+		return nil
+	})
+	if err != nil {
+		return []string{"error: " + err.Error()}
+	}
+	return out
+}
+
+// refMerge is how a merge was scanned before: the first parent's diff by
+// name, blobAt in the other parent for each changed file, every deleted
+// subtree expanded whole.
+func refMerge(t *testing.T, repo *git.Repository, p1, p2, m plumbing.Hash) (scans, deleted []string) {
+	t.Helper()
+	var rs renameSources
+	var changes []treeChange
+	err := refDiffTrees(context.Background(), repo, p1, m, "", func(tc treeChange) error {
+		if tc.To.IsZero() {
+			rs.deleted = append(rs.deleted, deletedFile{Path: tc.Path, Hash: tc.From, Tree: tc.Tree})
+		} else {
+			changes = append(changes, tc)
+		}
+		return nil
+	})
+	if err != nil {
+		return []string{"error: " + err.Error()}, nil
+	}
+	for _, tc := range changes {
+		h, err := blobAt(repo, p2, tc.Path)
+		if err != nil {
+			return []string{"error: " + err.Error()}, nil
+		}
+		if h != tc.To {
+			scans = append(scans, fmt.Sprintf("%s %s %s>%s", tc.Path, tc.From.String()[:4], h.String()[:4], tc.To.String()[:4]))
+		}
+	}
+	return scans, expandedNames(t, repo, &rs)
+}
+
+// newMerge is how scanJob scans a merge now.
+func newMerge(t *testing.T, repo *git.Repository, p1, p2, m plumbing.Hash) (scans, deleted []string) {
+	t.Helper()
+	if p2 == m {
+		return nil, refDeletedWhenKept(t, repo, p1, m)
+	}
+	var rs renameSources
+	var changes []treeChange
+	others := []plumbing.Hash{p2}
+	err := diffMerge(context.Background(), repo, p1, others, m, "", func(tc treeChange) error {
+		if tc.To.IsZero() {
+			rs.deleted = append(rs.deleted, deletedFile{Path: tc.Path, Hash: tc.From, Tree: tc.Tree, Kept: tc.Kept})
+		} else {
+			changes = append(changes, tc)
+		}
+		return nil
+	})
+	if err != nil {
+		return []string{"error: " + err.Error()}, nil
+	}
+	for _, tc := range changes {
+		from, fromParent, err := mergeSources(repo, tc, others)
+		if err != nil {
+			return []string{"error: " + err.Error()}, nil
+		}
+		if !fromParent {
+			scans = append(scans, fmt.Sprintf("%s %s %s>%s", tc.Path, from[0].String()[:4], from[1].String()[:4], tc.To.String()[:4]))
+		}
+	}
+	return scans, expandedNames(t, repo, &rs)
+}
+
+// refDeletedWhenKept: scanJob skips a merge that kept another parent's
+// whole tree, whose changes are all taken from that parent; its deletions
+// would only matter to rename detection of files it does not scan. The
+// reference's list is returned so the comparison covers the changes.
+func refDeletedWhenKept(t *testing.T, repo *git.Repository, p1, m plumbing.Hash) []string {
+	_, del := refMerge(t, repo, p1, m, m)
+	return del
+}
+
+func expandedNames(t *testing.T, repo *git.Repository, rs *renameSources) []string {
+	t.Helper()
+	if err := rs.expand(context.Background(), repo); err != nil {
+		return []string{"error: " + err.Error()}
+	}
+	var out []string
+	for _, d := range rs.deleted {
+		out = append(out, d.Path+" "+d.Hash.String()[:4])
+	}
+	return out
+}
+
+// refDiffTrees is diffTrees as it was before the ordered diff: entries
+// matched by name through a map.
+func refDiffTrees(ctx context.Context, repo *git.Repository, from, to plumbing.Hash, prefix string, fn func(treeChange) error) error {
+	if from == to {
+		return nil
+	}
+	oldEntries, err := treeEntries(repo, from)
+	if err != nil {
+		return err
+	}
+	newEntries, err := treeEntries(repo, to)
+	if err != nil {
+		return err
+	}
+	old := make(map[string]object.TreeEntry, len(oldEntries))
+	for _, te := range oldEntries {
+		old[te.Name] = te
+	}
+	for _, ne := range newEntries {
+		oe, had := old[ne.Name]
+		delete(old, ne.Name)
+		if had && oe.Hash == ne.Hash && oe.Mode == ne.Mode {
+			continue
+		}
+		p := path.Join(prefix, ne.Name)
+		switch {
+		case ne.Mode == filemode.Dir:
+			var fromTree plumbing.Hash
+			if had && oe.Mode == filemode.Dir {
+				fromTree = oe.Hash
+			} else if had && isContent(oe.Mode) {
+				if err := fn(treeChange{Path: p, From: oe.Hash}); err != nil {
+					return err
+				}
+			}
+			if err := refDiffTrees(ctx, repo, fromTree, ne.Hash, p, fn); err != nil {
+				return err
+			}
+		case isContent(ne.Mode):
+			var fromBlob plumbing.Hash
+			if had && isContent(oe.Mode) {
+				fromBlob = oe.Hash
+			} else if had && oe.Mode == filemode.Dir {
+				if err := fn(treeChange{Path: p, From: oe.Hash, Tree: true}); err != nil {
+					return err
+				}
+			}
+			if fromBlob != ne.Hash {
+				if err := fn(treeChange{Path: p, From: fromBlob, To: ne.Hash}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	names := make([]string, 0, len(old))
+	for n := range old {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		oe := old[n]
+		if oe.Mode != filemode.Dir && !isContent(oe.Mode) {
+			continue
+		}
+		if err := fn(treeChange{Path: path.Join(prefix, n), From: oe.Hash, Tree: oe.Mode == filemode.Dir}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
