@@ -299,16 +299,17 @@ type treeChange struct {
 // hashes are never read, so the cost is proportional to the change, not to
 // the repository. Submodule entries are ignored.
 func diffTrees(ctx context.Context, repo *git.Repository, from, to plumbing.Hash, prefix string, fn func(treeChange) error) error {
-	return diffMerge(ctx, repo, from, nil, to, prefix, fn)
+	return diffMerge(ctx, repo, nil, from, nil, to, prefix, fn)
 }
 
 // diffMerge is diffTrees for a merge: others are the trees at prefix in
-// the merge's other parents (nil for an ordinary commit). A subtree of to
+// the merge's other parents (nil for an ordinary commit), and idx, if set,
+// the range worker's index of trees already checked. A subtree of to
 // identical to one of theirs came whole from that parent, so nothing in it
 // is new: it is not read, and what it deleted relative to from is reported
 // as one change with Kept set. Each changed file carries its versions in
 // the other parents (Others).
-func diffMerge(ctx context.Context, repo *git.Repository, from plumbing.Hash, others []plumbing.Hash, to plumbing.Hash, prefix string, fn func(treeChange) error) error {
+func diffMerge(ctx context.Context, repo *git.Repository, idx *treeIndexes, from plumbing.Hash, others []plumbing.Hash, to plumbing.Hash, prefix string, fn func(treeChange) error) error {
 	if from == to {
 		return nil
 	}
@@ -320,9 +321,9 @@ func diffMerge(ctx context.Context, repo *git.Repository, from plumbing.Hash, ot
 	var pairs []treePair
 	ok := okOld && okNew
 	if ok {
-		pairs, ok = mergeTrees(oldData, newData, nil)
+		pairs, ok = mergeIndexed(idx, from, oldData, to, newData, nil)
 	}
-	d := &treeDiff{ctx: ctx, repo: repo, prefix: prefix, fn: fn, others: newOtherTrees(others)}
+	d := &treeDiff{ctx: ctx, repo: repo, idx: idx, prefix: prefix, fn: fn, others: newOtherTrees(others)}
 	if !ok {
 		return d.byName(from, to)
 	}
@@ -394,6 +395,7 @@ const maxLinearTwins = 16
 type treeDiff struct {
 	ctx    context.Context
 	repo   *git.Repository
+	idx    *treeIndexes
 	prefix string
 	fn     func(treeChange) error
 	others []otherTree
@@ -420,7 +422,7 @@ func (d *treeDiff) entry(had bool, oe, ne rawEntry) error {
 			}
 			return d.fn(treeChange{Path: p, From: fromTree, Tree: true, Kept: ne.hash})
 		}
-		return diffMerge(d.ctx, d.repo, fromTree, subs, ne.hash, p, d.fn)
+		return diffMerge(d.ctx, d.repo, d.idx, fromTree, subs, ne.hash, p, d.fn)
 	case isContent(ne.mode):
 		var fromBlob plumbing.Hash
 		if had && isContent(oe.mode) {

@@ -53,11 +53,12 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*objec
 		repos = append(repos, r)
 	}
 	if len(repos) <= 1 {
+		var idx treeIndexes
 		for i, j := range jobs {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := e.scanJob(ctx, w.repo, j, res); err != nil {
+			if err := e.scanJob(ctx, w.repo, &idx, j, res); err != nil {
 				return err
 			}
 			if done != nil {
@@ -82,6 +83,7 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*objec
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var idx treeIndexes
 			for {
 				start := int(next.Add(int64(batch))) - batch
 				if start >= len(jobs) {
@@ -92,7 +94,7 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*objec
 						errs[i] = err
 					} else {
 						part := &Result{}
-						errs[i] = e.scanJob(ctx, repo, jobs[i], part)
+						errs[i] = e.scanJob(ctx, repo, &idx, jobs[i], part)
 						parts[i] = part
 						if errs[i] != nil {
 							cancel()

@@ -454,11 +454,12 @@ func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, c *object.Commit,
 	if err != nil {
 		return err
 	}
-	return e.scanJob(ctx, w.repo, j, res)
+	return e.scanJob(ctx, w.repo, nil, j, res)
 }
 
-// scanJob scans one prepared commit through repo, adding to res.
-func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, j commitJob, res *Result) error {
+// scanJob scans one prepared commit through repo, adding to res. idx, if
+// set, is the worker's index of trees it already checked.
+func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, idx *treeIndexes, j commitJob, res *Result) error {
 	c, parentTrees := j.c, j.parentTrees
 	prov := Provenance{
 		Commit: c.Hash.String(),
@@ -486,7 +487,7 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, j commitJob,
 	}
 	var changes []treeChange
 	var renames renameSources
-	err := diffMerge(ctx, repo, first, others, c.TreeHash, "", func(tc treeChange) error {
+	err := diffMerge(ctx, repo, idx, first, others, c.TreeHash, "", func(tc treeChange) error {
 		if tc.To.IsZero() {
 			renames.deleted = append(renames.deleted, deletedFile{Path: tc.Path, Hash: tc.From, Tree: tc.Tree, Kept: tc.Kept})
 		} else {

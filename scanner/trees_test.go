@@ -50,13 +50,38 @@ func TestDiffMergeMatchesByName(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("diff:\n got %v\nwant %v", got, want)
 			}
+			// Again with the index of checked trees a range worker keeps,
+			// primed as the commit before would: base to p1, then p1 to m
+			// compares p1's trees only where m's bytes differ.
+			idx := &treeIndexes{}
+			hb := g.store(base)
+			collectDiff(t, func(fn func(treeChange) error) error {
+				return diffMerge(context.Background(), g.repo, idx, hb, nil, h1, "", fn)
+			})
+			got = collectDiff(t, func(fn func(treeChange) error) error {
+				return diffMerge(context.Background(), g.repo, idx, h1, nil, hm, "", fn)
+			})
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("indexed diff:\n got %v\nwant %v", got, want)
+			}
+			// m's index was derived from p1's: diff back from it.
+			want = collectDiff(t, func(fn func(treeChange) error) error {
+				return refDiffTrees(context.Background(), g.repo, hm, h1, "", fn)
+			})
+			got = collectDiff(t, func(fn func(treeChange) error) error {
+				return diffMerge(context.Background(), g.repo, idx, hm, nil, h1, "", fn)
+			})
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("indexed diff back:\n got %v\nwant %v", got, want)
+			}
+			g.idx = idx
 
 			if g.dots {
 				return
 			}
 			// A merge of p1 and p2.
 			wantScan, wantDel := refMerge(t, g.repo, h1, h2, hm)
-			gotScan, gotDel := newMerge(t, g.repo, h1, h2, hm)
+			gotScan, gotDel := newMerge(t, g.repo, g.idx, h1, h2, hm)
 			if !reflect.DeepEqual(gotScan, wantScan) {
 				t.Fatalf("merge scans:\n got %v\nwant %v", gotScan, wantScan)
 			}
@@ -100,6 +125,43 @@ func TestMergeTreesRejectsDisorder(t *testing.T) {
 			t.Errorf("%s: ok = %v, want %v", tc.name, ok, tc.ok)
 		}
 	}
+
+	// The same checks when only the bytes that differ from a tree checked
+	// before are decoded: a repeated name across the edges of the part
+	// that changed.
+	for _, tc := range []struct {
+		name     string
+		old, new []byte
+		ok       bool
+	}{
+		{"insert in the middle", enc(f("a"), f("b"), f("d")), enc(f("a"), f("b"), f("c"), f("d")), true},
+		{"dir named like a file before it", enc(f("a"), f("a.c"), f("b")), enc(f("a"), f("a.c"), d("a"), f("b")), false},
+		{"file named like a dir after it", enc(f("a-1"), d("a"), f("b")), enc(f("a"), f("a-1"), d("a"), f("b")), false},
+		{"out of order at the start of the suffix", enc(f("a"), f("c"), f("d")), enc(f("a"), f("e"), f("c"), f("d")), false},
+		{"out of order at the end of the prefix", enc(f("b"), f("c"), f("d")), enc(f("b"), f("a"), f("d")), false},
+		{"all different", enc(f("a"), f("b")), enc(f("c"), f("d")), true},
+		// The shared tail of the bytes starts inside an entry of the new
+		// tree, whose name ends with the old tree's last entry.
+		{"suffix inside a new entry", enc(f("a"), f("y")), enc(f("a"), f("b100644 y")), true},
+		{"emptied", enc(f("a"), f("b")), nil, true},
+	} {
+		idx := &treeIndexes{}
+		ho, hp, hn := plumbing.Hash{1}, plumbing.Hash{2}, plumbing.Hash{3}
+		if _, ok := mergeIndexed(idx, ho, tc.old, hp, tc.old, nil); !ok {
+			t.Fatalf("%s: old tree rejected", tc.name)
+		}
+		if _, known := idx.get(ho); !known {
+			t.Fatalf("%s: old tree not remembered", tc.name)
+		}
+		pairs, ok := mergeIndexed(idx, ho, tc.old, hn, tc.new, nil)
+		if ok != tc.ok {
+			t.Errorf("%s (indexed): ok = %v, want %v", tc.name, ok, tc.ok)
+		}
+		want, wantOK := mergeTrees(tc.old, tc.new, nil)
+		if ok && (!wantOK || !reflect.DeepEqual(pairs, want)) {
+			t.Errorf("%s (indexed): pairs %v, want %v", tc.name, pairs, want)
+		}
+	}
 }
 
 // treeGen builds random trees in memory.
@@ -108,7 +170,8 @@ type treeGen struct {
 	r       *rand.Rand
 	repo    *git.Repository
 	checked int
-	dots    bool // "." may be an entry name
+	dots    bool         // "." may be an entry name
+	idx     *treeIndexes // trees checked by the ordinary diffs, for the merge
 }
 
 // genNode is a directory being built: entries by name, in any order.
@@ -364,7 +427,7 @@ func refMerge(t *testing.T, repo *git.Repository, p1, p2, m plumbing.Hash) (scan
 }
 
 // newMerge is how scanJob scans a merge now.
-func newMerge(t *testing.T, repo *git.Repository, p1, p2, m plumbing.Hash) (scans, deleted []string) {
+func newMerge(t *testing.T, repo *git.Repository, idx *treeIndexes, p1, p2, m plumbing.Hash) (scans, deleted []string) {
 	t.Helper()
 	if p2 == m {
 		return nil, refDeletedWhenKept(t, repo, p1, m)
@@ -372,7 +435,7 @@ func newMerge(t *testing.T, repo *git.Repository, p1, p2, m plumbing.Hash) (scan
 	var rs renameSources
 	var changes []treeChange
 	others := []plumbing.Hash{p2}
-	err := diffMerge(context.Background(), repo, p1, others, m, "", func(tc treeChange) error {
+	err := diffMerge(context.Background(), repo, idx, p1, others, m, "", func(tc treeChange) error {
 		if tc.To.IsZero() {
 			rs.deleted = append(rs.deleted, deletedFile{Path: tc.Path, Hash: tc.From, Tree: tc.Tree, Kept: tc.Kept})
 		} else {
@@ -486,4 +549,3 @@ func refDiffTrees(ctx context.Context, repo *git.Repository, from, to plumbing.H
 	}
 	return nil
 }
-
