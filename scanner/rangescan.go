@@ -448,13 +448,14 @@ func (w *rangeWalk) job(c *object.Commit) (commitJob, error) {
 	return j, nil
 }
 
-// scanCommit scans one commit's message and the lines it added.
-func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, c *object.Commit, res *Result) error {
+// scanCommit scans one commit's message and the lines it added; idx, if
+// set, carries the trees checked from one commit to the next.
+func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, idx *treeIndexes, c *object.Commit, res *Result) error {
 	j, err := w.job(c)
 	if err != nil {
 		return err
 	}
-	return e.scanJob(ctx, w.repo, nil, j, res)
+	return e.scanJob(ctx, w.repo, idx, j, res)
 }
 
 // scanJob scans one prepared commit through repo, adding to res. idx, if
