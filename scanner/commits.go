@@ -107,7 +107,7 @@ func (e *Engine) ScanCommits(ctx context.Context, dir string, include, exclude [
 	if err := e.scanTags(ctx, tags, res); err != nil {
 		return nil, 0, err
 	}
-	var idx treeIndexes
+	idx := treeIndexes{byName: e.diffByName}
 	for _, c := range commits {
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err

@@ -324,7 +324,7 @@ func diffMerge(ctx context.Context, repo *git.Repository, idx *treeIndexes, from
 		pairs, ok = mergeIndexed(idx, from, oldData, to, newData, nil)
 	}
 	d := &treeDiff{ctx: ctx, repo: repo, idx: idx, prefix: prefix, fn: fn, others: newOtherTrees(others)}
-	if !ok {
+	if !ok || idx != nil && idx.byName {
 		return d.byName(from, to)
 	}
 	// An entry that changed between file and directory has two sort keys

@@ -53,7 +53,7 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*objec
 		repos = append(repos, r)
 	}
 	if len(repos) <= 1 {
-		var idx treeIndexes
+		idx := treeIndexes{byName: e.diffByName}
 		for i, j := range jobs {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -83,7 +83,7 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*objec
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var idx treeIndexes
+			idx := treeIndexes{byName: e.diffByName}
 			for {
 				start := int(next.Add(int64(batch))) - batch
 				if start >= len(jobs) {

@@ -477,18 +477,21 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, idx *treeInd
 	if len(parentTrees) > 0 {
 		first = parentTrees[0]
 	}
-	var others []plumbing.Hash
+	var others, walkOthers []plumbing.Hash
 	if len(parentTrees) > 1 {
 		others = parentTrees[1:]
 		for _, pt := range others {
-			if pt == c.TreeHash {
+			if pt == c.TreeHash && (idx == nil || !idx.byName) {
 				return nil // the merge kept another parent's tree as it was
 			}
+		}
+		if idx == nil || !idx.byName {
+			walkOthers = others
 		}
 	}
 	var changes []treeChange
 	var renames renameSources
-	err := diffMerge(ctx, repo, idx, first, others, c.TreeHash, "", func(tc treeChange) error {
+	err := diffMerge(ctx, repo, idx, first, walkOthers, c.TreeHash, "", func(tc treeChange) error {
 		if tc.To.IsZero() {
 			renames.deleted = append(renames.deleted, deletedFile{Path: tc.Path, Hash: tc.From, Tree: tc.Tree, Kept: tc.Kept})
 		} else {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"testing"
@@ -548,4 +550,103 @@ func refDiffTrees(ctx context.Context, repo *git.Repository, from, to plumbing.H
 		}
 	}
 	return nil
+}
+
+// TestRangeMergeDiffMatchesByName scans a history of merges with the
+// ordered diff and with the diff it replaced (every level by name, each
+// changed file looked up in the other parents from their roots, nothing
+// skipped), and wants the same Result. The history holds what the merge
+// walk treats specially: topics whose subtrees a merge takes whole
+// (including files they deleted and renamed, which a file the merge adds
+// may have been renamed from), evil changes inside such subtrees and in
+// files both sides changed, a merge adding a file that holds a key from a
+// file the topic deleted, a file that becomes a directory, an octopus
+// merge and a merge whose tree is the topic's own.
+func TestRangeMergeDiffMatchesByName(t *testing.T) {
+	r := newGitRepo(t)
+	rng := rand.New(rand.NewPCG(21, 4))
+	seed := uint64(500)
+	key := func(profile string) string { seed++; return fakeCred(seed).ini(profile) }
+	for d := range 4 {
+		for f := range 5 {
+			r.write(fmt.Sprintf("src/d%d/f%d.ini", d, f), key("base")+fmt.Sprintf("line %d\n", f))
+		}
+	}
+	r.write("docs/a.txt", "docs\n")
+	r.write("thing", "a file that becomes a directory\n")
+	first := r.commit("base")
+	edit := func(p string) {
+		b, _ := os.ReadFile(filepath.Join(r.dir, p))
+		r.write(p, string(b)+[]string{key("new"), "plain line\n", fmt.Sprintf("n %d\n", rng.IntN(100))}[rng.IntN(3)])
+	}
+	for i := range 8 {
+		topic := fmt.Sprintf("topic%d", i)
+		r.git("checkout", "-q", "-b", topic)
+		d := rng.IntN(4)
+		edit(fmt.Sprintf("src/d%d/f%d.ini", d, rng.IntN(5)))
+		var deleted []byte
+		if i%4 == 2 {
+			// The topic deletes a file the merge then re-adds elsewhere.
+			p := fmt.Sprintf("src/d%d/f0.ini", d)
+			deleted, _ = os.ReadFile(filepath.Join(r.dir, p))
+			r.git("rm", "-q", "--ignore-unmatch", p)
+		}
+		if i%3 == 1 {
+			// The topic deletes a file and renames another.
+			r.git("rm", "-q", "--ignore-unmatch", fmt.Sprintf("src/d%d/f0.ini", d))
+			r.try("mv", fmt.Sprintf("src/d%d/f1.ini", d), fmt.Sprintf("src/d%d/moved%d.ini", d, i))
+		}
+		if i == 4 {
+			r.git("rm", "-q", "thing")
+			r.write("thing/inside.ini", key("inside"))
+		}
+		r.commit(topic + " work")
+		edit(fmt.Sprintf("src/d%d/f%d.ini", d, 2+rng.IntN(3)))
+		r.commit(topic + " more")
+		r.git("checkout", "-q", "main")
+		if i != 6 { // topic6 merges into an unchanged main: its tree is the topic's
+			edit(fmt.Sprintf("src/d%d/f%d.ini", (d+1)%4, rng.IntN(5)))
+			edit("docs/a.txt")
+			r.commit("main " + topic)
+		}
+		r.git("merge", "-q", "--no-ff", "--no-commit", topic)
+		switch i % 4 {
+		case 1: // an evil key inside a subtree taken from the topic
+			p := fmt.Sprintf("src/d%d/f4.ini", d)
+			if _, err := os.Stat(filepath.Join(r.dir, p)); err == nil {
+				edit(p)
+				edit(p)
+			}
+		case 2: // a new file holding the keys of the file the topic deleted
+			r.write(fmt.Sprintf("evil/new%d.ini", i), string(deleted)+key("evil"))
+		}
+		r.commit("merge " + topic)
+	}
+	// An octopus merge of two topics.
+	for _, b := range []string{"oct1", "oct2"} {
+		r.git("checkout", "-q", "-b", b, "main")
+		edit("src/d" + b[3:] + "/f4.ini")
+		r.commit(b)
+		r.git("checkout", "-q", "main")
+	}
+	r.git("merge", "-q", "--no-ff", "-m", "octopus", "oct1", "oct2")
+
+	scan := func(byName bool) *Result {
+		t.Helper()
+		e := New(Options{})
+		e.diffByName = byName
+		res, err := e.ScanRange(context.Background(), r.dir, first+"..main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	want := scan(true)
+	if len(want.Findings) < 15 || want.Commits < 30 {
+		t.Fatalf("the repository is too tame: %d findings, %d commits", len(want.Findings), want.Commits)
+	}
+	if got := scan(false); !reflect.DeepEqual(got, want) {
+		t.Fatalf("ordered diff: %d findings %v, %d files; by name: %d findings %v, %d files",
+			len(got.Findings), keyIDs(got.Findings), got.Files, len(want.Findings), keyIDs(want.Findings), want.Files)
+	}
 }
