@@ -5,7 +5,6 @@ import (
 	"errors"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -77,7 +76,17 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*objec
 	for i := range finished {
 		finished[i] = make(chan struct{})
 	}
-	var next atomic.Int64
+	// Runs shrink towards the end (guided scheduling), so that no worker
+	// is left with a long run while the others have nothing to do.
+	var mu sync.Mutex
+	next := 0
+	take := func() (start, end int) {
+		mu.Lock()
+		defer mu.Unlock()
+		n := max(1, min(batch, (len(jobs)-next)/(2*len(repos))))
+		start, next = next, min(next+n, len(jobs))
+		return start, next
+	}
 	var wg sync.WaitGroup
 	for _, repo := range repos {
 		wg.Add(1)
@@ -85,11 +94,11 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*objec
 			defer wg.Done()
 			idx := treeIndexes{byName: e.diffByName}
 			for {
-				start := int(next.Add(int64(batch))) - batch
-				if start >= len(jobs) {
+				start, end := take()
+				if start >= end {
 					return
 				}
-				for i := start; i < min(start+batch, len(jobs)); i++ {
+				for i := start; i < end; i++ {
 					if err := ctx.Err(); err != nil {
 						errs[i] = err
 					} else {
