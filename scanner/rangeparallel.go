@@ -12,17 +12,18 @@ import (
 
 // A range's commits are scanned on every core. Each commit's work (diffing
 // its trees, reading the files it changed, scanning them) is independent of
-// the others', so workers take commits from a shared counter and the
-// results are merged in commit order, which keeps the output exactly what a
-// one-at-a-time scan gives. Each extra worker opens the repository again:
-// go-git's storage is not safe for concurrent use, and a worker with its own
-// point reader needs no lock around inflation. The cost is a delta-base
-// cache per worker, which is why workers take runs of consecutive commits,
-// whose trees and file versions are deltas of one another.
+// the others', so workers take runs of commits from a shared position and
+// the results are merged in commit order, which keeps the output exactly
+// what a one-at-a-time scan gives. Each extra worker opens the repository
+// again, because go-git's storage is not safe for concurrent use, but
+// shares the first handle's point reader (objects.go), so packs are mapped
+// once and delta bases are shared. Runs are of consecutive commits: their
+// trees and file versions are deltas of one another, and a worker's index
+// of the trees it checked (trees.go) serves the next commit.
 
 // rangeBatchesPerWorker is how many runs of consecutive commits each worker
-// gets on average: more balances the load better when commits differ in
-// size, fewer keeps more of each worker's cache hits.
+// gets on average before the runs shrink: more balances the load better
+// when commits differ in size, fewer keeps more of each worker's cache hits.
 const rangeBatchesPerWorker = 8
 
 // scanCommits scans commits, oldest first, into res. open returns another
