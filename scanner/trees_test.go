@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5"
@@ -649,4 +651,131 @@ func TestRangeMergeDiffMatchesByName(t *testing.T) {
 		t.Fatalf("ordered diff: %d findings %v, %d files; by name: %d findings %v, %d files",
 			len(got.Findings), keyIDs(got.Findings), got.Files, len(want.Findings), keyIDs(want.Findings), want.Files)
 	}
+}
+
+// FuzzMergeTrees holds the merge-join to a model of it on any two byte
+// strings: it accepts exactly the pairs of trees that decode, are strictly
+// in git order and name no file and directory alike; what it reports is
+// every entry without an identical twin on the other side; and comparing
+// against an indexed old tree (mergeKnown) gives the same answer and a
+// correct index of the new one.
+func FuzzMergeTrees(f *testing.F) {
+	enc := func(es ...string) []byte { // "name" a file, "name/" a directory
+		var b []byte
+		for i, e := range es {
+			mode := filemode.Regular
+			if strings.HasSuffix(e, "/") {
+				mode, e = filemode.Dir, strings.TrimSuffix(e, "/")
+			}
+			b = appendTreeEntry(b, mode, e, plumbing.Hash{byte(i)})
+		}
+		return b
+	}
+	f.Add(enc("a", "b/", "c"), enc("a", "b/", "d"))
+	f.Add(enc("a", "a.c", "a/"), enc("a.c", "a/", "b"))
+	f.Add(enc("x", "y"), enc("y", "x"))
+	f.Add([]byte("100644 a\x00"), enc("a"))
+	f.Add(enc("a", "y"), enc("a", "b100644 y"))
+	f.Fuzz(func(t *testing.T, old, new []byte) {
+		if len(old)+len(new) > maxFuzzObjectInput {
+			return
+		}
+		pairs, ok := mergeTrees(old, new, nil)
+		oes, okOld := modelTree(old)
+		nes, okNew := modelTree(new)
+		if ok != (okOld && okNew) {
+			t.Fatalf("accepted %v, model says old %v new %v", ok, okOld, okNew)
+		}
+		if !ok {
+			return
+		}
+		type key struct {
+			name string
+			dir  bool
+		}
+		index := func(es []rawEntry) map[key]rawEntry {
+			m := map[key]rawEntry{}
+			for _, e := range es {
+				m[key{string(e.name), e.sortsAsDir()}] = e
+			}
+			return m
+		}
+		om, nm := index(oes), index(nes)
+		want := 0
+		for k, e := range om {
+			if n, ok := nm[k]; !ok || n.hash != e.hash || n.mode != e.mode {
+				want++
+			}
+		}
+		for k, e := range nm {
+			if o, ok := om[k]; !ok || o.hash != e.hash || o.mode != e.mode {
+				want++
+			}
+		}
+		got := 0
+		for _, p := range pairs {
+			if p.hasOld {
+				got++
+			}
+			if p.hasNew {
+				got++
+			}
+		}
+		if got != want {
+			t.Fatalf("%d entries reported, %d differ", got, want)
+		}
+
+		idx := &treeIndexes{}
+		ho, hp, hn := plumbing.Hash{1}, plumbing.Hash{2}, plumbing.Hash{3}
+		if _, ok := mergeIndexed(idx, ho, old, hp, old, nil); !ok {
+			t.Fatal("old tree rejected against itself")
+		}
+		ipairs, iok := mergeIndexed(idx, ho, old, hn, new, nil)
+		// mergeKnown may also refuse a file turned directory (it cannot
+		// tell a dropped twin from a repeated name); the caller then
+		// diffs by name.
+		if iok && !reflect.DeepEqual(ipairs, pairs) {
+			t.Fatalf("indexed pairs %v, want %v", ipairs, pairs)
+		}
+		if iok {
+			offs, known := idx.get(hn)
+			if !known || len(offs) != len(nes) {
+				t.Fatalf("index of the new tree: %v (%d entries)", offs, len(nes))
+			}
+			for i, o := range offs {
+				e, _, ok := nextTreeEntry(new[o:])
+				if !ok || !bytes.Equal(e.name, nes[i].name) {
+					t.Fatalf("entry %d indexed at %d", i, o)
+				}
+			}
+		}
+	})
+}
+
+// modelTree decodes a tree and checks it the slow way: keys (a
+// directory's name with a '/') strictly increasing, no name twice.
+func modelTree(data []byte) ([]rawEntry, bool) {
+	var es []rawEntry
+	for len(data) > 0 {
+		e, rest, ok := nextTreeEntry(data)
+		if !ok {
+			return nil, false
+		}
+		es = append(es, e)
+		data = rest
+	}
+	names := map[string]bool{}
+	prev := ""
+	for i, e := range es {
+		k := string(e.name)
+		if e.sortsAsDir() {
+			k += "/"
+		}
+		if i > 0 && k <= prev || names[string(e.name)] {
+			return nil, false
+		}
+		prev = k
+		names[string(e.name)] = true
+	}
+	return es, true
 }
