@@ -108,8 +108,13 @@ func mergeTrees(oldData, newData []byte, out []treePair) ([]treePair, bool) {
 // mergeIndexed is mergeTrees with the trees' hashes and an index cache
 // (nil for none).
 func mergeIndexed(idx *treeIndexes, oldH plumbing.Hash, oldData []byte, newH plumbing.Hash, newData []byte, out []treePair) ([]treePair, bool) {
+	if int64(len(oldData)) > maxIndexedTree || int64(len(newData)) > maxIndexedTree {
+		idx = nil // offsets are 32 bits
+	}
 	if idx != nil && !oldH.IsZero() && !newH.IsZero() {
-		if offs, ok := idx.get(oldH); ok {
+		// An index that does not fit the bytes (it cannot, for one
+		// object name) is ignored rather than trusted.
+		if offs, ok := idx.get(oldH); ok && (len(offs) == 0) == (len(oldData) == 0) && (len(offs) == 0 || int(offs[len(offs)-1]) < len(oldData)) {
 			return mergeKnown(idx, offs, oldData, newH, newData, out)
 		}
 	}
@@ -308,6 +313,10 @@ type treeIndexes struct {
 	// diff the merge-join replaced.
 	byName bool
 }
+
+// maxIndexedTree is the largest tree whose entries' offsets are kept:
+// they are 32-bit.
+const maxIndexedTree = 1<<32 - 1
 
 // maxTreeIndexEntries bounds the offsets a worker remembers (four bytes
 // each); when full the cache is emptied, which costs only decoding.
