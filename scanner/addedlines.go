@@ -127,6 +127,9 @@ type deletedFile struct {
 	Path string
 	Hash plumbing.Hash
 	Tree bool // a whole deleted subtree, expanded on demand
+	// Kept is the tree a merge put in Tree's place, taken whole from
+	// another parent: only what it lacks was deleted (treeChange.Kept).
+	Kept plumbing.Hash
 }
 
 // renameSources holds the files a change deleted, so that a file at a new
@@ -149,16 +152,40 @@ func (rs *renameSources) expand(ctx context.Context, repo *git.Repository) error
 	}
 	rs.expanded = true
 	var files []deletedFile
-	for _, d := range rs.deleted {
-		if !d.Tree {
+	var first func(d deletedFile) error
+	first = func(d deletedFile) error {
+		switch {
+		case !d.Kept.IsZero():
+			// The deletions in a subtree a merge took from another parent
+			// are listed now, in the order the walk would have reported
+			// them, and each is then treated as if it had been.
+			var ds []deletedFile
+			err := diffTrees(ctx, repo, d.Hash, d.Kept, d.Path, func(c treeChange) error {
+				if c.To.IsZero() {
+					ds = append(ds, deletedFile{Path: c.Path, Hash: c.From, Tree: c.Tree})
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, d := range ds {
+				if err := first(d); err != nil {
+					return err
+				}
+			}
+			return nil
+		case !d.Tree:
 			files = append(files, d)
-			continue
+			return nil
 		}
-		err := diffTrees(ctx, repo, d.Hash, plumbing.ZeroHash, d.Path, func(c treeChange) error {
+		return diffTrees(ctx, repo, d.Hash, plumbing.ZeroHash, d.Path, func(c treeChange) error {
 			files = append(files, deletedFile{Path: c.Path, Hash: c.From, Tree: c.Tree})
 			return nil
 		})
-		if err != nil {
+	}
+	for _, d := range rs.deleted {
+		if err := first(d); err != nil {
 			return err
 		}
 	}
@@ -211,6 +238,9 @@ func (e *Engine) renameLines(ctx context.Context, repo *git.Repository, rs *rena
 	}
 	if err := rs.expand(ctx, repo); err != nil {
 		return nil, err
+	}
+	if len(rs.deleted) == 0 {
+		return nil, nil // a merge's subtrees from other parents deleted nothing
 	}
 	files := append([]deletedFile(nil), rs.deleted...)
 	base := path.Base(p)

@@ -91,6 +91,9 @@ type Engine struct {
 	// compare it with searching every blob whole.
 	bare    barePlans
 	noTrack bool
+	// diffByName makes range scans diff trees as before the merge-join
+	// (trees.go), for the tests that compare the two.
+	diffByName bool
 
 	// archiveBudget overrides maxArchiveExpanded when set (fuzz tests
 	// bound memory with it).

@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -282,6 +283,15 @@ type treeChange struct {
 	Path     string
 	From, To plumbing.Hash
 	Tree     bool
+	// Kept, on a deleted subtree (Tree set), is the tree a merge put at
+	// Path instead, taken whole from another parent: only what Kept lacks
+	// was deleted, expanded only if a rename search needs it.
+	Kept plumbing.Hash
+	// Others, on a merge's changed file, are the file's versions in the
+	// merge's other parents (the zero hash where one has none); nil when
+	// the walk could not tell (an entry name that is not one path
+	// component), and blobAt answers instead.
+	Others []plumbing.Hash
 }
 
 // diffTrees calls fn for every file that differs between the trees from
@@ -289,19 +299,168 @@ type treeChange struct {
 // hashes are never read, so the cost is proportional to the change, not to
 // the repository. Submodule entries are ignored.
 func diffTrees(ctx context.Context, repo *git.Repository, from, to plumbing.Hash, prefix string, fn func(treeChange) error) error {
+	return diffMerge(ctx, repo, nil, from, nil, to, prefix, fn)
+}
+
+// diffMerge is diffTrees for a merge: others are the trees at prefix in
+// the merge's other parents (nil for an ordinary commit), and idx, if set,
+// the range worker's index of trees already checked. A subtree of to
+// identical to one of theirs came whole from that parent, so nothing in it
+// is new: it is not read, and what it deleted relative to from is reported
+// as one change with Kept set. Each changed file carries its versions in
+// the other parents (Others).
+func diffMerge(ctx context.Context, repo *git.Repository, idx *treeIndexes, from plumbing.Hash, others []plumbing.Hash, to plumbing.Hash, prefix string, fn func(treeChange) error) error {
 	if from == to {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	oldEntries, err := treeEntries(repo, from)
+	oldData, okOld := rawTree(repo, from)
+	newData, okNew := rawTree(repo, to)
+	var pairs []treePair
+	ok := okOld && okNew
+	if ok {
+		pairs, ok = mergeIndexed(idx, from, oldData, to, newData, nil)
+	}
+	d := &treeDiff{ctx: ctx, repo: repo, idx: idx, prefix: prefix, fn: fn, others: newOtherTrees(others)}
+	if !ok || idx != nil && idx.byName {
+		return d.byName(from, to)
+	}
+	// An entry that changed between file and directory has two sort keys
+	// (n and n/): pair the halves by name, as a diff by name would.
+	var lone []int // old entries with no new entry of their key
+	for i, p := range pairs {
+		if p.hasOld && !p.hasNew {
+			lone = append(lone, i)
+		}
+	}
+	taken := make([]bool, len(lone))
+	var byName map[string]int
+	if len(lone) > maxLinearTwins {
+		byName = make(map[string]int, len(lone))
+		for k, i := range lone {
+			byName[string(pairs[i].old.name)] = k
+		}
+	}
+	twin := func(name []byte) (int, bool) {
+		if byName != nil {
+			k, ok := byName[string(name)]
+			return k, ok
+		}
+		for k, i := range lone {
+			if bytes.Equal(pairs[i].old.name, name) {
+				return k, true
+			}
+		}
+		return 0, false
+	}
+	for _, p := range pairs {
+		if !p.hasNew {
+			continue
+		}
+		had, oe := p.hasOld, p.old
+		if !had && len(lone) > 0 {
+			if k, ok := twin(p.new.name); ok {
+				had, oe, taken[k] = true, pairs[lone[k]].old, true
+			}
+		}
+		if err := d.entry(had, oe, p.new); err != nil {
+			return err
+		}
+	}
+	// What is left was deleted; report in a stable order (names are
+	// unique here, so byte order is sort.Strings' order).
+	var gone []rawEntry
+	for k, i := range lone {
+		if !taken[k] {
+			gone = append(gone, pairs[i].old)
+		}
+	}
+	sort.Slice(gone, func(i, j int) bool { return bytes.Compare(gone[i].name, gone[j].name) < 0 })
+	for _, oe := range gone {
+		if err := d.deleted(oe); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxLinearTwins is how many deleted entries of one directory are searched
+// one by one for a same-named entry of the other kind; past it a map is
+// built.
+const maxLinearTwins = 16
+
+// treeDiff is one directory level of diffMerge.
+type treeDiff struct {
+	ctx    context.Context
+	repo   *git.Repository
+	idx    *treeIndexes
+	prefix string
+	fn     func(treeChange) error
+	others []otherTree
+}
+
+// entry handles new entry ne, which differs from old entry oe of the same
+// name when had is set.
+func (d *treeDiff) entry(had bool, oe, ne rawEntry) error {
+	p := path.Join(d.prefix, string(ne.name))
+	switch {
+	case ne.mode == filemode.Dir:
+		var fromTree plumbing.Hash
+		if had && oe.mode == filemode.Dir {
+			fromTree = oe.hash
+		} else if had && isContent(oe.mode) {
+			if err := d.fn(treeChange{Path: p, From: oe.hash}); err != nil {
+				return err
+			}
+		}
+		subs, same := d.otherEntries(ne, true)
+		if same {
+			if fromTree.IsZero() {
+				return nil
+			}
+			return d.fn(treeChange{Path: p, From: fromTree, Tree: true, Kept: ne.hash})
+		}
+		return diffMerge(d.ctx, d.repo, d.idx, fromTree, subs, ne.hash, p, d.fn)
+	case isContent(ne.mode):
+		var fromBlob plumbing.Hash
+		if had && isContent(oe.mode) {
+			fromBlob = oe.hash
+		} else if had && oe.mode == filemode.Dir {
+			if err := d.fn(treeChange{Path: p, From: oe.hash, Tree: true}); err != nil {
+				return err
+			}
+		}
+		if fromBlob != ne.hash {
+			others, _ := d.otherEntries(ne, false)
+			return d.fn(treeChange{Path: p, From: fromBlob, To: ne.hash, Others: others})
+		}
+	}
+	return nil
+}
+
+// deleted reports old entry oe, which the new tree lacks.
+func (d *treeDiff) deleted(oe rawEntry) error {
+	if oe.mode != filemode.Dir && !isContent(oe.mode) {
+		return nil
+	}
+	return d.fn(treeChange{Path: path.Join(d.prefix, string(oe.name)), From: oe.hash, Tree: oe.mode == filemode.Dir})
+}
+
+// byName is the diff of trees that are not in git's order (or repeat a
+// name), matching entries by name as git's order cannot.
+func (d *treeDiff) byName(from, to plumbing.Hash) error {
+	oldEntries, err := treeEntries(d.repo, from)
 	if err != nil {
 		return err
 	}
-	newEntries, err := treeEntries(repo, to)
+	newEntries, err := treeEntries(d.repo, to)
 	if err != nil {
 		return err
+	}
+	raw := func(te object.TreeEntry) rawEntry {
+		return rawEntry{name: []byte(te.Name), mode: te.Mode, hash: te.Hash}
 	}
 	old := make(map[string]object.TreeEntry, len(oldEntries))
 	for _, te := range oldEntries {
@@ -313,48 +472,17 @@ func diffTrees(ctx context.Context, repo *git.Repository, from, to plumbing.Hash
 		if had && oe.Hash == ne.Hash && oe.Mode == ne.Mode {
 			continue // unchanged: most entries of a large directory
 		}
-		p := path.Join(prefix, ne.Name)
-		switch {
-		case ne.Mode == filemode.Dir:
-			var fromTree plumbing.Hash
-			if had && oe.Mode == filemode.Dir {
-				fromTree = oe.Hash
-			} else if had && isContent(oe.Mode) {
-				if err := fn(treeChange{Path: p, From: oe.Hash}); err != nil {
-					return err
-				}
-			}
-			if err := diffTrees(ctx, repo, fromTree, ne.Hash, p, fn); err != nil {
-				return err
-			}
-		case isContent(ne.Mode):
-			var fromBlob plumbing.Hash
-			if had && isContent(oe.Mode) {
-				fromBlob = oe.Hash
-			} else if had && oe.Mode == filemode.Dir {
-				if err := fn(treeChange{Path: p, From: oe.Hash, Tree: true}); err != nil {
-					return err
-				}
-			}
-			if fromBlob != ne.Hash {
-				if err := fn(treeChange{Path: p, From: fromBlob, To: ne.Hash}); err != nil {
-					return err
-				}
-			}
+		if err := d.entry(had, raw(oe), raw(ne)); err != nil {
+			return err
 		}
 	}
-	// What is left was deleted; report in a stable order.
 	names := make([]string, 0, len(old))
 	for n := range old {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		oe := old[n]
-		if oe.Mode != filemode.Dir && !isContent(oe.Mode) {
-			continue
-		}
-		if err := fn(treeChange{Path: path.Join(prefix, n), From: oe.Hash, Tree: oe.Mode == filemode.Dir}); err != nil {
+		if err := d.deleted(raw(old[n])); err != nil {
 			return err
 		}
 	}

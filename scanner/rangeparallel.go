@@ -5,7 +5,6 @@ import (
 	"errors"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -13,17 +12,18 @@ import (
 
 // A range's commits are scanned on every core. Each commit's work (diffing
 // its trees, reading the files it changed, scanning them) is independent of
-// the others', so workers take commits from a shared counter and the
-// results are merged in commit order, which keeps the output exactly what a
-// one-at-a-time scan gives. Each extra worker opens the repository again:
-// go-git's storage is not safe for concurrent use, and a worker with its own
-// point reader needs no lock around inflation. The cost is a delta-base
-// cache per worker, which is why workers take runs of consecutive commits,
-// whose trees and file versions are deltas of one another.
+// the others', so workers take runs of commits from a shared position and
+// the results are merged in commit order, which keeps the output exactly
+// what a one-at-a-time scan gives. Each extra worker opens the repository
+// again, because go-git's storage is not safe for concurrent use, but
+// shares the first handle's point reader (objects.go), so packs are mapped
+// once and delta bases are shared. Runs are of consecutive commits: their
+// trees and file versions are deltas of one another, and a worker's index
+// of the trees it checked (trees.go) serves the next commit.
 
 // rangeBatchesPerWorker is how many runs of consecutive commits each worker
-// gets on average: more balances the load better when commits differ in
-// size, fewer keeps more of each worker's cache hits.
+// gets on average before the runs shrink: more balances the load better
+// when commits differ in size, fewer keeps more of each worker's cache hits.
 const rangeBatchesPerWorker = 8
 
 // scanCommits scans commits, oldest first, into res. open returns another
@@ -53,11 +53,12 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*objec
 		repos = append(repos, r)
 	}
 	if len(repos) <= 1 {
+		idx := treeIndexes{byName: e.diffByName}
 		for i, j := range jobs {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := e.scanJob(ctx, w.repo, j, res); err != nil {
+			if err := e.scanJob(ctx, w.repo, &idx, j, res); err != nil {
 				return err
 			}
 			if done != nil {
@@ -76,23 +77,34 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*objec
 	for i := range finished {
 		finished[i] = make(chan struct{})
 	}
-	var next atomic.Int64
+	// Runs shrink towards the end (guided scheduling), so that no worker
+	// is left with a long run while the others have nothing to do.
+	var mu sync.Mutex
+	next := 0
+	take := func() (start, end int) {
+		mu.Lock()
+		defer mu.Unlock()
+		n := max(1, min(batch, (len(jobs)-next)/(2*len(repos))))
+		start, next = next, min(next+n, len(jobs))
+		return start, next
+	}
 	var wg sync.WaitGroup
 	for _, repo := range repos {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			idx := treeIndexes{byName: e.diffByName}
 			for {
-				start := int(next.Add(int64(batch))) - batch
-				if start >= len(jobs) {
+				start, end := take()
+				if start >= end {
 					return
 				}
-				for i := start; i < min(start+batch, len(jobs)); i++ {
+				for i := start; i < end; i++ {
 					if err := ctx.Err(); err != nil {
 						errs[i] = err
 					} else {
 						part := &Result{}
-						errs[i] = e.scanJob(ctx, repo, jobs[i], part)
+						errs[i] = e.scanJob(ctx, repo, &idx, jobs[i], part)
 						parts[i] = part
 						if errs[i] != nil {
 							cancel()

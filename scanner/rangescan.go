@@ -467,17 +467,19 @@ func (w *rangeWalk) job(c *object.Commit) (commitJob, error) {
 	return j, nil
 }
 
-// scanCommit scans one commit's message and the lines it added.
-func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, c *object.Commit, res *Result) error {
+// scanCommit scans one commit's message and the lines it added; idx, if
+// set, carries the trees checked from one commit to the next.
+func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, idx *treeIndexes, c *object.Commit, res *Result) error {
 	j, err := w.job(c)
 	if err != nil {
 		return err
 	}
-	return e.scanJob(ctx, w.repo, j, res)
+	return e.scanJob(ctx, w.repo, idx, j, res)
 }
 
-// scanJob scans one prepared commit through repo, adding to res.
-func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, j commitJob, res *Result) error {
+// scanJob scans one prepared commit through repo, adding to res. idx, if
+// set, is the worker's index of trees it already checked.
+func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, idx *treeIndexes, j commitJob, res *Result) error {
 	c, parentTrees := j.c, j.parentTrees
 	prov := Provenance{
 		Commit: c.Hash.String(),
@@ -494,11 +496,23 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, j commitJob,
 	if len(parentTrees) > 0 {
 		first = parentTrees[0]
 	}
+	var others, walkOthers []plumbing.Hash
+	if len(parentTrees) > 1 {
+		others = parentTrees[1:]
+		for _, pt := range others {
+			if pt == c.TreeHash && (idx == nil || !idx.byName) {
+				return nil // the merge kept another parent's tree as it was
+			}
+		}
+		if idx == nil || !idx.byName {
+			walkOthers = others
+		}
+	}
 	var changes []treeChange
 	var renames renameSources
-	err := diffTrees(ctx, repo, first, c.TreeHash, "", func(tc treeChange) error {
+	err := diffMerge(ctx, repo, idx, first, walkOthers, c.TreeHash, "", func(tc treeChange) error {
 		if tc.To.IsZero() {
-			renames.deleted = append(renames.deleted, deletedFile{Path: tc.Path, Hash: tc.From, Tree: tc.Tree})
+			renames.deleted = append(renames.deleted, deletedFile{Path: tc.Path, Hash: tc.From, Tree: tc.Tree, Kept: tc.Kept})
 		} else {
 			changes = append(changes, tc)
 		}
@@ -511,15 +525,9 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, j commitJob,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		from := []plumbing.Hash{tc.From}
-		fromParent := false
-		for _, pt := range parentTrees[min(1, len(parentTrees)):] {
-			h, err := blobAt(repo, pt, tc.Path)
-			if err != nil {
-				return fmt.Errorf("diff commit %s: %w", c.Hash, err)
-			}
-			fromParent = fromParent || h == tc.To
-			from = append(from, h)
+		from, fromParent, err := mergeSources(repo, tc, others)
+		if err != nil {
+			return fmt.Errorf("diff commit %s: %w", c.Hash, err)
 		}
 		if fromParent {
 			continue // the merge took this file from another parent as is
@@ -529,6 +537,26 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, j commitJob,
 		}
 	}
 	return nil
+}
+
+// mergeSources returns the versions a change's file had before it: in the
+// first parent, then in each of others (a merge's other parents' trees),
+// and whether one of those is the version written (the merge took the file
+// from that parent as it was). The walk read the other parents' trees
+// alongside (tc.Others); blobAt answers only where it could not.
+func mergeSources(repo *git.Repository, tc treeChange, others []plumbing.Hash) (from []plumbing.Hash, fromParent bool, err error) {
+	from = []plumbing.Hash{tc.From}
+	for i, pt := range others {
+		var h plumbing.Hash
+		if tc.Others != nil {
+			h = tc.Others[i]
+		} else if h, err = blobAt(repo, pt, tc.Path); err != nil {
+			return nil, false, err
+		}
+		fromParent = fromParent || h == tc.To
+		from = append(from, h)
+	}
+	return from, fromParent, nil
 }
 
 // scanAdded scans the blob a change wrote and keeps the findings on lines
