@@ -67,17 +67,27 @@ func newPackForest(p *pack) (*packForest, error) {
 	return f, nil
 }
 
-// listEntries fills f.ents in offset order from the index.
+// listEntries fills f.ents in offset order from the index. (Sorting
+// 16-byte pairs, then filling the entries, moves less than half the bytes
+// sorting the entries themselves would.)
 func (f *packForest) listEntries() error {
-	f.ents = make([]packEntry, f.count)
+	type entry struct {
+		off int64
+		pos uint32
+	}
+	order := make([]entry, f.count)
 	for i := range f.count {
 		off, ok := f.offset(i)
 		if !ok {
 			return fmt.Errorf("read pack index: %w: 64-bit offset out of range", errCorruptObject)
 		}
-		f.ents[i] = packEntry{off: off, base: -1, id: i}
+		order[i] = entry{off, i}
 	}
-	slices.SortFunc(f.ents, func(a, b packEntry) int { return cmp.Compare(a.off, b.off) })
+	slices.SortFunc(order, func(a, b entry) int { return cmp.Compare(a.off, b.off) })
+	f.ents = make([]packEntry, len(order))
+	for k, e := range order {
+		f.ents[k] = packEntry{off: e.off, base: -1, id: e.pos}
+	}
 	return nil
 }
 
