@@ -137,3 +137,58 @@ func mappings(t *testing.T, path string) int {
 	}
 	return n
 }
+
+// TestAlternatesReadOnce covers a clone made with --shared, whose history
+// lives in another repository's packs (objects/info/alternates): the
+// history sweep and the range scan both find a key stored only there, and
+// the repository's one object reader opens those packs, so point reads
+// serve them too rather than leaving them to go-git.
+func TestAlternatesReadOnce(t *testing.T) {
+	t.Parallel()
+	origin := newTestRepo(t)
+	creds := newCreds(62)
+	origin.write("README", "hello\n")
+	first := origin.commit("first")
+	origin.write("deploy.ini", creds.ini())
+	second := origin.commit("key")
+	origin.git("gc", "-q")
+
+	dir := filepath.Join(t.TempDir(), "shared")
+	origin.git("clone", "-q", "--shared", origin.dir, dir)
+	if _, err := os.Stat(filepath.Join(dir, ".git", "objects", "info", "alternates")); err != nil {
+		t.Fatalf("clone --shared wrote no alternates: %v", err)
+	}
+	if packs, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.pack")); len(packs) != 0 {
+		t.Fatalf("the shared clone has packs of its own: %q", packs)
+	}
+
+	r, err := OpenRepository(context.Background(), dir, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.objects.dirs) != 2 || len(r.objects.packs) != 1 || len(r.objects.problems) != 0 {
+		t.Fatalf("object reader: dirs %q, %d packs, problems %v", r.objects.dirs, len(r.objects.packs), r.objects.problems)
+	}
+	c, err := r.CommitObject(plumbing.NewHash(second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := r.objects.read(c.TreeHash, maxInt64); err != nil {
+		t.Errorf("point read of a tree in the alternate's pack: %v", err)
+	}
+
+	hist, err := New(Options{}).ScanHistory(context.Background(), dir, HistoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byKey(hist, creds.keyID)) != 1 || len(hist.Errors) != 0 {
+		t.Errorf("history: %d findings for the key, errors %v, warnings %q", len(byKey(hist, creds.keyID)), hist.Errors, hist.Warnings)
+	}
+	rng, err := New(Options{}).ScanRange(context.Background(), dir, first+".."+second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byKey(rng, creds.keyID)) != 1 {
+		t.Errorf("range: %d findings for the key, warnings %q", len(byKey(rng, creds.keyID)), rng.Warnings)
+	}
+}
