@@ -404,3 +404,41 @@ func TestRangeWalkReadsEachCommitOnce(t *testing.T) {
 		}
 	}
 }
+
+// synthHistory is a graph shaped like git/git's: about 85,000 commits,
+// a merge every fifth, dates mostly increasing with some skew.
+func synthHistory(n int) (sweptCommits, []plumbing.Hash) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	m := make(sweptCommits, n)
+	hs := make([]plumbing.Hash, n)
+	for i := range n {
+		var h plumbing.Hash
+		for j := range h {
+			h[j] = byte(rng.Uint32())
+		}
+		c := &commitRec{hash: h, commitTime: int64(i*60 - rng.IntN(3600))}
+		if i > 0 {
+			c.parents = append(c.parents, hs[i-1])
+		}
+		if i > 10 && i%5 == 0 {
+			c.parents = append(c.parents, hs[i-2-rng.IntN(8)])
+		}
+		hs[i], m[h] = h, c
+	}
+	return m, hs
+}
+
+// BenchmarkWalkerHistory is the history's reachability walk (no
+// excludes) over a history-sized graph the sweep already parsed.
+func BenchmarkWalkerHistory(b *testing.B) {
+	m, hs := synthHistory(85000)
+	tips := []plumbing.Hash{hs[len(hs)-1], hs[len(hs)-100]}
+	b.ReportAllocs()
+	for b.Loop() {
+		w := newWalker(m)
+		set, err := w.reach(context.Background(), tips, nil)
+		if err != nil || len(set) != len(hs) {
+			b.Fatalf("reached %d of %d: %v", len(set), len(hs), err)
+		}
+	}
+}
