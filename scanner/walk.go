@@ -221,6 +221,14 @@ func (w *walker) reach(ctx context.Context, include, exclude []plumbing.Hash) (m
 // listed, so the order of the walk does not matter and a stack serves
 // (the history's 85,000 commits in about half the time of the heap).
 func (w *walker) reachAll(ctx context.Context, include []plumbing.Hash) (map[plumbing.Hash]*commitRec, error) {
+	return w.reachUntil(ctx, include, nil)
+}
+
+// reachUntil is reachAll that does not enter the commits stop names,
+// whose history is accounted for already: the commits only a stash entry
+// or notes ref reaches are what it reaches short of every ordinary ref's
+// (history_refs.go).
+func (w *walker) reachUntil(ctx context.Context, include []plumbing.Hash, stop func(plumbing.Hash) bool) (map[plumbing.Hash]*commitRec, error) {
 	set := map[plumbing.Hash]*commitRec{}
 	var lost map[plumbing.Hash]bool
 	stack := append([]plumbing.Hash(nil), include...)
@@ -232,7 +240,7 @@ func (w *walker) reachAll(ctx context.Context, include []plumbing.Hash) (map[plu
 		}
 		h := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if _, ok := set[h]; ok || lost[h] {
+		if _, ok := set[h]; ok || lost[h] || stop != nil && stop(h) {
 			continue
 		}
 		c, err := w.commit(h)
