@@ -159,7 +159,7 @@ func (w *rangeWalk) loadShallow() error {
 	return nil
 }
 
-// resolve turns spec into the commits to scan, oldest first.
+// resolve turns spec into the commits to scan, parents first.
 func (w *rangeWalk) resolve(ctx context.Context, spec string) ([]*commitRec, error) {
 	fail := func(err error) error { return fmt.Errorf("resolve range %q: %w", spec, err) }
 	left, right, isRange := strings.Cut(spec, "...")

@@ -159,7 +159,9 @@ func (w *walker) walk(ctx context.Context, include, exclude []plumbing.Hash) ([]
 	return topoOrder(set), nil
 }
 
-// reach returns the set walk lists.
+// reach returns the set walk lists. A walk with excludes paints the
+// walker's nodes, so it is done once per walker; reachAll and reachUntil
+// keep no state and may be repeated.
 func (w *walker) reach(ctx context.Context, include, exclude []plumbing.Hash) (map[plumbing.Hash]*commitRec, error) {
 	if len(exclude) == 0 {
 		return w.reachAll(ctx, include)
