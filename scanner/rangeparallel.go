@@ -53,12 +53,12 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*objec
 		repos = append(repos, r)
 	}
 	if len(repos) <= 1 {
-		idx := treeIndexes{byName: e.diffByName}
+		rw := e.newRangeWorker(&versionMemo{})
 		for i, j := range jobs {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := e.scanJob(ctx, w.repo, &idx, j, res); err != nil {
+			if err := e.scanJob(ctx, w.repo, rw, j, res); err != nil {
 				return err
 			}
 			if done != nil {
@@ -88,12 +88,13 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*objec
 		start, next = next, min(next+n, len(jobs))
 		return start, next
 	}
+	versions := &versionMemo{}
 	var wg sync.WaitGroup
 	for _, repo := range repos {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			idx := treeIndexes{byName: e.diffByName}
+			rw := e.newRangeWorker(versions)
 			for {
 				start, end := take()
 				if start >= end {
@@ -104,7 +105,7 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*objec
 						errs[i] = err
 					} else {
 						part := &Result{}
-						errs[i] = e.scanJob(ctx, repo, &idx, jobs[i], part)
+						errs[i] = e.scanJob(ctx, repo, rw, jobs[i], part)
 						parts[i] = part
 						if errs[i] != nil {
 							cancel()
