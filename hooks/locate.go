@@ -36,7 +36,10 @@ func (l Location) Shared() bool {
 
 // Locate finds where git runs the hooks of the repository g.Dir is in. It
 // asks git rather than assuming .git/hooks, because worktrees, submodules,
-// $GIT_DIR and core.hooksPath all move it.
+// $GIT_DIR and core.hooksPath all move it. That is also why it does not use
+// scanner.OpenRepository, which finds a repository's objects: the hook
+// directory is an answer of git's configuration (every scope, ~ expanded),
+// and hooks does not import scanner.
 func Locate(ctx context.Context, g Git) (Location, error) {
 	dir, err := g.dir()
 	if err != nil {

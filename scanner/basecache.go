@@ -25,7 +25,7 @@ const maxBaseCacheEntry = maxBaseCache / 4
 
 // baseKey names an object by where it is stored.
 type baseKey struct {
-	p   *mappedPack
+	p   *pack
 	off int64
 }
 
@@ -45,7 +45,7 @@ type baseCache struct {
 	bytes int
 }
 
-func (c *baseCache) get(p *mappedPack, off int64) (*baseEntry, bool) {
+func (c *baseCache) get(p *pack, off int64) (*baseEntry, bool) {
 	el, ok := c.byKey[baseKey{p, off}]
 	if !ok {
 		return nil, false
@@ -54,7 +54,7 @@ func (c *baseCache) get(p *mappedPack, off int64) (*baseEntry, bool) {
 	return el.Value.(*baseEntry), true
 }
 
-func (c *baseCache) add(p *mappedPack, off int64, typ plumbing.ObjectType, data []byte) {
+func (c *baseCache) add(p *pack, off int64, typ plumbing.ObjectType, data []byte) {
 	if len(data) > maxBaseCacheEntry {
 		return
 	}

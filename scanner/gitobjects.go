@@ -178,24 +178,12 @@ func (s gitFallbackStorage) HasEncodedObject(h plumbing.Hash) error {
 }
 
 // openRepoViaGit opens dir's repository with git answering what go-git's
-// store lacks. The caller closes the returned gitObjects.
+// store lacks (OpenOptions.ViaGit). The caller closes the returned
+// gitObjects.
 func (e *Engine) openRepoViaGit(ctx context.Context, dir string) (*git.Repository, *gitObjects, error) {
-	repo, err := e.openRepo(dir)
+	r, err := OpenRepository(ctx, dir, OpenOptions{MaxBlobSize: e.opts.MaxFileSize, ViaGit: true})
 	if err != nil {
 		return nil, nil, err
 	}
-	ss, ok := repo.Storer.(scanStorage)
-	if !ok {
-		return repo, nil, nil
-	}
-	g, err := startGitObjects(ctx, dir, e.opts.MaxFileSize)
-	if err != nil {
-		return nil, nil, err
-	}
-	repo, err = git.Open(gitFallbackStorage{scanStorage: ss, git: g}, nil)
-	if err != nil {
-		g.close()
-		return nil, nil, fmt.Errorf("open repository: %w", err)
-	}
-	return repo, g, nil
+	return r.Repository, r.git, nil
 }

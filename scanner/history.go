@@ -125,34 +125,42 @@ type refRoot struct {
 // sweepHistory does everything but attribution, so tests can look at the
 // graph.
 func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptions) (*sweep, *history, error) {
-	repo, gitDir, err := e.openHistoryRepo(dir)
+	r, err := e.openHistoryRepo(ctx, dir)
 	if err != nil {
 		return nil, nil, err
 	}
+	repo, gitDir := r.Repository, r.GitDir
 	refs, err := listRefs(repo)
 	if err != nil {
 		return nil, nil, err
 	}
 	// A partial clone lacks blobs until they are fetched (promisor.go).
 	fetched, promised := completePartialClone(ctx, repo, gitDir)
+	if fetched > 0 {
+		// The fetch wrote a pack: open again to read it.
+		if r, err = e.openHistoryRepo(ctx, dir); err != nil {
+			return nil, nil, err
+		}
+		repo = r.Repository
+	}
 	// An unreadable stash reflog costs the older stash entries, not the
 	// sweep: the warning says what was not swept.
 	stash, stashErr := stashEntries(gitDir)
 	refs = withStashEntries(refs, stash)
-	st := openObjects(filepath.Join(commonDir(gitDir), "objects"))
+	// The sweep reads the packs the repository opened, in pack order.
+	st := openObjects(r.objects)
 	if promised != nil {
 		st.problems = append(st.problems, *promised)
 	}
 	st.fetched = fetched
 	s := newSweep(e, st)
 	// Objects the sweep needs from outside a pack's own forests (a thin
-	// pack's REF_DELTA base, or a fallback) come from the point reader,
-	// which range and staged scans use, with its delta-base cache; then
-	// from go-git.
-	point := openPointReader(filepath.Join(commonDir(gitDir), "objects"))
+	// pack's REF_DELTA base, or a fallback) are read by hash from the same
+	// packs, as range and staged scans read them, with the delta-base
+	// cache; then from go-git.
 	var extMu sync.Mutex
 	s.ext = func(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
-		if typ, _, data, err := point.read(h, maxInt64); err == nil {
+		if typ, _, data, err := r.objects.read(h, maxInt64); err == nil {
 			return typ, data, nil
 		}
 		extMu.Lock() // go-git's object storage is not safe for concurrent use
@@ -220,65 +228,10 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 	return s, h, nil
 }
 
-// openHistoryRepo opens the repository containing dir and returns its git
-// directory, where the sweep reads packs itself.
-func (e *Engine) openHistoryRepo(dir string) (*git.Repository, string, error) {
-	repo, err := e.openRepo(dir)
-	if err != nil {
-		return nil, "", err
-	}
-	gitDir, err := gitDirOf(dir)
-	if err != nil {
-		return nil, "", fmt.Errorf("open repository: %w", err)
-	}
-	return repo, gitDir, nil
-}
-
-// gitDirOf finds the git directory for dir the way git does: dir/.git (a
-// directory, or a file naming one, as in worktrees and submodules), dir
-// itself if bare, else the parents of dir.
-func gitDirOf(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for d := abs; ; d = filepath.Dir(d) {
-		dot := filepath.Join(d, ".git")
-		if info, err := os.Stat(dot); err == nil {
-			if info.IsDir() {
-				return dot, nil
-			}
-			b, err := os.ReadFile(dot)
-			if err != nil {
-				return "", err
-			}
-			line := strings.TrimSpace(string(b))
-			if p, ok := strings.CutPrefix(line, "gitdir:"); ok {
-				p = strings.TrimSpace(p)
-				if !filepath.IsAbs(p) {
-					p = filepath.Join(d, p)
-				}
-				return p, nil
-			}
-			return "", fmt.Errorf("read %s: not a gitdir file", dot)
-		}
-		if isBareGitDir(d) {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", git.ErrRepositoryNotExists
-		}
-	}
-}
-
-// isBareGitDir reports whether d looks like a git directory itself.
-func isBareGitDir(d string) bool {
-	for _, n := range []string{"HEAD", "objects", "refs"} {
-		if _, err := os.Stat(filepath.Join(d, n)); err != nil {
-			return false
-		}
-	}
-	return true
+// openHistoryRepo opens the repository containing dir; the sweep reads
+// its packs and git directory.
+func (e *Engine) openHistoryRepo(ctx context.Context, dir string) (*Repository, error) {
+	return OpenRepository(ctx, dir, OpenOptions{MaxBlobSize: e.opts.MaxFileSize})
 }
 
 // commonDir is where a worktree's shared objects and refs live.

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -21,8 +21,10 @@ const maxAlternateDepth = 5
 // numbered by objectIDs. An object stored twice (in two packs, or packed
 // and loose) is numbered once and swept once.
 type objectStore struct {
-	ids   *objectIDs
-	packs []*pack
+	ids *objectIDs
+	// point is the repository's object reader, whose packs these are.
+	point *pointReader
+	packs []*packForest
 	loose []looseObject
 	// problems are packs and files that could not be opened; the sweep
 	// goes on without them and reports them.
@@ -39,24 +41,20 @@ type looseObject struct {
 	size int64 // on disk, compressed
 }
 
-// openObjects finds every pack and loose object under objDir and the
-// alternates it names.
-func openObjects(objDir string) *objectStore {
-	st := &objectStore{}
-	dirs := objectDirs(objDir, 0, map[string]bool{})
+// openObjects lists every object of the repository r reads: the packs r
+// opened (their forests built for the sweep) and the loose objects of the
+// same object directories.
+func openObjects(r *pointReader) *objectStore {
+	st := &objectStore{point: r, problems: slices.Clone(r.problems)}
 	var hashes int
-	for _, d := range dirs {
-		paths, _ := filepath.Glob(filepath.Join(d, "pack", "*.pack"))
-		sort.Strings(paths)
-		for _, p := range paths {
-			pk, err := openPack(p)
-			if err != nil {
-				st.problems = append(st.problems, FileError{Path: p, Err: err})
-				continue
-			}
-			st.packs = append(st.packs, pk)
-			hashes += len(pk.ents)
+	for _, p := range r.packs {
+		f, err := newPackForest(p)
+		if err != nil {
+			st.problems = append(st.problems, FileError{Path: p.path, Err: err})
+			continue
 		}
+		st.packs = append(st.packs, f)
+		hashes += len(f.ents)
 	}
 	type looseFile struct {
 		path string
@@ -64,7 +62,7 @@ func openObjects(objDir string) *objectStore {
 		size int64
 	}
 	var loose []looseFile
-	for _, d := range dirs {
+	for _, d := range r.dirs {
 		fans, _ := os.ReadDir(d)
 		for _, fan := range fans {
 			if len(fan.Name()) != 2 || !fan.IsDir() || !isHexName(fan.Name()) {
@@ -88,12 +86,11 @@ func openObjects(objDir string) *objectStore {
 	}
 	st.ids = newObjectIDs(hashes + len(loose))
 	for _, pk := range st.packs {
-		for i, h := range pk.hashes {
-			id, isNew := st.ids.add(h)
-			pk.ents[i].id = id
-			pk.ents[i].dup = !isNew
+		for i := range pk.ents {
+			e := &pk.ents[i]
+			id, isNew := st.ids.add(pk.hashAt(e.id))
+			e.id, e.dup = id, !isNew
 		}
-		pk.hashes = nil // the ids table holds them now
 	}
 	for _, l := range loose {
 		if id, isNew := st.ids.add(l.hash); isNew {
@@ -103,10 +100,10 @@ func openObjects(objDir string) *objectStore {
 	return st
 }
 
+// close lets go of the packs. They are the repository's, shared with its
+// point reads, and unmapped when neither holds them (openPack).
 func (st *objectStore) close() {
-	for _, p := range st.packs {
-		p.close()
-	}
+	st.packs = nil
 }
 
 // hashOf is an object's hash by id.

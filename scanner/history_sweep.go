@@ -148,7 +148,7 @@ func newSweep(e *Engine, st *objectStore) *sweep {
 // task is a unit of work: a forest root, a delta with its base already
 // inflated (handed over by a busy worker), or a loose object.
 type task struct {
-	p     *pack
+	p     *packForest
 	i     int32
 	base  []byte
 	kind  plumbing.ObjectType
@@ -299,7 +299,7 @@ func (w *worker) do(t task) {
 // handles it, then resolves its deltas while it is still in memory. When
 // the queue runs dry it hands deltas to idle workers instead, so one huge
 // forest at the end of a pack does not leave a core idle.
-func (w *worker) resolve(p *pack, i int32, base []byte, kind plumbing.ObjectType, bt trail) {
+func (w *worker) resolve(p *packForest, i int32, base []byte, kind plumbing.ObjectType, bt trail) {
 	e := &p.ents[i]
 	kids := p.kids(i)
 	var content []byte
@@ -393,7 +393,7 @@ func (s *sweep) boundMapped(n int64) {
 // an instruction this reader does not handle should cost speed, not
 // coverage. It returns err again if that cannot read the object either,
 // or reads something of another type.
-func (w *worker) fallback(p *pack, i int32, kind plumbing.ObjectType, err error) ([]byte, error) {
+func (w *worker) fallback(p *packForest, i int32, kind plumbing.ObjectType, err error) ([]byte, error) {
 	if w.s.ext == nil {
 		return nil, err
 	}
@@ -408,7 +408,7 @@ func (w *worker) fallback(p *pack, i int32, kind plumbing.ObjectType, err error)
 }
 
 // fail records that entry i and every delta based on it could not be read.
-func (w *worker) fail(p *pack, i int32, err error) {
+func (w *worker) fail(p *packForest, i int32, err error) {
 	n := 0
 	var count func(int32)
 	count = func(j int32) {

@@ -2,14 +2,11 @@ package scanner
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"runtime"
-	"strings"
+	"sort"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -24,8 +21,8 @@ import (
 // pre-commit hook in a large repository. pointReader instead maps each
 // index and binary-searches it, as git does, so a lookup costs
 // microseconds whatever the pack's size. Anything it cannot serve
-// (alternates, a pack it cannot map, a corrupt entry) falls back to go-git,
-// which stays the main path.
+// (a loose object, a pack it cannot map, a corrupt entry) falls back to
+// go-git.
 
 // maxPointDeltaDepth bounds a delta chain followed for one object; git
 // writes chains of at most 50 by default (pack.depth), 4095 at most.
@@ -34,10 +31,20 @@ const maxPointDeltaDepth = 4096
 // errPointMiss means pointReader cannot serve the object; go-git will.
 var errPointMiss = errors.New("object not served by the point reader")
 
-// pointReader reads single objects from one repository's object store.
+// pointReader is a repository's packed objects: every pack of its object
+// directory and the alternates that names, each opened once (pack.go).
+// It reads single objects by hash, and hands the same packs to the
+// history sweep (openObjects), so that whoever reads a repository maps and
+// indexes each pack once and the sweep's fallbacks share the point reads'
+// delta-base cache.
 type pointReader struct {
 	objects string
-	packs   []*mappedPack
+	// dirs are objects and its alternates; packs are theirs, in order.
+	dirs  []string
+	packs []*pack
+	// problems are the packs that could not be opened. Point reads leave
+	// their objects to go-git; the sweep reports them.
+	problems []FileError
 	// mu guards the caches only: objects are inflated outside it, each
 	// read with an inflater of its own from zs, so goroutines sharing the
 	// reader (a parallel range scan's workers) inflate in parallel and
@@ -50,14 +57,9 @@ type pointReader struct {
 	treeEntries int
 }
 
-// mappedPack is a pack and its version-2 index, both mapped read-only.
-type mappedPack struct {
-	idx, data []byte
-	count     uint32
-}
-
-// openPointReader maps the packs under objectsDir. It never fails: a pack
-// it cannot use is left to go-git.
+// openPointReader opens the packs under objectsDir and its alternates. It
+// never fails: a pack it cannot open is recorded in problems and left to
+// go-git.
 func openPointReader(objectsDir string) *pointReader {
 	r := &pointReader{objects: objectsDir}
 	r.zs.New = func() any {
@@ -65,96 +67,20 @@ func openPointReader(objectsDir string) *pointReader {
 		z.bufs.fresh = true // results are cached and shared, not recycled
 		return z
 	}
-	idxs, _ := filepath.Glob(filepath.Join(objectsDir, "pack", "*.idx"))
-	for _, name := range idxs {
-		if p := mapPack(name); p != nil {
+	r.dirs = objectDirs(objectsDir, 0, map[string]bool{})
+	for _, d := range r.dirs {
+		paths, _ := filepath.Glob(filepath.Join(d, "pack", "*.pack"))
+		sort.Strings(paths)
+		for _, path := range paths {
+			p, err := openPack(path)
+			if err != nil {
+				r.problems = append(r.problems, FileError{Path: path, Err: err})
+				continue
+			}
 			r.packs = append(r.packs, p)
 		}
 	}
-	// The repository that owns r has no Close; unmap when it is dropped.
-	runtime.AddCleanup(r, func(ps []*mappedPack) {
-		for _, p := range ps {
-			unmapFile(p.idx)
-			unmapFile(p.data)
-		}
-	}, r.packs)
 	return r
-}
-
-func mapPack(idxPath string) *mappedPack {
-	idx := mapWhole(idxPath)
-	// magic, version 2, 256 fan-out entries, then the trailer's two hashes.
-	if len(idx) < 8+1024+40 || !bytes.Equal(idx[:8], []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}) {
-		unmapFile(idx)
-		return nil
-	}
-	n := binary.BigEndian.Uint32(idx[8+255*4:])
-	if uint64(len(idx)) < 8+1024+uint64(n)*28+40 {
-		unmapFile(idx)
-		return nil
-	}
-	data := mapWhole(strings.TrimSuffix(idxPath, ".idx") + ".pack")
-	if len(data) < 12+20 || !bytes.Equal(data[:4], []byte("PACK")) {
-		unmapFile(idx)
-		unmapFile(data)
-		return nil
-	}
-	return &mappedPack{idx: idx, data: data, count: n}
-}
-
-func mapWhole(path string) []byte {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil
-	}
-	return mapFile(f, info.Size())
-}
-
-// find returns the offset of h in p, by binary search of the sorted names
-// between the fan-out bounds for h's first byte.
-func (p *mappedPack) find(h plumbing.Hash) (int64, bool) {
-	fan := p.idx[8:]
-	lo := uint32(0)
-	if h[0] > 0 {
-		lo = binary.BigEndian.Uint32(fan[(int(h[0])-1)*4:])
-	}
-	hi := binary.BigEndian.Uint32(fan[int(h[0])*4:])
-	if hi > p.count || lo > hi {
-		return 0, false
-	}
-	names := p.idx[8+1024:]
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		switch c := bytes.Compare(names[mid*20:mid*20+20], h[:]); {
-		case c == 0:
-			return p.offset(mid)
-		case c < 0:
-			lo = mid + 1
-		default:
-			hi = mid
-		}
-	}
-	return 0, false
-}
-
-// offset reads entry i's pack offset: 31 bits, or an index into the table
-// of 64-bit offsets when the top bit is set.
-func (p *mappedPack) offset(i uint32) (int64, bool) {
-	base := 8 + 1024 + uint64(p.count)*24
-	off := binary.BigEndian.Uint32(p.idx[base+uint64(i)*4:])
-	if off&0x80000000 == 0 {
-		return int64(off), true
-	}
-	large := base + uint64(p.count)*4 + uint64(off&0x7fffffff)*8
-	if large+8 > uint64(len(p.idx)) {
-		return 0, false
-	}
-	return int64(binary.BigEndian.Uint64(p.idx[large:])), true
 }
 
 // read returns object h's type, size and, unless it is larger than limit,
@@ -163,7 +89,7 @@ func (p *mappedPack) offset(i uint32) (int64, bool) {
 // modify it.
 func (r *pointReader) read(h plumbing.Hash, limit int64) (plumbing.ObjectType, int64, []byte, error) {
 	for _, p := range r.packs {
-		if off, ok := p.find(h); ok {
+		if off, ok := p.find(h); ok && p.data != nil {
 			z := r.zs.Get().(*inflater)
 			defer r.zs.Put(z)
 			return r.readPacked(z, p, off, limit, 0)
@@ -174,7 +100,7 @@ func (r *pointReader) read(h plumbing.Hash, limit int64) (plumbing.ObjectType, i
 
 // readPacked reads the object at off, following its delta chain through
 // the delta-base cache.
-func (r *pointReader) readPacked(z *inflater, p *mappedPack, off, limit int64, depth int) (plumbing.ObjectType, int64, []byte, error) {
+func (r *pointReader) readPacked(z *inflater, p *pack, off, limit int64, depth int) (plumbing.ObjectType, int64, []byte, error) {
 	r.mu.Lock()
 	c, ok := r.cache.get(p, off)
 	r.mu.Unlock()
@@ -222,7 +148,7 @@ func (r *pointReader) readPacked(z *inflater, p *mappedPack, off, limit int64, d
 
 // applyPacked reads the base of the delta at off (at baseOff in p, or by
 // hash for a REF_DELTA) and applies the delta whose data starts at pos.
-func (r *pointReader) applyPacked(z *inflater, p *mappedPack, off, baseOff, pos, deltaLen, limit int64, depth int, baseHash *plumbing.Hash) (plumbing.ObjectType, int64, []byte, error) {
+func (r *pointReader) applyPacked(z *inflater, p *pack, off, baseOff, pos, deltaLen, limit int64, depth int, baseHash *plumbing.Hash) (plumbing.ObjectType, int64, []byte, error) {
 	delta, err := z.inflateBytes(p.data[pos:], deltaLen)
 	if err != nil {
 		return 0, 0, nil, errPointMiss
@@ -262,7 +188,7 @@ func (r *pointReader) applyPacked(z *inflater, p *mappedPack, off, baseOff, pos,
 // readAny finds a REF_DELTA's base in any pack.
 func (r *pointReader) readAny(z *inflater, h plumbing.Hash, depth int) (plumbing.ObjectType, int64, []byte, error) {
 	for _, p := range r.packs {
-		if off, ok := p.find(h); ok {
+		if off, ok := p.find(h); ok && p.data != nil {
 			return r.readPacked(z, p, off, maxInt64, depth)
 		}
 	}
@@ -273,7 +199,7 @@ const maxInt64 = 1<<63 - 1
 
 // addCache puts an object read at off into the delta-base cache. Two
 // goroutines reading the same object both build it; the cache keeps one.
-func (r *pointReader) addCache(p *mappedPack, off int64, typ plumbing.ObjectType, data []byte) {
+func (r *pointReader) addCache(p *pack, off int64, typ plumbing.ObjectType, data []byte) {
 	r.mu.Lock()
 	r.cache.add(p, off, typ, data)
 	r.mu.Unlock()

@@ -77,7 +77,8 @@ func FuzzPack(f *testing.F) {
 			return
 		}
 		dir := writePack(t, pack, idx)
-		st := openObjects(dir)
+		pr := openPointReader(dir)
+		st := openObjects(pr)
 		defer st.close()
 		s := newSweep(e, st)
 		for _, phase := range []int{phaseObjects, phaseTrees} {
@@ -90,7 +91,6 @@ func FuzzPack(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		pr := openPointReader(dir)
 		for id := uint32(0); id < uint32(st.ids.len()); id++ {
 			typ, size, data, err := pr.read(st.hashOf(id), maxFuzzObjectInput)
 			if err != nil {

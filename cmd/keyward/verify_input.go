@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"golang.org/x/term"
 
@@ -126,7 +125,7 @@ func rescan(ctx context.Context, eng *scanner.Engine, repo string, p scanner.Pro
 		}
 		return eng.Scan(data, p), nil
 	case p.Kind == scanner.KindCommitMessage && p.Commit != "":
-		data, err := readMessage(repo, p.Commit)
+		data, err := readMessage(ctx, repo, p.Commit)
 		if err != nil {
 			return nil, err
 		}
@@ -176,20 +175,21 @@ func readSource(ctx context.Context, repo, path, commit string) ([]byte, error) 
 }
 
 // readMessage reads the message of the commit (or annotated tag) object
-// id through go-git, exactly as the scanner read it, so a redacted secret
+// id from the repository as the scanner opens it, so a redacted secret
 // found there can be recovered (issue 8: "git show <commit>:commit-message"
 // asked for a file that does not exist).
-func readMessage(repo, id string) ([]byte, error) {
+func readMessage(ctx context.Context, repo, id string) ([]byte, error) {
 	if repo == "" {
 		repo = "."
 	}
 	if !plumbing.IsHash(id) {
 		return nil, fmt.Errorf("bad object ID %q", shortCommit(id))
 	}
-	r, err := git.PlainOpenWithOptions(repo, &git.PlainOpenOptions{DetectDotGit: true})
+	r, err := scanner.OpenRepository(ctx, repo, scanner.OpenOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("open repository %s: %w", repo, err)
+		return nil, err
 	}
+	defer r.Close()
 	h := plumbing.NewHash(id)
 	if c, err := r.CommitObject(h); err == nil {
 		return []byte(c.Message), nil
