@@ -172,17 +172,29 @@ func (d *sharedRuns) fill(olo, ohi, lo, hi, depth int) {
 		return
 	}
 	mid := lo + (hi-lo-probeLen)/2
-	at := olo + (mid - lo) // where the probe would be in old
-	from, to := max(olo, at-probeReach), min(ohi, at+probeReach+probeLen)
-	k := -1
-	if to-from >= probeLen {
-		k = bytes.Index(d.old[from:to], d.data[mid:mid+probeLen])
+	probe := d.data[mid : mid+probeLen]
+	// Where the probe would be in old if only the stretch's start, or
+	// only its end, had moved: usually one of them is right.
+	src := -1
+	for _, at := range [2]int{olo + (mid - lo), ohi - (hi - mid)} {
+		if at >= olo && at+probeLen <= ohi && bytes.Equal(d.old[at:at+probeLen], probe) {
+			src = at
+			break
+		}
 	}
-	if k < 0 {
+	if src < 0 {
+		at := olo + (mid - lo)
+		from, to := max(olo, at-probeReach), min(ohi, at+probeReach+probeLen)
+		if to-from >= probeLen {
+			if k := bytes.Index(d.old[from:to], probe); k >= 0 {
+				src = from + k
+			}
+		}
+	}
+	if src < 0 {
 		d.insert(lo, hi-lo)
 		return
 	}
-	src := from + k
 	back := commonSuffix(d.old[olo:src], d.data[lo:mid])
 	fwd := commonPrefix(d.old[src+probeLen:ohi], d.data[mid+probeLen:hi])
 	src, dst, n := src-back, mid-back, back+probeLen+fwd
