@@ -19,7 +19,10 @@ import (
 // shares the first handle's point reader (objects.go), so packs are mapped
 // once and delta bases are shared. Runs are of consecutive commits: their
 // trees and file versions are deltas of one another, and a worker's index
-// of the trees it checked (trees.go) serves the next commit.
+// of the trees it checked (trees.go) serves the next commit. The last
+// scanned version of each path, with its keywords (rangekw.go), is shared
+// by all workers: a topic's commits and the merge that brings it in often
+// land in different runs.
 
 // rangeBatchesPerWorker is how many runs of consecutive commits each worker
 // gets on average before the runs shrink: more balances the load better

@@ -468,8 +468,8 @@ func (w *rangeWalk) job(c *object.Commit) (commitJob, error) {
 }
 
 // rangeWorker is what one range worker carries from one commit to the
-// next: the trees it checked (trees.go) and the last version of each path
-// it scanned (rangekw.go).
+// next: the trees it checked (trees.go), and the last version of each path
+// the scan's workers scanned (rangekw.go), which all of them share.
 type rangeWorker struct {
 	trees    treeIndexes
 	versions *versionMemo // shared by the workers of one scan
