@@ -62,6 +62,60 @@ type kwIndex struct {
 	// project with many custom keywords sharing a byte): blobs are then
 	// searched whole.
 	usable bool
+	// pairs holds every two-byte sequence inside a keyword (in every case,
+	// for a keyword matched ignoring case), a bit per sequence. A keyword
+	// that crosses the boundary between two delta instructions holds the
+	// bytes either side of it, so a boundary whose bytes are no such pair
+	// needs no search: on git/git that rules out most of the 25 million
+	// boundaries, whose windows were most of the bytes tracking searched.
+	pairs [1 << 16 / 64]uint64
+	// minLen is the shortest keyword's length. From three bytes up, a
+	// keyword crossing a boundary also holds the pair before the boundary
+	// or the pair after it, which rules out more boundaries.
+	minLen int
+}
+
+// addPairs records the two-byte sequences of keyword k, in every case
+// unless it is matched as written.
+func (idx *kwIndex) addPairs(k string, exact bool) {
+	for i := 0; i+1 < len(k); i++ {
+		for _, a := range caseVariants(k[i], exact) {
+			for _, b := range caseVariants(k[i+1], exact) {
+				p := uint16(a)<<8 | uint16(b)
+				idx.pairs[p>>6] |= 1 << (p & 63)
+			}
+		}
+	}
+}
+
+func caseVariants(c byte, exact bool) []byte {
+	if exact || lower(c) == upper(c) {
+		return []byte{c}
+	}
+	return []byte{lower(c), upper(c)}
+}
+
+// pair reports whether a, b occur in this order in some keyword.
+func (idx *kwIndex) pair(a, b byte) bool {
+	p := uint16(a)<<8 | uint16(b)
+	return idx.pairs[p>>6]&(1<<(p&63)) != 0
+}
+
+// mayCross reports whether a keyword may cross the boundary between
+// data[b-1] and data[b], that is start before b and end after it. It
+// holds both bytes; and, being at least minLen long, when minLen is
+// three or more, either the byte before them or the byte after them too.
+func (idx *kwIndex) mayCross(data []byte, b int) bool {
+	if b <= 0 || b >= len(data) {
+		return true // not a boundary inside data: let the window decide
+	}
+	if !idx.pair(data[b-1], data[b]) {
+		return false
+	}
+	if idx.minLen < 3 {
+		return true
+	}
+	return (b >= 2 && idx.pair(data[b-2], data[b-1])) || (b+1 < len(data) && idx.pair(data[b], data[b+1]))
 }
 
 // kwTracker returns the engine's keyword index for its current plan.
@@ -77,6 +131,10 @@ func (e *Engine) kwTracker() *kwIndex {
 			idx.group[g.anchors[0].b] = g
 			for _, a := range g.anchors {
 				idx.maxLen = max(idx.maxLen, len(a.keyword))
+				if idx.minLen == 0 || len(a.keyword) < idx.minLen {
+					idx.minLen = len(a.keyword)
+				}
+				idx.addPairs(a.keyword, a.exact)
 			}
 		}
 		ps.kw = idx
@@ -125,22 +183,54 @@ func (g *anchorGroup) mask(data []byte, at int) uint64 {
 	return g.candidates(data, at)
 }
 
+// minVectorWindow is the shortest window searched one vectorised pass
+// per anchor byte rather than one byte at a time: a pass costs a call
+// and a few nanoseconds of setup, a byte a table lookup and a branch,
+// and inserted text (368 MB of git/git's history) comes in runs of a few
+// dozen bytes.
+const minVectorWindow = 32
+
 // scanWindow appends the keyword occurrences in data that start in
-// [lo, hi), one byte at a time: windows are a few dozen bytes, too short
-// for a vectorised pass per anchor byte to pay off.
+// [lo, hi), where hi is the end of data or a boundary between delta
+// instructions. Their anchors lie in [lo, hi+maxLen-1), and before hi
+// unless a keyword may cross that boundary.
 func (idx *kwIndex) scanWindow(data []byte, lo, hi int, out []kwOcc) []kwOcc {
-	end := min(hi+idx.maxLen-1, len(data))
-	for at := lo; at < end; at++ {
-		g := idx.group[data[at]]
-		if g == nil || !g.near(data, at) {
-			continue
-		}
-		for m := g.mask(data, at); m != 0; m &= m - 1 {
-			a := &g.anchors[bits.TrailingZeros64(m)]
-			s := at - a.off
-			if s >= lo && s < hi && s+len(a.keyword) <= len(data) && a.matches(data[s:s+len(a.keyword)]) {
-				out = append(out, kwOcc{pos: int32(s), n: int32(len(a.keyword)), rule: int32(a.rule)})
+	end := hi
+	if hi < len(data) && idx.mayCross(data, hi) {
+		end = min(hi+idx.maxLen-1, len(data))
+	}
+	if end-lo < minVectorWindow {
+		for at := lo; at < end; at++ {
+			if g := idx.group[data[at]]; g != nil {
+				out = idx.check(g, data, at, lo, hi, out)
 			}
+		}
+		return out
+	}
+	w := data[lo:end]
+	for gi := range idx.plan.groups {
+		g := &idx.plan.groups[gi]
+		b := g.anchors[0].b
+		for j := 0; ; {
+			k := bytes.IndexByte(w[j:], b)
+			if k < 0 {
+				break
+			}
+			out = idx.check(g, data, lo+j+k, lo, hi, out)
+			j += k + 1
+		}
+	}
+	return out
+}
+
+// check appends the keywords of group g whose anchor is at data[at] and
+// that start in [lo, hi).
+func (idx *kwIndex) check(g *anchorGroup, data []byte, at, lo, hi int, out []kwOcc) []kwOcc {
+	for m := g.mask(data, at); m != 0; m &= m - 1 {
+		a := &g.anchors[bits.TrailingZeros64(m)]
+		s := at - a.off
+		if s >= lo && s < hi && s+len(a.keyword) <= len(data) && a.matches(data[s:s+len(a.keyword)]) {
+			out = append(out, kwOcc{pos: int32(s), n: int32(len(a.keyword)), rule: int32(a.rule)})
 		}
 	}
 	return out
@@ -168,17 +258,21 @@ func (idx *kwIndex) derive(data []byte, base []kwOcc, segs []deltaSeg) ([]kwOcc,
 			}
 		}
 	}
-	// Every occurrence not inside one copied range overlaps an inserted
-	// range or straddles a boundary between instructions, so it starts
-	// less than a keyword's length before the end of an insert or a
-	// boundary: search those starts, merged into intervals.
+	// Every occurrence not inside one copied range starts inside an
+	// inserted range or crosses a boundary between instructions (the
+	// first it crosses is less than a keyword's length after its start):
+	// search those starts, merged into intervals, skipping the
+	// boundaries no keyword can cross.
 	lo, hi := -1, -1
 	for j, s := range segs {
 		var a, c int
 		switch {
 		case s.src < 0:
-			a, c = s.dst-idx.maxLen+1, s.dst+s.n
-		case j > 0:
+			a, c = s.dst, s.dst+s.n
+			if j > 0 && idx.mayCross(data, s.dst) {
+				a = s.dst - idx.maxLen + 1
+			}
+		case j > 0 && idx.mayCross(data, s.dst):
 			a, c = s.dst-idx.maxLen+1, s.dst
 		default:
 			continue

@@ -369,3 +369,55 @@ func TestManyAnchorsOneByte(t *testing.T) {
 		t.Fatalf("%d groups, masked %v: the test needs one group past 64 anchors", len(pl.groups), len(pl.groups) > 0 && pl.groups[0].masked)
 	}
 }
+
+// TestDeltaKeywordsAcrossEveryBoundary splits every rule keyword at each
+// of its inner boundaries, in the cases it matches, with two copies of a
+// base that holds it: the keyword then lies in no single copied range,
+// and the boundary filter (kwIndex.mayCross) must let the search see it.
+func TestDeltaKeywordsAcrossEveryBoundary(t *testing.T) {
+	e := New(Options{})
+	idx := e.kwTracker()
+	r := rand.New(rand.NewPCG(15, 3))
+	var z inflater
+	var segs []deltaSeg
+	for _, g := range idx.plan.groups {
+		for _, a := range g.anchors {
+			forms := []string{a.keyword}
+			if !a.exact {
+				mixed := []byte(a.keyword)
+				for i := range mixed {
+					if r.IntN(2) == 0 {
+						mixed[i] = upper(mixed[i])
+					} else {
+						mixed[i] = lower(mixed[i])
+					}
+				}
+				forms = append(forms, strings.ToUpper(a.keyword), strings.ToLower(a.keyword), string(mixed))
+			}
+			for _, k := range forms {
+				base := []byte("= " + k + " ;")
+				want, _ := idx.scanAll(base)
+				if len(want) == 0 {
+					t.Fatalf("keyword %q not found in %q", k, base)
+				}
+				for split := 3; split < 2+len(k); split++ {
+					delta := encodeDelta(len(base), []deltaOp{{off: 0, n: split}, {off: split, n: len(base) - split}})
+					out, err := z.applyDeltaSegs(base, delta, &segs)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !idx.mayCross(out, split) {
+						t.Errorf("keyword %q: boundary after %q ruled out", k, out[:split])
+					}
+					if got, _ := idx.derive(out, nil, segs); !reflect.DeepEqual(got, want) {
+						t.Errorf("keyword %q split after %q: derived %v, want %v", k, out[:split], got, want)
+					}
+				}
+			}
+		}
+	}
+	// And the filter filters: two spaces are in no keyword.
+	if idx.mayCross([]byte("a  b"), 2) {
+		t.Error("a boundary between two spaces may cross a keyword")
+	}
+}
