@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"cmp"
 	"math/bits"
+	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
+
+	"github.com/keyward/keyward/patterns"
 )
 
 // Delta-aware keyword tracking for the history sweep (issue 10, item 5).
@@ -69,6 +73,10 @@ type kwIndex struct {
 	// needs no search: on git/git that rules out most of the 25 million
 	// boundaries, whose windows were most of the bytes tracking searched.
 	pairs [1 << 16 / 64]uint64
+	// nRegexp is how many of the plan's rules are the engine's regexp
+	// rules; the rest serve the AWS finders, roleOf[i] for rule nRegexp+i.
+	nRegexp int
+	roleOf  []role
 	// minLen is the shortest keyword's length. From three bytes up, a
 	// keyword crossing a boundary also holds the pair before the boundary
 	// or the pair after it, which rules out more boundaries.
@@ -118,13 +126,56 @@ func (idx *kwIndex) mayCross(data []byte, b int) bool {
 	return (b >= 2 && idx.pair(data[b-2], data[b-1])) || (b+1 < len(data) && idx.pair(data[b], data[b+1]))
 }
 
-// kwTracker returns the engine's keyword index for its current plan.
+// roleKeywords are, for each AWS finder, literals one of which every hit
+// of the finder holds: a key ID opens with its prefix (keyIDAt), the
+// secret and token keywords are matched in some case (contextKeyword),
+// and a base64 credential run opens with an anchor (hasAnchor). A blob
+// that holds none of a finder's literals gives it no hits, so its passes
+// can be left out: they are the sweep's commonest bytes ('c' of "cret"
+// stops 24 to 28 times per KB of C), and on git/git "secret" occurs in 2%
+// of the bytes, key ID prefixes and base64 anchors in fewer. Tracked like
+// the regexp rules' keywords, they cost what a delta changed.
+// Literals are matched as written where the finder does (the regexp
+// makes exactKeywords say so), else ignoring case, which finds a superset.
+var roleKeywords = func() []struct {
+	r    role
+	rule patterns.Rule
+} {
+	var prefixes, anchors []string
+	for _, p := range patterns.Prefixes {
+		prefixes = append(prefixes, p.Prefix)
+	}
+	for _, a := range base64Anchors {
+		anchors = append(anchors, string(a))
+	}
+	exact := func(ks []string) *regexp.Regexp { return regexp.MustCompile("(?:" + strings.Join(ks, "|") + ")") }
+	return []struct {
+		r    role
+		rule patterns.Rule
+	}{
+		{roleKeyID, patterns.Rule{ID: "role-key-id", Keywords: prefixes, Regexp: exact(prefixes)}},
+		{roleSecret, patterns.Rule{ID: "role-secret", Keywords: []string{secretKeyword.head + secretKeyword.tails[0]}}},
+		{roleToken, patterns.Rule{ID: "role-token", Keywords: []string{tokenKeyword.head + tokenKeyword.tails[0]}}},
+		{roleBase64, patterns.Rule{ID: "role-base64", Keywords: anchors, Regexp: exact(anchors)}},
+	}
+}()
+
+// kwTracker returns the engine's keyword index for its current plan: the
+// regexp rules' keywords, then roleKeywords for the AWS finders it has.
 // Occurrences do not depend on the plan (each is a place where a keyword
 // is), so those found under one plan serve under the next.
 func (e *Engine) kwTracker() *kwIndex {
 	ps := e.planner.current()
 	ps.kwOnce.Do(func() {
-		idx := &kwIndex{plan: ps.plan(0, e.regexp), usable: true}
+		rules := slices.Clone(e.regexp)
+		idx := &kwIndex{usable: true, nRegexp: len(rules)}
+		for i := range roleKeywords {
+			if e.roles()&roleKeywords[i].r != 0 {
+				rules = append(rules, &roleKeywords[i].rule)
+				idx.roleOf = append(idx.roleOf, roleKeywords[i].r)
+			}
+		}
+		idx.plan = newSweepPlan(0, rules, ps.rar)
 		for i := range idx.plan.groups {
 			g := &idx.plan.groups[i]
 			idx.usable = idx.usable && g.masked
@@ -318,22 +369,49 @@ func sortOccs(out []kwOcc) []kwOcc {
 }
 
 // scanTracked is Scan for a blob whose keyword occurrences are known: the
-// AWS finders sweep it as usual, but the regexp rules' liveness comes from
-// occs rather than from searching the blob again. Decoded views (base64,
-// UTF-16) are not the blob itself and are searched as usual.
+// regexp rules' liveness comes from occs rather than from searching the
+// blob again, and the AWS finders sweep it only for those whose literals
+// (roleKeywords) occs holds. Decoded views (base64, UTF-16) are not the
+// blob itself and are searched as usual.
 func (e *Engine) scanTracked(data []byte, prov Provenance, occs []kwOcc) []Finding {
 	idx := e.kwTracker()
 	return e.scan(data, prov, func(d []byte, roles role, live []bool) sweepHits {
 		if len(d) != len(data) || len(d) == 0 || &d[0] != &data[0] {
 			return e.sweep(d, roles, e.regexp, live)
 		}
-		h := e.sweep(d, roles, nil, nil)
-		copy(live, idx.plan.live)
+		copy(live, idx.plan.live[:idx.nRegexp])
+		var present role
 		for _, o := range occs {
-			live[o.rule] = true
+			if int(o.rule) < idx.nRegexp {
+				live[o.rule] = true
+			} else {
+				present |= idx.roleOf[int(o.rule)-idx.nRegexp]
+			}
 		}
-		return h
+		return e.sweep(d, roles&present, nil, nil)
 	})
+}
+
+// tracking reports whether the history sweep tracks keyword occurrences
+// through delta chains for e: unless a test turned it off, or a group has
+// too many anchors, whenever there is a rule to serve.
+func (e *Engine) tracking() bool {
+	return !e.noTrack && (len(e.regexp) > 0 || e.roles() != 0) && e.kwTracker().usable
+}
+
+// roles is the AWS finders e has.
+func (e *Engine) roles() role {
+	var r role
+	if e.keyID != nil {
+		r |= roleKeyID
+	}
+	if e.secret != nil {
+		r |= roleSecret
+	}
+	if e.token != nil {
+		r |= roleToken
+	}
+	return r | roleBase64
 }
 
 // barePlans caches the plans with no regexp rules, by role set: the AWS
