@@ -235,11 +235,12 @@ func (g *anchorGroup) mask(data []byte, at int) uint64 {
 }
 
 // minVectorWindow is the shortest window searched one vectorised pass
-// per anchor byte rather than one byte at a time: a pass costs a call
-// and a few nanoseconds of setup, a byte a table lookup and a branch,
-// and inserted text (368 MB of git/git's history) comes in runs of a few
-// dozen bytes.
-const minVectorWindow = 32
+// per anchor byte rather than one byte at a time. A byte costs a table
+// lookup and a branch; a pass costs a call and its setup, and there are a
+// dozen or more anchor bytes. Inserted text (368 MB of git/git's history)
+// comes in runs of a few dozen bytes, where the profile of the git/git
+// sweep put passes at twice the cost per byte of the loop.
+const minVectorWindow = 256
 
 // scanWindow appends the keyword occurrences in data that start in
 // [lo, hi), where hi is the end of data or a boundary between delta
