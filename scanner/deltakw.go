@@ -27,9 +27,10 @@ import (
 // length of context around every instruction boundary, are searched. A
 // blob's set of live rules is then exactly what a search of the whole blob
 // finds (TestDeltaKeywordsMatchFullScan and FuzzDeltaKeywords check it),
-// at the cost of the bytes the delta changed. The AWS finders still read
-// every byte: they look at what surrounds their hits, not just whether a
-// literal occurs.
+// at the cost of the bytes the delta changed. The AWS finders look at
+// what surrounds their hits, so they cannot be tracked this way; but each
+// hit holds one of a few literals (roleKeywords), which are tracked, and a
+// finder whose literals a blob lacks skips the blob.
 
 // maxKeywordOccurrences bounds the occurrences tracked for one blob. A
 // file that mentions a keyword tens of thousands of times (a test corpus
