@@ -301,7 +301,13 @@ func (e *Engine) oldLines(ctx context.Context, repo *git.Repository, from []plum
 // findings no earlier version of the archive held (same member path, rule
 // and credential, which is what a fingerprint is made of).
 func (e *Engine) scanChanged(ctx context.Context, repo *git.Repository, data []byte, prov Provenance, from []plumbing.Hash, rs *renameSources) ([]Finding, []Skip, error) {
-	fs, skips := e.ScanContent(data, prov)
+	return e.scanChangedVersion(ctx, repo, data, prov, from, rs, nil)
+}
+
+// scanChangedVersion is scanChanged for a range worker, whose versions
+// track keywords from each path's previous version (scanVersion).
+func (e *Engine) scanChangedVersion(ctx context.Context, repo *git.Repository, data []byte, prov Provenance, from []plumbing.Hash, rs *renameSources, versions *versionMemo) ([]Finding, []Skip, error) {
+	fs, skips := e.scanVersion(data, prov, versions)
 	if len(fs) == 0 {
 		return nil, skips, nil
 	}

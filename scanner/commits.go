@@ -107,12 +107,12 @@ func (e *Engine) ScanCommits(ctx context.Context, dir string, include, exclude [
 	if err := e.scanTags(ctx, tags, res); err != nil {
 		return nil, 0, err
 	}
-	idx := treeIndexes{byName: e.diffByName}
+	rw := e.newRangeWorker(&versionMemo{})
 	for _, c := range commits {
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err
 		}
-		if err := e.scanCommit(ctx, w, &idx, c, res); err != nil {
+		if err := e.scanCommit(ctx, w, rw, c, res); err != nil {
 			return nil, 0, err
 		}
 	}

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"cmp"
 	"math/bits"
+	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
+
+	"github.com/keyward/keyward/patterns"
 )
 
 // Delta-aware keyword tracking for the history sweep (issue 10, item 5).
@@ -23,9 +27,10 @@ import (
 // length of context around every instruction boundary, are searched. A
 // blob's set of live rules is then exactly what a search of the whole blob
 // finds (TestDeltaKeywordsMatchFullScan and FuzzDeltaKeywords check it),
-// at the cost of the bytes the delta changed. The AWS finders still read
-// every byte: they look at what surrounds their hits, not just whether a
-// literal occurs.
+// at the cost of the bytes the delta changed. The AWS finders look at
+// what surrounds their hits, so they cannot be tracked this way; but each
+// hit holds one of a few literals (roleKeywords), which are tracked, and a
+// finder whose literals a blob lacks skips the blob.
 
 // maxKeywordOccurrences bounds the occurrences tracked for one blob. A
 // file that mentions a keyword tens of thousands of times (a test corpus
@@ -62,21 +67,126 @@ type kwIndex struct {
 	// project with many custom keywords sharing a byte): blobs are then
 	// searched whole.
 	usable bool
+	// pairs holds every two-byte sequence inside a keyword (in every case,
+	// for a keyword matched ignoring case), a bit per sequence. A keyword
+	// that crosses the boundary between two delta instructions holds the
+	// bytes either side of it, so a boundary whose bytes are no such pair
+	// needs no search: on git/git that rules out most of the 25 million
+	// boundaries, whose windows were most of the bytes tracking searched.
+	pairs [1 << 16 / 64]uint64
+	// nRegexp is how many of the plan's rules are the engine's regexp
+	// rules; the rest serve the AWS finders, roleOf[i] for rule nRegexp+i.
+	nRegexp int
+	roleOf  []role
+	// minLen is the shortest keyword's length. From three bytes up, a
+	// keyword crossing a boundary also holds the pair before the boundary
+	// or the pair after it, which rules out more boundaries.
+	minLen int
 }
 
-// kwTracker returns the engine's keyword index for its current plan.
+// addPairs records the two-byte sequences of keyword k, in every case
+// unless it is matched as written.
+func (idx *kwIndex) addPairs(k string, exact bool) {
+	for i := 0; i+1 < len(k); i++ {
+		for _, a := range caseVariants(k[i], exact) {
+			for _, b := range caseVariants(k[i+1], exact) {
+				p := uint16(a)<<8 | uint16(b)
+				idx.pairs[p>>6] |= 1 << (p & 63)
+			}
+		}
+	}
+}
+
+func caseVariants(c byte, exact bool) []byte {
+	if exact || lower(c) == upper(c) {
+		return []byte{c}
+	}
+	return []byte{lower(c), upper(c)}
+}
+
+// pair reports whether a, b occur in this order in some keyword.
+func (idx *kwIndex) pair(a, b byte) bool {
+	p := uint16(a)<<8 | uint16(b)
+	return idx.pairs[p>>6]&(1<<(p&63)) != 0
+}
+
+// mayCross reports whether a keyword may cross the boundary between
+// data[b-1] and data[b], that is start before b and end after it. It
+// holds both bytes; and, being at least minLen long, when minLen is
+// three or more, either the byte before them or the byte after them too.
+func (idx *kwIndex) mayCross(data []byte, b int) bool {
+	if b <= 0 || b >= len(data) {
+		return true // not a boundary inside data: let the window decide
+	}
+	if !idx.pair(data[b-1], data[b]) {
+		return false
+	}
+	if idx.minLen < 3 {
+		return true
+	}
+	return (b >= 2 && idx.pair(data[b-2], data[b-1])) || (b+1 < len(data) && idx.pair(data[b], data[b+1]))
+}
+
+// roleKeywords are, for each AWS finder, literals one of which every hit
+// of the finder holds: a key ID opens with its prefix (keyIDAt), the
+// secret and token keywords are matched in some case (contextKeyword),
+// and a base64 credential run opens with an anchor (hasAnchor). A blob
+// that holds none of a finder's literals gives it no hits, so its passes
+// can be left out: they are the sweep's commonest bytes ('c' of "cret"
+// stops 24 to 28 times per KB of C), and on git/git "secret" occurs in 2%
+// of the bytes, key ID prefixes and base64 anchors in fewer. Tracked like
+// the regexp rules' keywords, they cost what a delta changed.
+// Literals are matched as written where the finder does (the regexp
+// makes exactKeywords say so), else ignoring case, which finds a superset.
+var roleKeywords = func() []struct {
+	r    role
+	rule patterns.Rule
+} {
+	var prefixes, anchors []string
+	for _, p := range patterns.Prefixes {
+		prefixes = append(prefixes, p.Prefix)
+	}
+	for _, a := range base64Anchors {
+		anchors = append(anchors, string(a))
+	}
+	exact := func(ks []string) *regexp.Regexp { return regexp.MustCompile("(?:" + strings.Join(ks, "|") + ")") }
+	return []struct {
+		r    role
+		rule patterns.Rule
+	}{
+		{roleKeyID, patterns.Rule{ID: "role-key-id", Keywords: prefixes, Regexp: exact(prefixes)}},
+		{roleSecret, patterns.Rule{ID: "role-secret", Keywords: []string{secretKeyword.head + secretKeyword.tails[0]}}},
+		{roleToken, patterns.Rule{ID: "role-token", Keywords: []string{tokenKeyword.head + tokenKeyword.tails[0]}}},
+		{roleBase64, patterns.Rule{ID: "role-base64", Keywords: anchors, Regexp: exact(anchors)}},
+	}
+}()
+
+// kwTracker returns the engine's keyword index for its current plan: the
+// regexp rules' keywords, then roleKeywords for the AWS finders it has.
 // Occurrences do not depend on the plan (each is a place where a keyword
 // is), so those found under one plan serve under the next.
 func (e *Engine) kwTracker() *kwIndex {
 	ps := e.planner.current()
 	ps.kwOnce.Do(func() {
-		idx := &kwIndex{plan: ps.plan(0, e.regexp), usable: true}
+		rules := slices.Clone(e.regexp)
+		idx := &kwIndex{usable: true, nRegexp: len(rules)}
+		for i := range roleKeywords {
+			if e.roles()&roleKeywords[i].r != 0 {
+				rules = append(rules, &roleKeywords[i].rule)
+				idx.roleOf = append(idx.roleOf, roleKeywords[i].r)
+			}
+		}
+		idx.plan = newSweepPlan(0, rules, ps.rar)
 		for i := range idx.plan.groups {
 			g := &idx.plan.groups[i]
 			idx.usable = idx.usable && g.masked
 			idx.group[g.anchors[0].b] = g
 			for _, a := range g.anchors {
 				idx.maxLen = max(idx.maxLen, len(a.keyword))
+				if idx.minLen == 0 || len(a.keyword) < idx.minLen {
+					idx.minLen = len(a.keyword)
+				}
+				idx.addPairs(a.keyword, a.exact)
 			}
 		}
 		ps.kw = idx
@@ -125,22 +235,55 @@ func (g *anchorGroup) mask(data []byte, at int) uint64 {
 	return g.candidates(data, at)
 }
 
+// minVectorWindow is the shortest window searched one vectorised pass
+// per anchor byte rather than one byte at a time. A byte costs a table
+// lookup and a branch; a pass costs a call and its setup, and there are a
+// dozen or more anchor bytes. Inserted text (368 MB of git/git's history)
+// comes in runs of a few dozen bytes, where the profile of the git/git
+// sweep put passes at twice the cost per byte of the loop.
+const minVectorWindow = 256
+
 // scanWindow appends the keyword occurrences in data that start in
-// [lo, hi), one byte at a time: windows are a few dozen bytes, too short
-// for a vectorised pass per anchor byte to pay off.
+// [lo, hi), where hi is the end of data or a boundary between delta
+// instructions. Their anchors lie in [lo, hi+maxLen-1), and before hi
+// unless a keyword may cross that boundary.
 func (idx *kwIndex) scanWindow(data []byte, lo, hi int, out []kwOcc) []kwOcc {
-	end := min(hi+idx.maxLen-1, len(data))
-	for at := lo; at < end; at++ {
-		g := idx.group[data[at]]
-		if g == nil || !g.near(data, at) {
-			continue
-		}
-		for m := g.mask(data, at); m != 0; m &= m - 1 {
-			a := &g.anchors[bits.TrailingZeros64(m)]
-			s := at - a.off
-			if s >= lo && s < hi && s+len(a.keyword) <= len(data) && a.matches(data[s:s+len(a.keyword)]) {
-				out = append(out, kwOcc{pos: int32(s), n: int32(len(a.keyword)), rule: int32(a.rule)})
+	end := hi
+	if hi < len(data) && idx.mayCross(data, hi) {
+		end = min(hi+idx.maxLen-1, len(data))
+	}
+	if end-lo < minVectorWindow {
+		for at := lo; at < end; at++ {
+			if g := idx.group[data[at]]; g != nil {
+				out = idx.check(g, data, at, lo, hi, out)
 			}
+		}
+		return out
+	}
+	w := data[lo:end]
+	for gi := range idx.plan.groups {
+		g := &idx.plan.groups[gi]
+		b := g.anchors[0].b
+		for j := 0; ; {
+			k := bytes.IndexByte(w[j:], b)
+			if k < 0 {
+				break
+			}
+			out = idx.check(g, data, lo+j+k, lo, hi, out)
+			j += k + 1
+		}
+	}
+	return out
+}
+
+// check appends the keywords of group g whose anchor is at data[at] and
+// that start in [lo, hi).
+func (idx *kwIndex) check(g *anchorGroup, data []byte, at, lo, hi int, out []kwOcc) []kwOcc {
+	for m := g.mask(data, at); m != 0; m &= m - 1 {
+		a := &g.anchors[bits.TrailingZeros64(m)]
+		s := at - a.off
+		if s >= lo && s < hi && s+len(a.keyword) <= len(data) && a.matches(data[s:s+len(a.keyword)]) {
+			out = append(out, kwOcc{pos: int32(s), n: int32(len(a.keyword)), rule: int32(a.rule)})
 		}
 	}
 	return out
@@ -168,17 +311,21 @@ func (idx *kwIndex) derive(data []byte, base []kwOcc, segs []deltaSeg) ([]kwOcc,
 			}
 		}
 	}
-	// Every occurrence not inside one copied range overlaps an inserted
-	// range or straddles a boundary between instructions, so it starts
-	// less than a keyword's length before the end of an insert or a
-	// boundary: search those starts, merged into intervals.
+	// Every occurrence not inside one copied range starts inside an
+	// inserted range or crosses a boundary between instructions (the
+	// first it crosses is less than a keyword's length after its start):
+	// search those starts, merged into intervals, skipping the
+	// boundaries no keyword can cross.
 	lo, hi := -1, -1
 	for j, s := range segs {
 		var a, c int
 		switch {
 		case s.src < 0:
-			a, c = s.dst-idx.maxLen+1, s.dst+s.n
-		case j > 0:
+			a, c = s.dst, s.dst+s.n
+			if j > 0 && idx.mayCross(data, s.dst) {
+				a = s.dst - idx.maxLen + 1
+			}
+		case j > 0 && idx.mayCross(data, s.dst):
 			a, c = s.dst-idx.maxLen+1, s.dst
 		default:
 			continue
@@ -224,22 +371,49 @@ func sortOccs(out []kwOcc) []kwOcc {
 }
 
 // scanTracked is Scan for a blob whose keyword occurrences are known: the
-// AWS finders sweep it as usual, but the regexp rules' liveness comes from
-// occs rather than from searching the blob again. Decoded views (base64,
-// UTF-16) are not the blob itself and are searched as usual.
+// regexp rules' liveness comes from occs rather than from searching the
+// blob again, and the AWS finders sweep it only for those whose literals
+// (roleKeywords) occs holds. Decoded views (base64, UTF-16) are not the
+// blob itself and are searched as usual.
 func (e *Engine) scanTracked(data []byte, prov Provenance, occs []kwOcc) []Finding {
 	idx := e.kwTracker()
 	return e.scan(data, prov, func(d []byte, roles role, live []bool) sweepHits {
 		if len(d) != len(data) || len(d) == 0 || &d[0] != &data[0] {
 			return e.sweep(d, roles, e.regexp, live)
 		}
-		h := e.sweep(d, roles, nil, nil)
-		copy(live, idx.plan.live)
+		copy(live, idx.plan.live[:idx.nRegexp])
+		var present role
 		for _, o := range occs {
-			live[o.rule] = true
+			if int(o.rule) < idx.nRegexp {
+				live[o.rule] = true
+			} else {
+				present |= idx.roleOf[int(o.rule)-idx.nRegexp]
+			}
 		}
-		return h
+		return e.sweep(d, roles&present, nil, nil)
 	})
+}
+
+// tracking reports whether the history sweep tracks keyword occurrences
+// through delta chains for e: unless a test turned it off, or a group has
+// too many anchors, whenever there is a rule to serve.
+func (e *Engine) tracking() bool {
+	return !e.noTrack && (len(e.regexp) > 0 || e.roles() != 0) && e.kwTracker().usable
+}
+
+// roles is the AWS finders e has.
+func (e *Engine) roles() role {
+	var r role
+	if e.keyID != nil {
+		r |= roleKeyID
+	}
+	if e.secret != nil {
+		r |= roleSecret
+	}
+	if e.token != nil {
+		r |= roleToken
+	}
+	return r | roleBase64
 }
 
 // barePlans caches the plans with no regexp rules, by role set: the AWS

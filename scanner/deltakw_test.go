@@ -276,22 +276,32 @@ func TestHistoryKeywordTrackingMatchesWholeScan(t *testing.T) {
 		strings.Count(deltas, "blob 0000000000000000000000000000000000000000") == strings.Count(deltas, "blob ") {
 		t.Fatal("the pack holds no blob deltas; the test would not exercise tracking")
 	}
-	tracked := New(Options{})
-	whole := New(Options{})
-	whole.noTrack = true
-	a, err := tracked.ScanHistory(context.Background(), repo.dir, HistoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := whole.ScanHistory(context.Background(), repo.dir, HistoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(b.Findings) == 0 {
-		t.Fatal("no findings: the test would not notice a rule going missing")
-	}
-	if !reflect.DeepEqual(a.Findings, b.Findings) {
-		t.Fatalf("tracked sweep: %d findings, whole-blob sweep: %d", len(a.Findings), len(b.Findings))
+	// All rules, and the AWS rules alone, whose finders are left out of
+	// blobs without their literals (roleKeywords).
+	for _, rules := range [][]patterns.Rule{nil, patterns.AWS()} {
+		tracked := New(Options{Rules: rules})
+		whole := New(Options{Rules: rules})
+		whole.noTrack = true
+		a, err := tracked.ScanHistory(context.Background(), repo.dir, HistoryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := whole.ScanHistory(context.Background(), repo.dir, HistoryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		aws := 0
+		for _, f := range b.Findings {
+			if strings.HasPrefix(f.RuleID, "aws-") {
+				aws++
+			}
+		}
+		if aws == 0 || len(b.Findings) == aws && rules == nil {
+			t.Fatalf("%d findings, %d of AWS rules: the test would not notice a rule going missing", len(b.Findings), aws)
+		}
+		if !reflect.DeepEqual(a.Findings, b.Findings) {
+			t.Fatalf("%d rules: tracked sweep: %d findings, whole-blob sweep: %d", len(rules), len(a.Findings), len(b.Findings))
+		}
 	}
 }
 
@@ -367,5 +377,125 @@ func TestManyAnchorsOneByte(t *testing.T) {
 	pl := newSweepPlan(0, rules, staticRarity)
 	if len(pl.groups) != 1 || pl.groups[0].masked {
 		t.Fatalf("%d groups, masked %v: the test needs one group past 64 anchors", len(pl.groups), len(pl.groups) > 0 && pl.groups[0].masked)
+	}
+}
+
+// TestDeltaKeywordsAcrossEveryBoundary splits every rule keyword at each
+// of its inner boundaries, in the cases it matches, with two copies of a
+// base that holds it: the keyword then lies in no single copied range,
+// and the boundary filter (kwIndex.mayCross) must let the search see it.
+func TestDeltaKeywordsAcrossEveryBoundary(t *testing.T) {
+	e := New(Options{})
+	idx := e.kwTracker()
+	r := rand.New(rand.NewPCG(15, 3))
+	var z inflater
+	var segs []deltaSeg
+	for _, g := range idx.plan.groups {
+		for _, a := range g.anchors {
+			forms := []string{a.keyword}
+			if !a.exact {
+				mixed := []byte(a.keyword)
+				for i := range mixed {
+					if r.IntN(2) == 0 {
+						mixed[i] = upper(mixed[i])
+					} else {
+						mixed[i] = lower(mixed[i])
+					}
+				}
+				forms = append(forms, strings.ToUpper(a.keyword), strings.ToLower(a.keyword), string(mixed))
+			}
+			for _, k := range forms {
+				base := []byte("= " + k + " ;")
+				want, _ := idx.scanAll(base)
+				if len(want) == 0 {
+					t.Fatalf("keyword %q not found in %q", k, base)
+				}
+				for split := 3; split < 2+len(k); split++ {
+					delta := encodeDelta(len(base), []deltaOp{{off: 0, n: split}, {off: split, n: len(base) - split}})
+					out, err := z.applyDeltaSegs(base, delta, &segs)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !idx.mayCross(out, split) {
+						t.Errorf("keyword %q: boundary after %q ruled out", k, out[:split])
+					}
+					if got, _ := idx.derive(out, nil, segs); !reflect.DeepEqual(got, want) {
+						t.Errorf("keyword %q split after %q: derived %v, want %v", k, out[:split], got, want)
+					}
+				}
+			}
+		}
+	}
+	// And the filter filters: two spaces are in no keyword.
+	if idx.mayCross([]byte("a  b"), 2) {
+		t.Error("a boundary between two spaces may cross a keyword")
+	}
+}
+
+// TestScanTrackedRolesMatchScan checks that leaving out the AWS finders
+// whose literals a blob lacks (roleKeywords) changes no finding: blobs
+// of AWS credentials in every form the finders know (pairs, named
+// secrets and tokens, base64, UTF-16) and of other rules' samples are
+// scanned with their tracked occurrences and plainly, by an engine with
+// all rules and one with the AWS rules alone.
+func TestScanTrackedRolesMatchScan(t *testing.T) {
+	g := patternstest.New(16)
+	var frags []string
+	for _, rule := range patterns.All() {
+		for _, s := range rule.Samples.True {
+			text, _ := g.Expand(s)
+			frags = append(frags, text)
+		}
+		frags = append(frags, rule.Keywords...)
+	}
+	for _, c := range []struct {
+		name  string
+		rules []patterns.Rule
+	}{{"all", nil}, {"aws", patterns.AWS()}} {
+		t.Run(c.name, func(t *testing.T) {
+			e := New(Options{Rules: c.rules})
+			idx := e.kwTracker()
+			r := rand.New(rand.NewPCG(17, 4))
+			found := map[string]int{}
+			var left, kept [roleAll + 1]int
+			for i := 0; i < 400; i++ {
+				data := sweepInput(r, g, frags)
+				occs, ok := idx.scanAll(data)
+				if !ok {
+					continue
+				}
+				var present role
+				for _, o := range occs {
+					if int(o.rule) >= idx.nRegexp {
+						present |= idx.roleOf[int(o.rule)-idx.nRegexp]
+					}
+				}
+				for _, ro := range []role{roleKeyID, roleSecret, roleToken, roleBase64} {
+					if present&ro == 0 {
+						left[ro]++
+					} else {
+						kept[ro]++
+					}
+				}
+				got := e.scanTracked(data, Provenance{Path: "x"}, occs)
+				want := e.Scan(data, Provenance{Path: "x"})
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("input %d (finders with literals %04b): tracked %d findings, plain %d", i, present, len(got), len(want))
+				}
+				for _, f := range want {
+					found[f.RuleID]++
+				}
+			}
+			for _, id := range []string{"aws-access-key-id", "aws-secret-access-key", "aws-session-token"} {
+				if found[id] == 0 {
+					t.Errorf("no %s finding: the test would not notice its finder left out", id)
+				}
+			}
+			for _, ro := range []role{roleKeyID, roleSecret, roleToken, roleBase64} {
+				if left[ro] == 0 || kept[ro] == 0 {
+					t.Errorf("finder %04b left out of %d inputs and kept for %d: the test needs both", ro, left[ro], kept[ro])
+				}
+			}
+		})
 	}
 }

@@ -200,18 +200,9 @@ type candidate struct {
 // scanView finds everything in data, whose offsets are final except for
 // the UTF-16 mapping Scan applies afterwards.
 func (e *Engine) scanView(data []byte, prov Provenance, depth int, find hitFinder) []Finding {
-	var roles role
-	if e.keyID != nil {
-		roles |= roleKeyID
-	}
-	if e.secret != nil {
-		roles |= roleSecret
-	}
-	if e.token != nil {
-		roles |= roleToken
-	}
-	if depth < maxDecodeDepth {
-		roles |= roleBase64
+	roles := e.roles()
+	if depth >= maxDecodeDepth {
+		roles &^= roleBase64
 	}
 	var lbuf [maxStackRules]bool
 	live := lbuf[:0]

@@ -304,8 +304,8 @@ func (w *worker) resolve(p *packForest, i int32, base []byte, kind plumbing.Obje
 	kids := p.kids(i)
 	var content []byte
 	// Keyword occurrences are tracked through blob delta chains, when
-	// there are regexp rules to serve.
-	track := kind == plumbing.BlobObject && len(w.s.e.regexp) > 0 && !w.s.e.noTrack && w.s.e.kwTracker().usable
+	// there are rules to serve (deltakw.go).
+	track := kind == plumbing.BlobObject && w.s.e.tracking()
 	trackTree := kind == plumbing.TreeObject && w.s.phase == phaseTrees
 	var segs *[]deltaSeg
 	if (track || trackTree) && base != nil && bt.known {

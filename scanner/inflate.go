@@ -2,11 +2,16 @@ package scanner
 
 import (
 	"bytes"
-	"compress/zlib"
 	"errors"
 	"fmt"
 	"io"
 	"math/bits"
+
+	// klauspost/compress's zlib is the standard library's with a faster
+	// inflate (Huffman decoding specialised for a bytes.Reader): it
+	// inflates git's objects about twice as fast, and inflating is half a
+	// range scan's CPU. It checks the Adler-32 as the standard one does.
+	"github.com/klauspost/compress/zlib"
 )
 
 // inflater reads and inflates pack objects, reusing its buffers and zlib

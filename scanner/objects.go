@@ -127,7 +127,7 @@ func (r *pointReader) readPacked(z *inflater, p *pack, off, limit int64, depth i
 		if err != nil {
 			return 0, 0, nil, errPointMiss
 		}
-		r.addCache(p, off, typ, data)
+		r.addCache(p, off, typ, data, depth)
 		return typ, size, data, nil
 	case plumbing.OFSDeltaObject:
 		back, m, ok := parseOffset(p.data[pos:])
@@ -181,7 +181,7 @@ func (r *pointReader) applyPacked(z *inflater, p *pack, off, baseOff, pos, delta
 	if err != nil {
 		return 0, 0, nil, errPointMiss
 	}
-	r.addCache(p, off, typ, out)
+	r.addCache(p, off, typ, out, depth)
 	return typ, int64(len(out)), out, nil
 }
 
@@ -199,7 +199,15 @@ const maxInt64 = 1<<63 - 1
 
 // addCache puts an object read at off into the delta-base cache. Two
 // goroutines reading the same object both build it; the cache keeps one.
-func (r *pointReader) addCache(p *pack, off int64, typ plumbing.ObjectType, data []byte) {
+// A blob asked for itself (depth 0) is not cached: a range reads each new
+// file version once, and in a pack newer versions are the bases of older
+// ones, not the reverse, so caching them only evicts the chain roots and
+// trees that later reads need (on git/git's last hundred commits, 25 MB
+// inflated per scan became 22 MB, re-inflations 5 MB became 2 MB).
+func (r *pointReader) addCache(p *pack, off int64, typ plumbing.ObjectType, data []byte, depth int) {
+	if depth == 0 && typ == plumbing.BlobObject {
+		return
+	}
 	r.mu.Lock()
 	r.cache.add(p, off, typ, data)
 	r.mu.Unlock()

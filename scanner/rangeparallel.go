@@ -18,7 +18,10 @@ import (
 // shares the first handle's point reader (objects.go), so packs are mapped
 // once and delta bases are shared. Runs are of consecutive commits: their
 // trees and file versions are deltas of one another, and a worker's index
-// of the trees it checked (trees.go) serves the next commit.
+// of the trees it checked (trees.go) serves the next commit. The last
+// scanned version of each path, with its keywords (rangekw.go), is shared
+// by all workers: a topic's commits and the merge that brings it in often
+// land in different runs.
 
 // rangeBatchesPerWorker is how many runs of consecutive commits each worker
 // gets on average before the runs shrink: more balances the load better
@@ -52,12 +55,12 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*commi
 		repos = append(repos, r)
 	}
 	if len(repos) <= 1 {
-		idx := treeIndexes{byName: e.diffByName}
+		rw := e.newRangeWorker(&versionMemo{})
 		for i, j := range jobs {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := e.scanJob(ctx, w.repo, &idx, j, res); err != nil {
+			if err := e.scanJob(ctx, w.repo, rw, j, res); err != nil {
 				return err
 			}
 			if done != nil {
@@ -87,12 +90,13 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*commi
 		start, next = next, min(next+n, len(jobs))
 		return start, next
 	}
+	versions := &versionMemo{}
 	var wg sync.WaitGroup
 	for _, repo := range repos {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			idx := treeIndexes{byName: e.diffByName}
+			rw := e.newRangeWorker(versions)
 			for {
 				start, end := take()
 				if start >= end {
@@ -103,7 +107,7 @@ func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*commi
 						errs[i] = err
 					} else {
 						part := &Result{}
-						errs[i] = e.scanJob(ctx, repo, &idx, jobs[i], part)
+						errs[i] = e.scanJob(ctx, repo, rw, jobs[i], part)
 						parts[i] = part
 						if errs[i] != nil {
 							cancel()

@@ -309,19 +309,38 @@ func (w *rangeWalk) job(c *commitRec) (commitJob, error) {
 	return j, nil
 }
 
-// scanCommit scans one commit's message and the lines it added; idx, if
-// set, carries the trees checked from one commit to the next.
-func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, idx *treeIndexes, c *commitRec, res *Result) error {
+// rangeWorker is what one range worker carries from one commit to the
+// next: the trees it checked (trees.go), and the last version of each path
+// the scan's workers scanned (rangekw.go), which all of them share.
+type rangeWorker struct {
+	trees    treeIndexes
+	versions *versionMemo // shared by the workers of one scan
+}
+
+// newRangeWorker returns a worker's empty state, sharing versions.
+func (e *Engine) newRangeWorker(versions *versionMemo) *rangeWorker {
+	return &rangeWorker{trees: treeIndexes{byName: e.diffByName}, versions: versions}
+}
+
+// scanCommit scans one commit's message and the lines it added; rw, if
+// set, carries what was learnt from one commit to the next.
+func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, rw *rangeWorker, c *commitRec, res *Result) error {
 	j, err := w.job(c)
 	if err != nil {
 		return err
 	}
-	return e.scanJob(ctx, w.repo, idx, j, res)
+	return e.scanJob(ctx, w.repo, rw, j, res)
 }
 
-// scanJob scans one prepared commit through repo, adding to res. idx, if
-// set, is the worker's index of trees it already checked.
-func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, idx *treeIndexes, j commitJob, res *Result) error {
+// scanJob scans one prepared commit through repo, adding to res. rw, if
+// set, is the worker's state: the trees it already checked and the
+// versions it already scanned.
+func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, rw *rangeWorker, j commitJob, res *Result) error {
+	var idx *treeIndexes
+	var versions *versionMemo
+	if rw != nil {
+		idx, versions = &rw.trees, rw.versions
+	}
 	c, parentTrees := j.c, j.parentTrees
 	prov := Provenance{
 		Commit: c.hash.String(),
@@ -374,7 +393,7 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, idx *treeInd
 		if fromParent {
 			continue // the merge took this file from another parent as is
 		}
-		if err := e.scanAdded(ctx, repo, tc, from, &renames, prov, short, res); err != nil {
+		if err := e.scanAdded(ctx, repo, tc, from, &renames, versions, prov, short, res); err != nil {
 			return err
 		}
 	}
@@ -402,8 +421,9 @@ func mergeSources(repo *git.Repository, tc treeChange, others []plumbing.Hash) (
 }
 
 // scanAdded scans the blob a change wrote and keeps the findings on lines
-// none of the versions from had.
-func (e *Engine) scanAdded(ctx context.Context, repo *git.Repository, tc treeChange, from []plumbing.Hash, rs *renameSources, prov Provenance, short string, res *Result) error {
+// none of the versions from had; versions, if set, tracks keywords from
+// the path's previous version.
+func (e *Engine) scanAdded(ctx context.Context, repo *git.Repository, tc treeChange, from []plumbing.Hash, rs *renameSources, versions *versionMemo, prov Provenance, short string, res *Result) error {
 	allNew := true
 	for _, h := range from {
 		allNew = allNew && h.IsZero()
@@ -433,7 +453,7 @@ func (e *Engine) scanAdded(ctx context.Context, repo *git.Repository, tc treeCha
 	res.Files++
 	res.Bytes += size
 	prov.Path = tc.Path
-	fs, skips, err := e.scanChanged(ctx, repo, data, prov, from, rs)
+	fs, skips, err := e.scanChangedVersion(ctx, repo, data, prov, from, rs, versions)
 	if err != nil {
 		return err
 	}
