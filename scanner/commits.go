@@ -45,7 +45,7 @@ func (e *Engine) ScanCommits(ctx context.Context, dir string, include, exclude [
 	if err != nil {
 		return nil, 0, err
 	}
-	w := &rangeWalk{repo: repo, flags: map[plumbing.Hash]uint8{}, commits: map[plumbing.Hash]*object.Commit{}}
+	w := newRangeWalk(repo)
 	if err := w.loadShallow(); err != nil {
 		return nil, 0, err
 	}

@@ -223,7 +223,9 @@ func (e *Engine) sweepHistory(ctx context.Context, dir string, opts HistoryOptio
 		h.warnings = append(h.warnings, stashErr.Error()+"; stash entries older than stash@{0} were not swept")
 	}
 	shallow, _ := repo.Storer.Shallow()
-	h.walk(s, refs, shallow)
+	if err := h.walk(ctx, s, refs, shallow); err != nil {
+		return fail(err)
+	}
 	h.labelSideCommits(s, refs, stash)
 	return s, h, nil
 }
@@ -271,11 +273,12 @@ func listRefs(repo *git.Repository) ([]*plumbing.Reference, error) {
 	return refs, nil
 }
 
-// walk finds every commit reachable from refs with its own seen-set,
-// following every parent of every commit. (go-git's Log with All stops a
-// ref's walk at the first commit already seen, dropping merges' other
-// parents, and skips refs to annotated tags; issue 3.)
-func (h *history) walk(s *sweep, refs []*plumbing.Reference, shallow []plumbing.Hash) {
+// walk finds every commit reachable from refs with the one commit walker
+// (walk.go) over the commits the sweep parsed, following every parent of
+// every commit. (go-git's Log with All stops a ref's walk at the first
+// commit already seen, dropping merges' other parents, and skips refs to
+// annotated tags; issue 3.)
+func (h *history) walk(ctx context.Context, s *sweep, refs []*plumbing.Reference, shallow []plumbing.Hash) error {
 	h.reachable = map[plumbing.Hash]*commitRec{}
 	h.tagReached = map[plumbing.Hash]bool{}
 	var stack []plumbing.Hash
@@ -301,36 +304,23 @@ func (h *history) walk(s *sweep, refs []*plumbing.Reference, shallow []plumbing.
 			h.extraRoots = append(h.extraRoots, refRoot{ref: name.String(), hash: target, typ: typ})
 		}
 	}
-	isShallow := map[plumbing.Hash]bool{}
+	w := newWalker(sweptCommits(s.commits))
 	for _, c := range shallow {
-		isShallow[c] = true
+		w.shallow[c] = true // its parents were not fetched
 	}
 	var lost int
 	var firstLost plumbing.Hash
-	for len(stack) > 0 {
-		c := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if _, ok := h.reachable[c]; ok {
-			continue
+	w.missing = func(c plumbing.Hash) {
+		if lost == 0 {
+			firstLost = c
 		}
-		rec := s.commits[c]
-		if rec == nil {
-			if lost == 0 {
-				firstLost = c
-			}
-			lost++
-			continue
-		}
-		h.reachable[c] = rec
-		if isShallow[c] {
-			continue // its parents were not fetched
-		}
-		for _, p := range rec.parents {
-			if _, ok := h.reachable[p]; !ok {
-				stack = append(stack, p)
-			}
-		}
+		lost++
 	}
+	reachable, err := w.reach(ctx, stack, nil)
+	if err != nil {
+		return err
+	}
+	h.reachable = reachable
 	if len(refs) == 0 {
 		h.warnings = append(h.warnings, "repository has no commits")
 	}
@@ -343,6 +333,7 @@ func (h *history) walk(s *sweep, refs []*plumbing.Reference, shallow []plumbing.
 	if lost > 0 {
 		h.warnings = append(h.warnings, fmt.Sprintf("%d commit(s) are missing or unreadable (first: %s); history behind them was not swept", lost, firstLost))
 	}
+	return nil
 }
 
 // peel follows annotated tags to what they finally name.

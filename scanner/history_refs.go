@@ -3,6 +3,7 @@ package scanner
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -112,46 +113,30 @@ func isSideRef(name plumbing.ReferenceName) bool {
 // keep no label, since the finding belongs to that history.
 func (h *history) labelSideCommits(s *sweep, refs []*plumbing.Reference, stash []plumbing.Hash) {
 	h.labels = map[plumbing.Hash]refLabel{}
-	ordinary := map[plumbing.Hash]bool{}
-	var stack []plumbing.Hash
+	// The one commit walker (walk.go) over the swept commits; a commit the
+	// sweep lacks is skipped (walk warned of it), so with a context that
+	// never ends these walks cannot fail.
+	w := newWalker(sweptCommits(s.commits))
+	w.missing = func(plumbing.Hash) {}
+	var tips []plumbing.Hash
 	for _, r := range refs {
 		if isSideRef(r.Name()) {
 			continue
 		}
 		if c, typ, ok := peel(s, r.Hash()); ok && typ == plumbing.CommitObject {
-			stack = append(stack, c)
+			tips = append(tips, c)
 		}
 	}
-	for len(stack) > 0 {
-		c := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if ordinary[c] {
-			continue
-		}
-		rec := s.commits[c]
-		if rec == nil {
-			continue
-		}
-		ordinary[c] = true
-		stack = append(stack, rec.parents...)
-	}
+	ordinary, _ := w.reach(context.Background(), tips, nil)
 	label := func(root plumbing.Hash, l refLabel) {
-		stack := []plumbing.Hash{root}
-		for len(stack) > 0 {
-			c := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if ordinary[c] {
-				continue
-			}
-			if _, done := h.labels[c]; done {
-				continue
-			}
-			rec := s.commits[c]
-			if rec == nil {
-				continue
-			}
+		known := func(c plumbing.Hash) bool {
+			_, o := ordinary[c]
+			_, done := h.labels[c]
+			return o || done
+		}
+		only, _ := w.reachUntil(context.Background(), []plumbing.Hash{root}, known)
+		for c := range only {
 			h.labels[c] = l
-			stack = append(stack, rec.parents...)
 		}
 	}
 	for i, c := range stash {

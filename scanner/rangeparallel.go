@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // A range's commits are scanned on every core. Each commit's work (diffing
@@ -33,7 +32,7 @@ const rangeBatchesPerWorker = 8
 // handle on the same repository for an extra worker; nil (or one worker)
 // scans them one at a time through w.repo. done, if set, is called from
 // the calling goroutine with how many commits are finished, in order.
-func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*object.Commit, open func() (*git.Repository, error), res *Result, done func(int)) error {
+func (e *Engine) scanCommits(ctx context.Context, w *rangeWalk, commits []*commitRec, open func() (*git.Repository, error), res *Result, done func(int)) error {
 	jobs := make([]commitJob, len(commits))
 	for i, c := range commits {
 		j, err := w.job(c)

@@ -1,7 +1,6 @@
 package scanner
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -95,7 +94,7 @@ func (e *Engine) scanRange(ctx context.Context, dir, spec string, progress func(
 	if err != nil {
 		return nil, err
 	}
-	w := &rangeWalk{repo: repo, flags: map[plumbing.Hash]uint8{}, commits: map[plumbing.Hash]*object.Commit{}}
+	w := newRangeWalk(repo)
 	if err := w.loadShallow(); err != nil {
 		return nil, err
 	}
@@ -133,31 +132,15 @@ func (e *Engine) scanRange(ctx context.Context, dir, spec string, progress func(
 	return res, nil
 }
 
-// Walk flags, one set per commit the walk has met.
-const (
-	flagSeen uint8 = 1 << iota
-	flagQueued
-	flagPopped
-	flagExcluded
-)
-
-// rangeWalk lists the commits of a range. It is git's own approach: walk
-// newest first from both sides at once, painting what the excluded side
-// reaches, and stop as soon as only excluded history is left, so that
-// pushing a branch of three commits reads those commits and a few of
-// main's, not main's whole history. repo.Log is not used: it mishandles
-// merges, and it cannot exclude.
+// rangeWalk lists the commits of a range with the one commit walker
+// (walk.go), reading commits through the repository's object reader.
+// repo.Log is not used: it mishandles merges, and it cannot exclude.
 type rangeWalk struct {
-	repo    *git.Repository
-	shallow map[plumbing.Hash]bool
-	cut     map[plumbing.Hash]bool // shallow commits met in the range
+	*walker
+	repo *git.Repository
+	cut  map[plumbing.Hash]bool // shallow commits met in the range
 	// warnings are for Result.Warnings.
 	warnings []string
-	flags    map[plumbing.Hash]uint8
-	commits  map[plumbing.Hash]*object.Commit
-	queue    commitQueue
-	// included counts queued commits not (yet) known to be excluded.
-	included int
 	// tags are the annotated tags the range's right side names: a pushed
 	// tag, whose message is scanned with the commits (tagmsg.go).
 	tags []*object.Tag
@@ -169,7 +152,6 @@ func (w *rangeWalk) loadShallow() error {
 	if err != nil {
 		return fmt.Errorf("read shallow list: %w", err)
 	}
-	w.shallow = map[plumbing.Hash]bool{}
 	w.cut = map[plumbing.Hash]bool{}
 	for _, h := range hs {
 		w.shallow[h] = true
@@ -177,16 +159,8 @@ func (w *rangeWalk) loadShallow() error {
 	return nil
 }
 
-// parents returns c's parents, none for a shallow boundary commit.
-func (w *rangeWalk) parents(c *object.Commit) []plumbing.Hash {
-	if w.shallow[c.Hash] {
-		return nil
-	}
-	return c.ParentHashes
-}
-
-// resolve turns spec into the commits to scan, oldest first.
-func (w *rangeWalk) resolve(ctx context.Context, spec string) ([]*object.Commit, error) {
+// resolve turns spec into the commits to scan, parents first.
+func (w *rangeWalk) resolve(ctx context.Context, spec string) ([]*commitRec, error) {
 	fail := func(err error) error { return fmt.Errorf("resolve range %q: %w", spec, err) }
 	left, right, isRange := strings.Cut(spec, "...")
 	if !isRange {
@@ -202,7 +176,7 @@ func (w *rangeWalk) resolve(ctx context.Context, spec string) ([]*object.Commit,
 		if err != nil {
 			return nil, fail(err)
 		}
-		return []*object.Commit{c}, nil
+		return []*commitRec{c}, nil
 	}
 	if right == "" {
 		right = "HEAD"
@@ -265,7 +239,7 @@ func isFullHash(s string) bool {
 
 // hasCommit reports whether the commit named by the full hash s is here.
 func (w *rangeWalk) hasCommit(s string) bool {
-	_, err := w.repo.CommitObject(plumbing.NewHash(s))
+	_, err := w.commit(plumbing.NewHash(s))
 	return err == nil
 }
 
@@ -304,142 +278,10 @@ func (w *rangeWalk) remoteTips() ([]plumbing.Hash, error) {
 		if ref.Type() != plumbing.HashReference || !ref.Name().IsRemote() {
 			continue // refs/remotes/origin/HEAD is symbolic, its target is listed too
 		}
-		if _, err := w.repo.CommitObject(ref.Hash()); err == nil {
+		if _, err := w.commit(ref.Hash()); err == nil {
 			tips = append(tips, ref.Hash())
 		}
 	}
-}
-
-// commit reads a commit, naming it in the error.
-func (w *rangeWalk) commit(h plumbing.Hash) (*object.Commit, error) {
-	if c, ok := w.commits[h]; ok {
-		return c, nil
-	}
-	c, err := w.repo.CommitObject(h)
-	if err != nil {
-		return nil, fmt.Errorf("read commit %s: %w", h, err)
-	}
-	w.commits[h] = c
-	return c, nil
-}
-
-// walk returns the commits reachable from include and not from exclude,
-// oldest first.
-func (w *rangeWalk) walk(ctx context.Context, include, exclude []plumbing.Hash) ([]*object.Commit, error) {
-	for _, h := range exclude {
-		if err := w.push(h, true); err != nil {
-			return nil, err
-		}
-	}
-	for _, h := range include {
-		if err := w.push(h, false); err != nil {
-			return nil, err
-		}
-	}
-	var popped []*object.Commit
-	var oldest time.Time
-	for w.queue.Len() > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if w.included == 0 && (oldest.IsZero() || w.queue[0].Committer.When.Before(oldest.Add(-maxClockSkew))) {
-			break // only excluded history is left, and it is older
-		}
-		c := heap.Pop(&w.queue).(*object.Commit)
-		f := w.flags[c.Hash]&^flagQueued | flagPopped
-		w.flags[c.Hash] = f
-		excluded := f&flagExcluded != 0
-		if !excluded {
-			w.included--
-			popped = append(popped, c)
-			if oldest.IsZero() || c.Committer.When.Before(oldest) {
-				oldest = c.Committer.When
-			}
-		}
-		for _, p := range w.parents(c) {
-			switch {
-			case w.flags[p]&flagSeen == 0:
-				if err := w.push(p, excluded); err != nil {
-					return nil, err
-				}
-			case excluded:
-				w.exclude(p)
-			}
-		}
-	}
-	var out []*object.Commit
-	for i := len(popped) - 1; i >= 0; i-- {
-		if w.flags[popped[i].Hash]&flagExcluded == 0 {
-			out = append(out, popped[i])
-		}
-	}
-	return out, nil
-}
-
-// push queues commit h, excluded or not; a commit already seen is only
-// painted.
-func (w *rangeWalk) push(h plumbing.Hash, excluded bool) error {
-	if w.flags[h]&flagSeen != 0 {
-		if excluded {
-			w.exclude(h)
-		}
-		return nil
-	}
-	c, err := w.commit(h)
-	if err != nil {
-		return err
-	}
-	f := flagSeen | flagQueued
-	if excluded {
-		f |= flagExcluded
-	} else {
-		w.included++
-	}
-	w.flags[h] = f
-	heap.Push(&w.queue, c)
-	return nil
-}
-
-// exclude paints h and, where the walk already passed them (clock skew),
-// its ancestors as reachable from the excluded side.
-func (w *rangeWalk) exclude(h plumbing.Hash) {
-	stack := []plumbing.Hash{h}
-	for len(stack) > 0 {
-		h := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		f := w.flags[h]
-		if f&flagSeen == 0 || f&flagExcluded != 0 {
-			continue
-		}
-		w.flags[h] = f | flagExcluded
-		if f&flagQueued != 0 {
-			w.included--
-		}
-		if f&flagPopped != 0 {
-			stack = append(stack, w.parents(w.commits[h])...)
-		}
-	}
-}
-
-// commitQueue is a max-heap of commits by committer date, newest first;
-// ties go by hash so the order is stable. Its methods are heap.Interface.
-type commitQueue []*object.Commit
-
-func (q commitQueue) Len() int { return len(q) }
-func (q commitQueue) Less(i, j int) bool {
-	a, b := q[i].Committer.When, q[j].Committer.When
-	if !a.Equal(b) {
-		return a.After(b)
-	}
-	return q[i].Hash.String() < q[j].Hash.String()
-}
-func (q commitQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *commitQueue) Push(x any)   { *q = append(*q, x.(*object.Commit)) }
-func (q *commitQueue) Pop() any {
-	old := *q
-	c := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return c
 }
 
 // commitJob is one commit of a range with what its scan needs from the
@@ -447,14 +289,14 @@ func (q *commitQueue) Pop() any {
 // Jobs are built in order by the walk's goroutine, so the workers that
 // scan them never touch the walk's maps.
 type commitJob struct {
-	c           *object.Commit
+	c           *commitRec
 	parentTrees []plumbing.Hash
 }
 
 // job prepares commit c's scan, noting a shallow boundary it meets.
-func (w *rangeWalk) job(c *object.Commit) (commitJob, error) {
-	if w.shallow[c.Hash] {
-		w.cut[c.Hash] = true
+func (w *rangeWalk) job(c *commitRec) (commitJob, error) {
+	if w.shallow[c.hash] {
+		w.cut[c.hash] = true
 	}
 	j := commitJob{c: c}
 	for _, p := range w.parents(c) {
@@ -462,7 +304,7 @@ func (w *rangeWalk) job(c *object.Commit) (commitJob, error) {
 		if err != nil {
 			return commitJob{}, err
 		}
-		j.parentTrees = append(j.parentTrees, pc.TreeHash)
+		j.parentTrees = append(j.parentTrees, pc.tree)
 	}
 	return j, nil
 }
@@ -482,7 +324,7 @@ func (e *Engine) newRangeWorker(versions *versionMemo) *rangeWorker {
 
 // scanCommit scans one commit's message and the lines it added; rw, if
 // set, carries what was learnt from one commit to the next.
-func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, rw *rangeWorker, c *object.Commit, res *Result) error {
+func (e *Engine) scanCommit(ctx context.Context, w *rangeWalk, rw *rangeWorker, c *commitRec, res *Result) error {
 	j, err := w.job(c)
 	if err != nil {
 		return err
@@ -501,15 +343,15 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, rw *rangeWor
 	}
 	c, parentTrees := j.c, j.parentTrees
 	prov := Provenance{
-		Commit: c.Hash.String(),
-		Author: c.Author.Name,
-		Email:  c.Author.Email,
-		Date:   c.Author.When,
+		Commit: c.hash.String(),
+		Author: c.author,
+		Email:  c.email,
+		Date:   c.when,
 	}
-	short := c.Hash.String()[:12]
+	short := c.hash.String()[:12]
 	mp := prov
 	mp.Path, mp.Kind = MessagePath, KindCommitMessage
-	res.Findings = append(res.Findings, e.scanMessage([]byte(c.Message), mp)...)
+	res.Findings = append(res.Findings, e.scanMessage(c.message, mp)...)
 
 	var first plumbing.Hash
 	if len(parentTrees) > 0 {
@@ -519,7 +361,7 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, rw *rangeWor
 	if len(parentTrees) > 1 {
 		others = parentTrees[1:]
 		for _, pt := range others {
-			if pt == c.TreeHash && (idx == nil || !idx.byName) {
+			if pt == c.tree && (idx == nil || !idx.byName) {
 				return nil // the merge kept another parent's tree as it was
 			}
 		}
@@ -529,7 +371,7 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, rw *rangeWor
 	}
 	var changes []treeChange
 	var renames renameSources
-	err := diffMerge(ctx, repo, idx, first, walkOthers, c.TreeHash, "", func(tc treeChange) error {
+	err := diffMerge(ctx, repo, idx, first, walkOthers, c.tree, "", func(tc treeChange) error {
 		if tc.To.IsZero() {
 			renames.deleted = append(renames.deleted, deletedFile{Path: tc.Path, Hash: tc.From, Tree: tc.Tree, Kept: tc.Kept})
 		} else {
@@ -538,7 +380,7 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, rw *rangeWor
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("diff commit %s: %w", c.Hash, err)
+		return fmt.Errorf("diff commit %s: %w", c.hash, err)
 	}
 	for _, tc := range changes {
 		if err := ctx.Err(); err != nil {
@@ -546,7 +388,7 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, rw *rangeWor
 		}
 		from, fromParent, err := mergeSources(repo, tc, others)
 		if err != nil {
-			return fmt.Errorf("diff commit %s: %w", c.Hash, err)
+			return fmt.Errorf("diff commit %s: %w", c.hash, err)
 		}
 		if fromParent {
 			continue // the merge took this file from another parent as is

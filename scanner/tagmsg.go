@@ -150,7 +150,7 @@ func (e *Engine) ReadTagMessage(dir, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &rangeWalk{repo: repo}
+	w := newRangeWalk(repo)
 	tags := w.pushedTags(name)
 	if len(tags) == 0 {
 		return nil, fmt.Errorf("read tag %s: no annotated tag of that name", name)
