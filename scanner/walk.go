@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
@@ -343,4 +345,114 @@ func (q *commitQueue) Pop() any {
 func newRangeWalk(repo *git.Repository) *rangeWalk {
 	src := &storedCommits{objects: repo.Storer, read: map[plumbing.Hash]*commitRec{}}
 	return &rangeWalk{walker: newWalker(src), repo: repo}
+}
+
+// commitRec is what the walker keeps of a commit: enough to walk the graph,
+// order it, and say who introduced a secret.
+type commitRec struct {
+	hash, tree plumbing.Hash
+	parents    []plumbing.Hash
+	author     string
+	email      string
+	when       time.Time // author date, as git log shows it
+	commitTime int64     // committer date, for ordering
+	message    []byte    // only until the message is scanned
+}
+
+// parseCommit reads a commit object's headers and message. Headers it does
+// not need (gpgsig, mergetag, encoding) are skipped, continuation lines
+// included.
+func parseCommit(data []byte) (*commitRec, bool) {
+	c := &commitRec{}
+	hasTree := false
+	for len(data) > 0 {
+		var line []byte
+		if nl := bytes.IndexByte(data, '\n'); nl >= 0 {
+			line, data = data[:nl], data[nl+1:]
+		} else {
+			line, data = data, nil
+		}
+		if len(line) == 0 {
+			c.message = data
+			break
+		}
+		if line[0] == ' ' {
+			continue
+		}
+		key, val, _ := bytes.Cut(line, []byte{' '})
+		switch string(key) {
+		case "tree":
+			hasTree = decodeHash(val, &c.tree)
+		case "parent":
+			var p plumbing.Hash
+			if decodeHash(val, &p) {
+				c.parents = append(c.parents, p)
+			}
+		case "author":
+			var sig object.Signature
+			sig.Decode(val)
+			c.author, c.email, c.when = sig.Name, sig.Email, sig.When
+		case "committer":
+			var sig object.Signature
+			sig.Decode(val)
+			c.commitTime = sig.When.Unix()
+		}
+	}
+	return c, hasTree
+}
+
+// commitHeap orders commits that are ready (all parents emitted) by
+// committer date, then hash, so that the order is deterministic.
+type commitHeap []*commitRec
+
+func (h commitHeap) Len() int { return len(h) }
+func (h commitHeap) Less(i, j int) bool {
+	if h[i].commitTime != h[j].commitTime {
+		return h[i].commitTime < h[j].commitTime
+	}
+	return bytes.Compare(h[i].hash[:], h[j].hash[:]) < 0
+}
+func (h commitHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *commitHeap) Push(x any)   { *h = append(*h, x.(*commitRec)) }
+func (h *commitHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return c
+}
+
+// topoOrder returns set's commits parents first, oldest first among those
+// ready: the order in which "the commit that introduced it" is the first
+// one met. Parents outside set (a shallow boundary, or reachable commits
+// when set is the unreachable rest) do not hold a commit back.
+func topoOrder(set map[plumbing.Hash]*commitRec) []*commitRec {
+	indeg := make(map[plumbing.Hash]int, len(set))
+	children := make(map[plumbing.Hash][]*commitRec, len(set))
+	for _, c := range set {
+		for _, p := range c.parents {
+			if _, ok := set[p]; ok {
+				indeg[c.hash]++
+				children[p] = append(children[p], c)
+			}
+		}
+	}
+	var ready commitHeap
+	for _, c := range set {
+		if indeg[c.hash] == 0 {
+			ready = append(ready, c)
+		}
+	}
+	heap.Init(&ready)
+	order := make([]*commitRec, 0, len(set))
+	for ready.Len() > 0 {
+		c := heap.Pop(&ready).(*commitRec)
+		order = append(order, c)
+		for _, ch := range children[c.hash] {
+			indeg[ch.hash]--
+			if indeg[ch.hash] == 0 {
+				heap.Push(&ready, ch)
+			}
+		}
+	}
+	return order
 }
