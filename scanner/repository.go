@@ -85,10 +85,11 @@ func OpenRepository(ctx context.Context, dir string, opts OpenOptions) (*Reposit
 	if opts.MaxBlobSize <= 0 {
 		opts.MaxBlobSize = DefaultMaxFileSize
 	}
-	gitDir, err := findGitDir(dir)
+	loc, err := FindRepository(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)
 	}
+	gitDir := loc.GitDir
 	var fsys billy.Filesystem = osfs.New(gitDir)
 	common, err := linkedCommonDir(gitDir)
 	if err != nil {
@@ -156,27 +157,38 @@ func (e *Engine) openRepoSharing(dir string, share *pointReader) (*git.Repositor
 	return r.Repository, nil
 }
 
-// findGitDir returns the git directory for dir as git finds it: in dir
-// and then each parent, a .git directory, a .git file saying
-// "gitdir: PATH", or the directory itself when it is a bare repository.
-func findGitDir(dir string) (string, error) {
+// Location is where a repository is: its git directory and, unless it is
+// bare, the top of its working tree (the directory holding .git).
+type Location struct {
+	GitDir, WorkTree string
+}
+
+// FindRepository finds the repository containing dir as git does: in dir
+// and then each parent, a .git directory, a .git file saying "gitdir:
+// PATH" (linked worktrees, submodules), or the directory itself when it is
+// a bare repository. It reads only the file system, so loading a config in
+// a pre-commit hook costs no git process. Outside every repository the
+// error wraps ErrNotRepository. OpenRepository starts from it; so does the
+// command line's config loading, which needs the working tree's top.
+func FindRepository(dir string) (Location, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return "", err
+		return Location{}, err
 	}
 	for d := abs; ; {
 		p := filepath.Join(d, ".git")
 		info, err := os.Stat(p)
 		switch {
 		case err == nil && info.IsDir():
-			return p, nil
+			return Location{GitDir: p, WorkTree: d}, nil
 		case err == nil:
-			return readGitFile(p)
+			g, err := readGitFile(p)
+			return Location{GitDir: g, WorkTree: d}, err
 		case !errors.Is(err, fs.ErrNotExist):
-			return "", err
+			return Location{}, err
 		}
 		if isGitDir(d) {
-			return d, nil
+			return Location{GitDir: d}, nil
 		}
 		parent := filepath.Dir(d)
 		if parent == d {
@@ -184,7 +196,7 @@ func findGitDir(dir string) (string, error) {
 		}
 		d = parent
 	}
-	return "", fmt.Errorf("%s: %w", abs, ErrNotRepository)
+	return Location{}, fmt.Errorf("%s: %w", abs, ErrNotRepository)
 }
 
 // readGitFile follows a .git file, as worktrees and submodules have.

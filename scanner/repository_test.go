@@ -61,6 +61,29 @@ func TestOpenRepositoryFindsWhatGitFinds(t *testing.T) {
 			if _, err := repo.Head(); err != nil {
 				t.Errorf("HEAD: %v", err)
 			}
+
+			// The working tree's top, which config loading reads
+			// .keyward.toml from: git's --show-toplevel, none when bare.
+			gitOut := func(args ...string) string {
+				cmd := exec.Command("git", append([]string{"rev-parse"}, args...)...)
+				cmd.Dir, cmd.Env = c.dir, r.env()
+				out, err := cmd.Output()
+				if err != nil {
+					t.Fatalf("git rev-parse %v: %v", args, err)
+				}
+				return strings.TrimSpace(string(out))
+			}
+			wantTop := ""
+			if gitOut("--is-bare-repository") == "false" {
+				wantTop = gitOut("--show-toplevel")
+			}
+			loc, err := FindRepository(c.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (loc.WorkTree == "") != (wantTop == "") || (wantTop != "" && same(t, loc.WorkTree) != same(t, wantTop)) {
+				t.Errorf("WorkTree %q, git says %q", loc.WorkTree, wantTop)
+			}
 		})
 	}
 

@@ -107,21 +107,17 @@ func userConfigPath(e *env) string {
 	return ""
 }
 
-// repoRoot walks up from dir to the directory holding .git (a directory,
-// or a file in a linked worktree or submodule). Walking rather than
-// running git keeps config loading free of a git dependency and fast in a
-// pre-commit hook.
+// repoRoot returns the top of the working tree containing dir, found as
+// git finds it (scanner.FindRepository: a .git directory or file in dir or
+// a parent). A bare repository has no working tree, so no root. A .git
+// file that names no git directory still marks the root: the config is
+// read from there, and the scan itself reports the broken repository.
 func repoRoot(dir string) (string, bool) {
-	for d := dir; ; {
-		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
-			return d, true
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", false
-		}
-		d = parent
+	loc, _ := scanner.FindRepository(dir)
+	if loc.WorkTree == "" {
+		return "", false
 	}
+	return loc.WorkTree, true
 }
 
 // displayPath shortens path for messages: relative to the working
