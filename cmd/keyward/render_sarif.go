@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"io"
 	"net/url"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/keyward/keyward/patterns"
 	"github.com/keyward/keyward/scanner"
+	"github.com/keyward/keyward/scanner/report"
 )
 
 // sarifRenderer writes SARIF 2.1.0 as GitHub code scanning accepts it:
@@ -138,20 +138,20 @@ func (sarifRenderer) render(w io.Writer, rr *runResult, _ style) error {
 	// write the whole sarifLog, but each result is built and written on
 	// its own: the results array is as long as the findings.
 	b := bufio.NewWriterSize(w, renderBuffer)
-	sw := &jsonStream{w: b}
-	sw.str("{\n")
-	sw.str(`  "$schema": "https://json.schemastore.org/sarif-2.1.0.json",` + "\n")
-	sw.str(`  "version": "2.1.0",` + "\n")
-	sw.str(`  "runs": [` + "\n")
-	sw.str("    {\n")
-	sw.str(`      "tool": `)
-	sw.value(sarifTool{Driver: driver}, "      ")
-	sw.str(",\n")
-	sw.str(`      "results": `)
-	sw.list(len(rr.Findings), "      ", func(i int) any { return sarifResultOf(rr.Findings[i], index) })
-	sw.str("\n    }\n  ]\n}\n")
-	if sw.err != nil {
-		return sw.err
+	sw := report.NewJSONStream(b)
+	sw.Raw("{\n")
+	sw.Raw(`  "$schema": "https://json.schemastore.org/sarif-2.1.0.json",` + "\n")
+	sw.Raw(`  "version": "2.1.0",` + "\n")
+	sw.Raw(`  "runs": [` + "\n")
+	sw.Raw("    {\n")
+	sw.Raw(`      "tool": `)
+	sw.Value(sarifTool{Driver: driver}, "      ")
+	sw.Raw(",\n")
+	sw.Raw(`      "results": `)
+	sw.List(len(rr.Findings), "      ", func(i int) any { return sarifResultOf(rr.Findings[i], index) })
+	sw.Raw("\n    }\n  ]\n}\n")
+	if err := sw.Err(); err != nil {
+		return err
 	}
 	return b.Flush()
 }
@@ -184,54 +184,6 @@ func sarifResultOf(f scanner.Finding, index map[string]int) sarifResult {
 		res.Properties = map[string]any{"commit": f.Commit, "author": f.Author}
 	}
 	return res
-}
-
-// jsonStream writes an indented JSON document piece by piece, as
-// json.Encoder with SetIndent("", "  ") writes it whole, keeping the first
-// error so the caller reads as the document it writes (the JSON report's
-// own is scanner/report.Stream).
-type jsonStream struct {
-	w   *bufio.Writer
-	err error
-}
-
-func (s *jsonStream) str(x string) {
-	if s.err == nil {
-		_, s.err = s.w.WriteString(x)
-	}
-}
-
-// value writes v at a depth whose indentation is prefix.
-func (s *jsonStream) value(v any, prefix string) {
-	if s.err != nil {
-		return
-	}
-	b, err := json.MarshalIndent(v, prefix, "  ")
-	if err != nil {
-		s.err = err
-		return
-	}
-	_, s.err = s.w.Write(b)
-}
-
-// list writes an array of n elements, each built by elem just before it
-// is written, at a depth whose indentation is prefix.
-func (s *jsonStream) list(n int, prefix string, elem func(i int) any) {
-	if n == 0 {
-		s.str("[]")
-		return
-	}
-	s.str("[\n")
-	inner := prefix + "  "
-	for i := range n {
-		s.str(inner)
-		s.value(elem(i), inner)
-		if i < n-1 {
-			s.str(",")
-		}
-		s.str("\n")
-	}
-	s.str(prefix + "]")
 }
 
 // sarifURI makes a repository-relative URI: forward slashes, each segment
