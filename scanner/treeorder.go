@@ -163,30 +163,10 @@ func mergeRegion(oldData []byte, oldAt int, oo *treeOrder, oldOffs *[]uint32, ne
 			}
 			hasN = true
 		}
-		switch {
-		case !hasO && !hasN:
+		if !hasO && !hasN {
 			return out, true
-		case !hasN:
-			out = append(out, treePair{old: oe, hasOld: true})
-			hasO = false
-		case !hasO:
-			out = append(out, treePair{new: ne, hasNew: true})
-			hasN = false
-		default:
-			switch c := compareTreeKeys(oe, ne); {
-			case c < 0:
-				out = append(out, treePair{old: oe, hasOld: true})
-				hasO = false
-			case c > 0:
-				out = append(out, treePair{new: ne, hasNew: true})
-				hasN = false
-			default:
-				if oe.hash != ne.hash || oe.mode != ne.mode {
-					out = append(out, treePair{old: oe, new: ne, hasOld: true, hasNew: true})
-				}
-				hasO, hasN = false, false
-			}
 		}
+		out, hasO, hasN = joinStep(out, oe, ne, hasO, hasN)
 	}
 }
 
@@ -257,31 +237,11 @@ func mergeKnown(idx *treeIndexes, offs []uint32, oldData []byte, newH plumbing.H
 			ne, hasN = e, true
 			pos = len(newData) - len(rest)
 		}
-		switch {
-		case !hasO && !hasN:
+		if !hasO && !hasN {
 			idx.put(newH, newOffs)
 			return out, true
-		case !hasN:
-			out = append(out, treePair{old: oe, hasOld: true})
-			hasO = false
-		case !hasO:
-			out = append(out, treePair{new: ne, hasNew: true})
-			hasN = false
-		default:
-			switch c := compareTreeKeys(oe, ne); {
-			case c < 0:
-				out = append(out, treePair{old: oe, hasOld: true})
-				hasO = false
-			case c > 0:
-				out = append(out, treePair{new: ne, hasNew: true})
-				hasN = false
-			default:
-				if oe.hash != ne.hash || oe.mode != ne.mode {
-					out = append(out, treePair{old: oe, new: ne, hasOld: true, hasNew: true})
-				}
-				hasO, hasN = false, false
-			}
 		}
+		out, hasO, hasN = joinStep(out, oe, ne, hasO, hasN)
 	}
 }
 
@@ -301,6 +261,33 @@ func hasEntry(data []byte, offs []uint32, name []byte, dir bool) bool {
 	}
 	e, _, _ := nextTreeEntry(data[offs[k]:])
 	return bytes.Equal(e.name, name) && e.sortsAsDir() == dir
+}
+
+// joinStep is one step of the merge-join over two trees in git's order,
+// with at least one of the next old and new entries present: the side
+// whose entry sorts first is taken (an entry only it has, reported), or
+// both when the names match (reported if hash or mode differ). It returns
+// out with the pair appended and which sides still hold their entry.
+func joinStep(out []treePair, oe, ne rawEntry, hasO, hasN bool) ([]treePair, bool, bool) {
+	c := 0
+	switch {
+	case !hasN:
+		c = -1
+	case !hasO:
+		c = 1
+	default:
+		c = compareTreeKeys(oe, ne)
+	}
+	switch {
+	case c < 0:
+		return append(out, treePair{old: oe, hasOld: true}), false, hasN
+	case c > 0:
+		return append(out, treePair{new: ne, hasNew: true}), hasO, false
+	}
+	if oe.hash != ne.hash || oe.mode != ne.mode {
+		out = append(out, treePair{old: oe, new: ne, hasOld: true, hasNew: true})
+	}
+	return out, false, false
 }
 
 // treeIndexes remembers where the entries of checked trees start, for one
