@@ -120,7 +120,13 @@ func TestMotoSecondOpinion(t *testing.T) {
 
 	// The whole runbook against moto, which lacks the quarantine policies
 	// (or some of them) and LookupEvents: a failed quarantine must not stop
-	// the session deny, and the outcome is not contained.
+	// the session deny, and the outcome is not contained. The deactivated
+	// key is deleted first: this setup client retries like any SDK client,
+	// and a CreateAccessKey whose answer a loaded moto was slow to send is
+	// sent again, which with two keys already would hit the quota of two
+	// (keyward's own client never retries it).
+	_, err = oc.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("alice"), AccessKeyId: aws.String(leaked.KeyID)})
+	call(err)
 	fresh, err := oc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")})
 	call(err)
 	r := &Runner{Config: op, Validator: v, Options: Options{Regions: []string{"us-east-1"}, LookupInterval: time.Millisecond,
