@@ -157,6 +157,15 @@ func TestPatchBadInput(t *testing.T) {
 	if f := one(t, scanPatch(t, Options{}, cut), c.keyID); f.Line != 1 {
 		t.Errorf("truncated hunk: line %d", f.Line)
 	}
+
+	// A hunk header claiming line 0 (found by FuzzPatch; its input is
+	// rebuilt here with a generated key, since a committed corpus file
+	// would hold a live-looking key ID) counts from line 1.
+	z := newCreds(80)
+	zero := "@@-0 +0\n+00000000000 " + z.keyID + " " + strings.Repeat("0", 32)
+	if f := one(t, scanPatch(t, Options{}, zero), z.keyID); f.Line != 1 {
+		t.Errorf("hunk at line 0: finding on line %d", f.Line)
+	}
 }
 
 // TestPatchLargeHunk: a hunk over the size limit is scanned in pieces
