@@ -177,16 +177,10 @@ func (e *Engine) scanWholeBlob(w *rangeWalk, h plumbing.Hash, label string, res 
 		if err != nil {
 			return err
 		}
-		res.Files++
-		res.Bytes += n
-		res.Findings = append(res.Findings, fs...)
-		res.Skipped = append(res.Skipped, skips...)
+		res.addContent(n, fs, skips)
 		return nil
 	}
-	res.Files++
-	res.Bytes += size
 	fs, skips := e.ScanContent(data, Provenance{Path: label})
-	res.Findings = append(res.Findings, fs...)
-	res.Skipped = append(res.Skipped, skips...)
+	res.addContent(size, fs, skips)
 	return nil
 }

@@ -18,18 +18,13 @@ const maxTagChain = 16
 func parseTag(data []byte) (tagRec, bool) {
 	var t tagRec
 	var hasObject bool
-	for len(data) > 0 {
-		var line []byte
-		if nl := bytes.IndexByte(data, '\n'); nl >= 0 {
-			line, data = data[:nl], data[nl+1:]
-		} else {
-			line, data = data, nil
-		}
-		if len(line) == 0 {
-			t.message = data
+	for {
+		key, val, rest, ok := nextHeader(data)
+		if !ok {
+			t.message = rest
 			break
 		}
-		key, val, _ := bytes.Cut(line, []byte{' '})
+		data = rest
 		switch string(key) {
 		case "tag":
 			t.name = string(val)
@@ -47,6 +42,25 @@ func parseTag(data []byte) (tagRec, bool) {
 		}
 	}
 	return t, hasObject
+}
+
+// nextHeader splits the next header line off a commit or tag object: its
+// key, its value and the data after it. At the blank line that ends the
+// headers, or at the end of data, ok is false and rest is the message. A
+// continuation line (a signature's) comes back with no key.
+func nextHeader(data []byte) (key, val, rest []byte, ok bool) {
+	if len(data) == 0 {
+		return nil, nil, nil, false
+	}
+	line, rest, _ := bytes.Cut(data, []byte{'\n'})
+	if len(line) == 0 {
+		return nil, nil, rest, false
+	}
+	if line[0] == ' ' {
+		return nil, nil, rest, true
+	}
+	key, val, _ = bytes.Cut(line, []byte{' '})
+	return key, val, rest, true
 }
 
 // decodeHash parses a 40-digit hex object name into h.

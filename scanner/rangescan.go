@@ -444,10 +444,7 @@ func (e *Engine) scanAdded(ctx context.Context, repo *git.Repository, tc treeCha
 		if err != nil {
 			return err
 		}
-		res.Files++
-		res.Bytes += n
-		res.Findings = append(res.Findings, fs...)
-		res.Skipped = append(res.Skipped, skips...)
+		res.addContent(n, fs, skips)
 		return nil
 	}
 	res.Files++

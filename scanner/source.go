@@ -59,10 +59,7 @@ func (r *Run) Content(data []byte, prov Provenance) {
 	fs, skips := r.e.ScanContent(data, prov)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.res.Files++
-	r.res.Bytes += int64(len(data))
-	r.res.Findings = append(r.res.Findings, fs...)
-	r.res.Skipped = append(r.res.Skipped, skips...)
+	r.res.addContent(int64(len(data)), fs, skips)
 }
 
 // Read reads rd to its end and scans it as Content does: in memory within
@@ -97,10 +94,7 @@ func (r *Run) stream(ctx context.Context, rd io.Reader, prov Provenance, label s
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.res.Files++
-	r.res.Bytes += n
-	r.res.Findings = append(r.res.Findings, fs...)
-	r.res.Skipped = append(r.res.Skipped, skips...)
+	r.res.addContent(n, fs, skips)
 	return nil
 }
 
@@ -181,6 +175,15 @@ func (r *Run) Merge(res *Result) {
 	r.res.Commits += res.Commits
 	r.res.IgnoredFiles += res.IgnoredFiles
 	r.res.IgnoredDirs += res.IgnoredDirs
+}
+
+// addContent records one file (or blob) of n bytes scanned, with what was
+// found in it and what of it was skipped.
+func (res *Result) addContent(n int64, fs []Finding, skips []Skip) {
+	res.Files++
+	res.Bytes += n
+	res.Findings = append(res.Findings, fs...)
+	res.Skipped = append(res.Skipped, skips...)
 }
 
 // empty reports whether nothing has been recorded.

@@ -365,21 +365,13 @@ type commitRec struct {
 func parseCommit(data []byte) (*commitRec, bool) {
 	c := &commitRec{}
 	hasTree := false
-	for len(data) > 0 {
-		var line []byte
-		if nl := bytes.IndexByte(data, '\n'); nl >= 0 {
-			line, data = data[:nl], data[nl+1:]
-		} else {
-			line, data = data, nil
-		}
-		if len(line) == 0 {
-			c.message = data
+	for {
+		key, val, rest, ok := nextHeader(data)
+		if !ok {
+			c.message = rest
 			break
 		}
-		if line[0] == ' ' {
-			continue
-		}
-		key, val, _ := bytes.Cut(line, []byte{' '})
+		data = rest
 		switch string(key) {
 		case "tree":
 			hasTree = decodeHash(val, &c.tree)
