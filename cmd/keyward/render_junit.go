@@ -123,44 +123,8 @@ func (junitRenderer) render(w io.Writer, rr *runResult, _ style) error {
 		return err
 	}
 	testcase := xml.StartElement{Name: xml.Name{Local: "testcase"}}
-	for _, f := range rr.Findings {
-		if err := enc.EncodeElement(junitFinding(f, rr.Redact), testcase); err != nil {
-			return err
-		}
-	}
-	for _, s := range rr.Skipped {
-		if !s.Incomplete() {
-			continue // symlinks and devices are not content keyward should read
-		}
-		msg := fmt.Sprintf("%s is over the size limit (%s)", junitPath(s.Path), humanBytes(s.Size))
-		if s.Reason != scanner.SkipTooLarge {
-			msg = junitPath(s.Path) + ": " + skipDetail(s)
-		}
-		c := junitCase{
-			Name: "not scanned: " + junitPath(s.Path), ClassName: junitPath(s.Path), File: junitPath(s.Path), Time: "0",
-			Skipped: &junitSkipped{Message: msg},
-		}
-		if err := enc.EncodeElement(c, testcase); err != nil {
-			return err
-		}
-	}
-	for _, fe := range rr.Errors {
-		c := junitCase{
-			Name: "unreadable: " + junitPath(fe.Path), ClassName: junitPath(fe.Path), File: junitPath(fe.Path), Time: "0",
-			Error: &junitProblem{Message: "cannot read " + junitPath(fe.Path), Type: "read-error", Text: fe.Err.Error()},
-		}
-		if err := enc.EncodeElement(c, testcase); err != nil {
-			return err
-		}
-	}
-	if failures+skipped+errs == 0 {
-		c := junitCase{
-			Name:      fmt.Sprintf("no credentials in %d %s", rr.Files, plural(rr.Files, "file", "files")),
-			ClassName: "keyward", Time: secs,
-		}
-		if err := enc.EncodeElement(c, testcase); err != nil {
-			return err
-		}
+	if err := junitCases(rr, secs, func(c junitCase) error { return enc.EncodeElement(c, testcase) }); err != nil {
+		return err
 	}
 	if err := enc.EncodeToken(suite.End()); err != nil {
 		return err
@@ -173,6 +137,53 @@ func (junitRenderer) render(w io.Writer, rr *runResult, _ style) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// junitCases builds rr's testcases one at a time, in the report's order,
+// and hands each to emit: a failure per finding, a skipped case per
+// incomplete skip, an error per unreadable input, and one passing case
+// when there is none of these.
+func junitCases(rr *runResult, secs string, emit func(junitCase) error) error {
+	n := 0
+	put := func(c junitCase) error {
+		n++
+		return emit(c)
+	}
+	for _, f := range rr.Findings {
+		if err := put(junitFinding(f, rr.Redact)); err != nil {
+			return err
+		}
+	}
+	for _, s := range rr.Skipped {
+		if !s.Incomplete() {
+			continue // symlinks and devices are not content keyward should read
+		}
+		msg := fmt.Sprintf("%s is over the size limit (%s)", junitPath(s.Path), humanBytes(s.Size))
+		if s.Reason != scanner.SkipTooLarge {
+			msg = junitPath(s.Path) + ": " + skipDetail(s)
+		}
+		if err := put(junitCase{
+			Name: "not scanned: " + junitPath(s.Path), ClassName: junitPath(s.Path), File: junitPath(s.Path), Time: "0",
+			Skipped: &junitSkipped{Message: msg},
+		}); err != nil {
+			return err
+		}
+	}
+	for _, fe := range rr.Errors {
+		if err := put(junitCase{
+			Name: "unreadable: " + junitPath(fe.Path), ClassName: junitPath(fe.Path), File: junitPath(fe.Path), Time: "0",
+			Error: &junitProblem{Message: "cannot read " + junitPath(fe.Path), Type: "read-error", Text: fe.Err.Error()},
+		}); err != nil {
+			return err
+		}
+	}
+	if n > 0 {
+		return nil
+	}
+	return emit(junitCase{
+		Name:      fmt.Sprintf("no credentials in %d %s", rr.Files, plural(rr.Files, "file", "files")),
+		ClassName: "keyward", Time: secs,
+	})
 }
 
 // junitFinding is one finding as a failing testcase. The name carries the

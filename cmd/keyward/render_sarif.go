@@ -105,7 +105,10 @@ who can read the repository, its forks or clones can use it.
    manager instead.
 3. If this is a false positive, allow it (see the README's allowlist section).`
 
-func (sarifRenderer) render(w io.Writer, rr *runResult, _ style) error {
+// sarifDriverOf describes keyward and its rules for rr's log, with each
+// rule's index in the list for the results' ruleIndex: every built-in
+// rule, then any rule (a project's custom one) that produced a result.
+func sarifDriverOf(rr *runResult) (sarifDriver, map[string]int) {
 	index := map[string]int{}
 	driver := sarifDriver{Name: "keyward", Version: keywardVersion(), InformationURI: "https://github.com/keyward/keyward"}
 	addRule := func(id, desc string) {
@@ -124,8 +127,6 @@ func (sarifRenderer) render(w io.Writer, rr *runResult, _ style) error {
 			Properties:           map[string]any{"tags": tags, "security-severity": "9.0", "precision": "high"},
 		})
 	}
-	// Every built-in rule, then any rule (a project's custom one) that
-	// produced a result, so each result's ruleIndex points at its rule.
 	for _, r := range patterns.All() {
 		addRule(r.ID, r.Description)
 	}
@@ -134,6 +135,11 @@ func (sarifRenderer) render(w io.Writer, rr *runResult, _ style) error {
 			addRule(f.RuleID, f.Description)
 		}
 	}
+	return driver, index
+}
+
+func (sarifRenderer) render(w io.Writer, rr *runResult, _ style) error {
+	driver, index := sarifDriverOf(rr)
 	// The log is written as json.Encoder with two-space indentation would
 	// write the whole sarifLog, but each result is built and written on
 	// its own: the results array is as long as the findings.

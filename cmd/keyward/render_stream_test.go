@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyward/keyward/patterns"
 	"github.com/keyward/keyward/patterns/patternstest"
 	"github.com/keyward/keyward/scanner"
 )
@@ -141,8 +140,9 @@ func TestRenderersStream(t *testing.T) {
 	}
 }
 
-// wholeJUnit and wholeSARIF are the renderers as they were before they
-// streamed, building the whole document and encoding it at once: the
+// wholeJUnit and wholeSARIF build the whole document from the same
+// pieces the renderers use (the testcases, the driver, each result) and
+// encode it at once, as the renderers did before they streamed: the
 // reference the streamed output is compared with.
 func wholeJUnit(w io.Writer, rr *runResult) error {
 	secs := strconv.FormatFloat(rr.Duration.Seconds(), 'f', 3, 64)
@@ -155,36 +155,19 @@ func wholeJUnit(w io.Writer, rr *runResult) error {
 			{Name: "keyward.bytes", Value: strconv.FormatInt(rr.Bytes, 10)},
 		},
 	}
-	for _, f := range rr.Findings {
-		suite.Cases = append(suite.Cases, junitFinding(f, rr.Redact))
-		suite.Failures++
-	}
-	for _, s := range rr.Skipped {
-		if !s.Incomplete() {
-			continue // symlinks and devices are not content keyward should read
+	if err := junitCases(rr, secs, func(c junitCase) error {
+		suite.Cases = append(suite.Cases, c)
+		switch {
+		case c.Failure != nil:
+			suite.Failures++
+		case c.Skipped != nil:
+			suite.Skipped++
+		case c.Error != nil:
+			suite.Errors++
 		}
-		msg := fmt.Sprintf("%s is over the size limit (%s)", junitPath(s.Path), humanBytes(s.Size))
-		if s.Reason != scanner.SkipTooLarge {
-			msg = junitPath(s.Path) + ": " + skipDetail(s)
-		}
-		suite.Cases = append(suite.Cases, junitCase{
-			Name: "not scanned: " + junitPath(s.Path), ClassName: junitPath(s.Path), File: junitPath(s.Path), Time: "0",
-			Skipped: &junitSkipped{Message: msg},
-		})
-		suite.Skipped++
-	}
-	for _, fe := range rr.Errors {
-		suite.Cases = append(suite.Cases, junitCase{
-			Name: "unreadable: " + junitPath(fe.Path), ClassName: junitPath(fe.Path), File: junitPath(fe.Path), Time: "0",
-			Error: &junitProblem{Message: "cannot read " + junitPath(fe.Path), Type: "read-error", Text: fe.Err.Error()},
-		})
-		suite.Errors++
-	}
-	if len(suite.Cases) == 0 {
-		suite.Cases = append(suite.Cases, junitCase{
-			Name:      fmt.Sprintf("no credentials in %d %s", rr.Files, plural(rr.Files, "file", "files")),
-			ClassName: "keyward", Time: secs,
-		})
+		return nil
+	}); err != nil {
+		return err
 	}
 	suite.Tests = len(suite.Cases)
 	doc := junitSuites{
@@ -204,62 +187,10 @@ func wholeJUnit(w io.Writer, rr *runResult) error {
 }
 
 func wholeSARIF(w io.Writer, rr *runResult) error {
-	index := map[string]int{}
-	driver := sarifDriver{Name: "keyward", Version: keywardVersion(), InformationURI: "https://github.com/keyward/keyward"}
-	addRule := func(id, desc string) {
-		index[id] = len(driver.Rules)
-		help, tags := otherRuleHelp, []string{"security", "secret"}
-		if patterns.IsAWS(id) {
-			help, tags = ruleHelp, append(tags, "aws")
-		}
-		driver.Rules = append(driver.Rules, sarifRule{
-			ID:                   id,
-			Name:                 sarifName(id),
-			ShortDescription:     sarifText{Text: desc},
-			FullDescription:      sarifText{Text: desc},
-			Help:                 sarifText{Text: help, Markdown: help},
-			DefaultConfiguration: map[string]any{"level": "error"},
-			Properties:           map[string]any{"tags": tags, "security-severity": "9.0", "precision": "high"},
-		})
-	}
-	// Every built-in rule, then any rule (a project's custom one) that
-	// produced a result, so each result's ruleIndex points at its rule.
-	for _, r := range patterns.All() {
-		addRule(r.ID, r.Description)
-	}
-	for _, f := range rr.Findings {
-		if _, ok := index[f.RuleID]; !ok {
-			addRule(f.RuleID, f.Description)
-		}
-	}
+	driver, index := sarifDriverOf(rr)
 	run := sarifRun{Tool: sarifTool{Driver: driver}, Results: []sarifResult{}}
 	for _, f := range rr.Findings {
-		msg := f.Description
-		if f.KeyID != "" {
-			msg = "AWS access key " + f.KeyID
-			if !f.Secret.IsZero() {
-				msg += " with its secret access key"
-			}
-		}
-		if f.Commit != "" {
-			msg += " (commit " + f.Commit + ")"
-		}
-		span := f.End - f.Start
-		res := sarifResult{
-			RuleID:    f.RuleID,
-			RuleIndex: index[f.RuleID],
-			Level:     sarifLevel(f),
-			Message:   sarifText{Text: msg},
-			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
-				ArtifactLocation: sarifArtifact{URI: sarifURI(f.Path)},
-				Region:           sarifRegion{StartLine: f.Line, StartColumn: f.Column, EndLine: f.Line, EndColumn: f.Column + span},
-			}}},
-			PartialFingerprints: map[string]string{"keyward/v1": f.Fingerprint},
-		}
-		if f.Commit != "" {
-			res.Properties = map[string]any{"commit": f.Commit, "author": f.Author}
-		}
-		run.Results = append(run.Results, res)
+		run.Results = append(run.Results, sarifResultOf(f, index))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
