@@ -113,6 +113,11 @@ type history struct {
 	// (history_refs.go).
 	labels   map[plumbing.Hash]refLabel
 	warnings []string
+	// gaps are parts of the history the walk could not read (a commit,
+	// or the object a ref names, missing from a repository that is not
+	// shallow): what lies behind them was not swept, so the result is
+	// incomplete, as for a missing blob (missing.go).
+	gaps []FileError
 }
 
 // refRoot is a ref that names a tree or a blob rather than a commit.
@@ -328,10 +333,14 @@ func (h *history) walk(ctx context.Context, s *sweep, refs []*plumbing.Reference
 		h.warnings = append(h.warnings, fmt.Sprintf("shallow clone: history behind %d boundary commit(s) is not in this repository and was not swept; run 'git fetch --unshallow' to sweep it", len(shallow)))
 	}
 	if len(missing) > 0 {
-		h.warnings = append(h.warnings, fmt.Sprintf("%d ref(s) point at missing objects (first: %s)", len(missing), missing[0]))
+		err := fmt.Errorf("%d ref(s) point at missing objects (first: %s)", len(missing), missing[0])
+		h.gaps = append(h.gaps, FileError{Path: "missing refs", Err: err})
+		h.warnings = append(h.warnings, fmt.Sprintf("%v; the result is incomplete", err))
 	}
 	if lost > 0 {
-		h.warnings = append(h.warnings, fmt.Sprintf("%d commit(s) are missing or unreadable (first: %s); history behind them was not swept", lost, firstLost))
+		err := fmt.Errorf("%d commit(s) are missing or unreadable (first: %s)", lost, firstLost)
+		h.gaps = append(h.gaps, FileError{Path: "missing commits", Err: err})
+		h.warnings = append(h.warnings, fmt.Sprintf("%v; history behind them was not swept and the result is incomplete", err))
 	}
 	return nil
 }
@@ -429,6 +438,7 @@ func (s *sweep) reportProgress(fn func(HistoryProgress)) (stop func(done bool)) 
 func (s *sweep) attribute(ctx context.Context, h *history, allObjects bool) (*Result, error) {
 	res := &Result{Files: s.blobs.Load(), Bytes: s.blobBytes.Load(), Commits: int64(len(h.reachable))}
 	res.Warnings = append(res.Warnings, h.warnings...)
+	res.Errors = append(res.Errors, h.gaps...)
 	if n, first := s.missingReached(h, allObjects); n > 0 {
 		err := fmt.Errorf("%d object(s) named by trees are not in the repository (first: %s)", n, first)
 		res.Errors = append(res.Errors, FileError{Path: "missing objects", Err: err})

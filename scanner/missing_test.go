@@ -112,3 +112,55 @@ func TestHistoryDanglingTreeMissingBlob(t *testing.T) {
 	}
 	assertMissing(t, res, "1234567890123456789012345678901234567890")
 }
+
+// TestHistoryMissingCommitIsIncomplete: a commit gone from a repository
+// that is not shallow hides its message, its tree and every commit behind
+// it; a ref naming an object that is gone hides what it names. Either way
+// the sweep says the result is incomplete, which makes a scan with no
+// findings exit 2 rather than pass as clean.
+func TestHistoryMissingCommitIsIncomplete(t *testing.T) {
+	r := newTestRepo(t)
+	r.write("a.txt", "one\n")
+	r.commit("first")
+	r.write("a.txt", "two\n")
+	r.commit("second")
+	r.write("a.txt", "three\n")
+	r.commit("third")
+	gone := r.git("rev-parse", "HEAD~1")
+	if err := os.Remove(filepath.Join(r.dir, ".git", "objects", gone[:2], gone[2:])); err != nil {
+		t.Fatal(err)
+	}
+	res, err := New(Options{}).ScanHistory(context.Background(), r.dir, HistoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasError(res, "missing commits", gone) {
+		t.Errorf("missing commit %s: errors %v, warnings %q", gone, res.Errors, res.Warnings)
+	}
+
+	// A ref naming an object that is not in the repository.
+	r2 := newTestRepo(t)
+	r2.write("a.txt", "one\n")
+	r2.commit("first")
+	absent := strings.Repeat("1234567890", 4)
+	if err := os.WriteFile(filepath.Join(r2.dir, ".git", "refs", "heads", "broken"), []byte(absent+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err = New(Options{}).ScanHistory(context.Background(), r2.dir, HistoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasError(res, "missing refs", "refs/heads/broken") {
+		t.Errorf("ref to a missing object: errors %v, warnings %q", res.Errors, res.Warnings)
+	}
+}
+
+// hasError reports whether res has an error at path whose text holds want.
+func hasError(res *Result, path, want string) bool {
+	for _, e := range res.Errors {
+		if e.Path == path && strings.Contains(e.Err.Error(), want) {
+			return true
+		}
+	}
+	return false
+}
