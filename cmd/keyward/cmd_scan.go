@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -289,17 +290,39 @@ func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src
 	return eng.Run(ctx, scanner.Paths(args))
 }
 
-// scanPatchFile scans the patch in path ("-" for standard input).
+// scanPatchFile scans the patch in path ("-" for standard input). Input
+// of no bytes at all is an error, not a clean scan: in `git diff base |
+// keyward scan --patch -` it is what a git that failed (a base not
+// fetched) writes, and keyward cannot tell that from an empty change. A
+// diff that only removes lines has headers and is read as usual.
 func scanPatchFile(ctx context.Context, e *env, eng *scanner.Engine, path string) (*scanner.Result, error) {
-	if path == "-" {
-		return eng.Run(ctx, scanner.Patch{R: e.stdin, Name: "-"})
+	var r io.Reader = e.stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("read patch: %w", err)
+		}
+		defer f.Close()
+		r = f
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read patch: %w", err)
+	n := &countingReader{r: r}
+	res, err := eng.Run(ctx, scanner.Patch{R: n, Name: path})
+	if err == nil && n.n == 0 {
+		err = fmt.Errorf("read patch %s: the input is empty, so nothing was checked (keyward cannot tell an empty diff from a command that failed before writing one; skip the scan when the diff is empty)", path)
 	}
-	defer f.Close()
-	return eng.Run(ctx, scanner.Patch{R: f, Name: path})
+	return res, err
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n += int64(k)
+	return k, err
 }
 
 // summarize writes warnings and the one-line summary to stderr, so stdout
