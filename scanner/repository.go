@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	format "github.com/go-git/go-git/v5/plumbing/format/config"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
+	"github.com/keyward/keyward/scanner/regfile"
 )
 
 // This file is the one way the scanner opens a repository (issue 10:
@@ -245,6 +247,41 @@ func linkedCommonDir(gitDir string) (string, error) {
 		return "", fmt.Errorf("worktree's common directory: %w", err)
 	}
 	return p, nil
+}
+
+// maxRepoConfigSize bounds the repository config file ObjectFormat reads.
+const maxRepoConfigSize = 4 << 20
+
+// ObjectFormat returns the object name format of the repository
+// containing dir: "sha1", or "sha256" for a repository whose config sets
+// extensions.objectFormat (which go-git v5 cannot read; the command line
+// then reads it through git). git reads the setting from the repository's
+// own config file, includes not followed, and so does this: a hook asking
+// before every scan costs a file read, not a git process.
+func ObjectFormat(dir string) (string, error) {
+	loc, err := FindRepository(dir)
+	if err != nil {
+		return "", err
+	}
+	common, err := linkedCommonDir(loc.GitDir)
+	if err != nil {
+		return "", err
+	}
+	if common == "" {
+		common = loc.GitDir
+	}
+	data, err := regfile.Read(filepath.Join(common, "config"), maxRepoConfigSize)
+	if err != nil {
+		return "", err
+	}
+	cfg := format.New()
+	if err := format.NewDecoder(bytes.NewReader(data)).Decode(cfg); err != nil {
+		return "", fmt.Errorf("read %s: %w", filepath.Join(common, "config"), err)
+	}
+	if f := strings.ToLower(cfg.Section("extensions").Option("objectformat")); f != "" {
+		return f, nil
+	}
+	return "sha1", nil
 }
 
 // ignorableExtensions are repository extensions that change nothing a

@@ -148,3 +148,34 @@ func TestOpenRepositoryViaGitCloseEndsGit(t *testing.T) {
 		t.Error("git cat-file still running after Close")
 	}
 }
+
+// ObjectFormat reads what git reads: sha256 for a repository made with
+// --object-format=sha256, from the repository and from a linked
+// worktree's subdirectory, and sha1 for an ordinary one.
+func TestObjectFormatMatchesGit(t *testing.T) {
+	r := newGitRepo(t)
+	r.write("a.txt", "a\n")
+	r.commit("one")
+	wt := filepath.Join(t.TempDir(), "wt")
+	r.git("worktree", "add", "-q", wt)
+	base := t.TempDir()
+	sha := filepath.Join(base, "sha256")
+	if _, err := r.tryIn(base, "init", "-q", "--object-format=sha256", sha); err != nil {
+		t.Skip("this git cannot make SHA-256 repositories")
+	}
+	bare := filepath.Join(base, "bare256.git")
+	r.gitIn(base, "init", "-q", "--bare", "--object-format=sha256", bare)
+	if err := os.MkdirAll(filepath.Join(sha, "sub", "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{r.dir, wt, sha, filepath.Join(sha, "sub", "dir"), bare} {
+		want := r.gitIn(dir, "rev-parse", "--show-object-format")
+		got, err := ObjectFormat(dir)
+		if err != nil || got != want {
+			t.Errorf("%s: %q, %v; git says %q", dir, got, err, want)
+		}
+	}
+	if _, err := ObjectFormat(base); err == nil {
+		t.Errorf("%s is no repository, yet ObjectFormat answered", base)
+	}
+}

@@ -124,7 +124,7 @@ func runCI(ctx context.Context, e *env, args []string) error {
 	gc.explain(e)
 	var found *scanner.Result
 	src := func(ctx context.Context, eng *scanner.Engine) (res *scanner.Result, err error) {
-		if needsGitPlumbing(ctx) {
+		if needsGitPlumbing() {
 			res, err = patchCommits(r.include, r.exclude)(ctx, eng)
 		} else {
 			res, _, err = eng.ScanCommits(ctx, ".", r.include, r.exclude, scanner.CommitsOptions{})

@@ -164,7 +164,7 @@ func runPreReceive(ctx context.Context, e *env, g hooks.Git, shim string) error 
 	var res *scanner.Result
 	var walked int
 	src := func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
-		if needsGitPlumbing(ctx) {
+		if needsGitPlumbing() {
 			cs, err := revList(ctx, include, exclude)
 			if err != nil {
 				return nil, err

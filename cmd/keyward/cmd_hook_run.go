@@ -194,7 +194,7 @@ func pushScan(include, exclude []string) gateSourceFunc {
 		if len(include) == 0 {
 			return &scanner.Result{}, nil
 		}
-		if needsGitPlumbing(ctx) {
+		if needsGitPlumbing() {
 			return patchCommits(include, exclude)(ctx, eng)
 		}
 		res, _, err := eng.ScanCommits(ctx, ".", include, exclude, scanner.CommitsOptions{})

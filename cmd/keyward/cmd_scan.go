@@ -255,7 +255,7 @@ func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src
 		defer f.Close()
 		return eng.Run(ctx, scanner.Reader{R: f, Prov: scanner.Provenance{Path: o.commitMsg, Kind: scanner.KindCommitMessage}})
 	case "--range":
-		if needsGitPlumbing(ctx) {
+		if needsGitPlumbing() {
 			scan, err := patchRange(ctx, o.rangeSpec)
 			if err != nil {
 				return nil, err
@@ -269,7 +269,7 @@ func (o *scanOptions) scan(ctx context.Context, e *env, eng *scanner.Engine, src
 	case "--patch":
 		return scanPatchFile(ctx, e, eng, o.patch)
 	case "--history":
-		if needsGitPlumbing(ctx) {
+		if needsGitPlumbing() {
 			if o.allObjects {
 				return nil, errors.New("--all-objects cannot read a SHA-256 repository (go-git v5 reads SHA-1 only); --history without it reads every commit through git")
 			}

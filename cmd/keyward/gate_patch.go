@@ -21,20 +21,12 @@ import (
 // counts only when it is new against every parent, as the go-git range
 // scan does.
 
-// objectFormat is the repository's object name format: "sha1" or
-// "sha256"; empty when git cannot tell (no repository, or a git too old
-// to know the option, which also predates SHA-256).
-func objectFormat(ctx context.Context) string {
-	out, err := gitOut(ctx, "rev-parse", "--show-object-format")
-	if err != nil {
-		return ""
-	}
-	return out
-}
-
-// needsGitPlumbing says the repository must be read through git.
-func needsGitPlumbing(ctx context.Context) bool {
-	return objectFormat(ctx) == "sha256"
+// needsGitPlumbing says the repository in the working directory must be
+// read through git: its object names are SHA-256. A repository whose
+// format cannot be read is left to go-git, whose open then says why.
+func needsGitPlumbing() bool {
+	f, err := scanner.ObjectFormat(".")
+	return err == nil && f == "sha256"
 }
 
 // splitIndex reports whether the index may be split (git update-index
@@ -54,7 +46,7 @@ func splitIndex(ctx context.Context) bool {
 // index through go-git, or through git's own diff where go-git cannot
 // read the repository or its index.
 func stagedSource(ctx context.Context) gateSourceFunc {
-	if needsGitPlumbing(ctx) || splitIndex(ctx) {
+	if needsGitPlumbing() || splitIndex(ctx) {
 		return patchStaged()
 	}
 	return func(ctx context.Context, eng *scanner.Engine) (*scanner.Result, error) {
