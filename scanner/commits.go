@@ -31,17 +31,32 @@ import (
 // (see gitobjects.go): what a pre-receive hook needs to see a push's
 // objects in git's quarantine.
 func (e *Engine) ScanCommits(ctx context.Context, dir string, include, exclude []string, opts CommitsOptions) (res *Result, walked int, err error) {
+	var handles []*Repository
 	defer guardGit("scan commits", &err)
-	var repo *git.Repository
-	if opts.ViaGit {
-		var g *gitObjects
-		repo, g, err = e.openRepoViaGit(ctx, dir)
-		if g != nil {
-			defer g.close()
+	// Every handle shares the first one's object reader; with ViaGit each
+	// also runs its own git cat-file, ended when the scan is.
+	var first *Repository
+	open := func() (*git.Repository, error) {
+		oo := OpenOptions{MaxBlobSize: e.opts.MaxFileSize, ViaGit: opts.ViaGit}
+		if first != nil {
+			oo.share = first.objects
 		}
-	} else {
-		repo, err = e.openRepo(dir)
+		r, err := OpenRepository(ctx, dir, oo)
+		if err != nil {
+			return nil, err
+		}
+		if first == nil {
+			first = r
+		}
+		handles = append(handles, r)
+		return r.Repository, nil
 	}
+	defer func() {
+		for _, h := range handles {
+			h.Close()
+		}
+	}()
+	repo, err := open()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -98,6 +113,8 @@ func (e *Engine) ScanCommits(ctx context.Context, dir string, include, exclude [
 			}
 		}
 	}
+	run := e.startRange(ctx, w, open)
+	defer run.stop()
 	commits, err := w.walk(ctx, inc, exc)
 	if err != nil {
 		return nil, 0, fmt.Errorf("scan commits: %w", err)
@@ -107,14 +124,8 @@ func (e *Engine) ScanCommits(ctx context.Context, dir string, include, exclude [
 	if err := e.scanTags(ctx, tags, res); err != nil {
 		return nil, 0, err
 	}
-	rw := e.newRangeWorker(&versionMemo{})
-	for _, c := range commits {
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
-		}
-		if err := e.scanCommit(ctx, w, rw, c, res); err != nil {
-			return nil, 0, err
-		}
+	if err := run.scan(ctx, commits, res, nil); err != nil {
+		return nil, 0, err
 	}
 	if n := len(w.cut); n > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf(

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
@@ -175,15 +174,4 @@ func (s gitFallbackStorage) HasEncodedObject(h plumbing.Hash) error {
 	}
 	_, err := s.git.object(plumbing.AnyObject, h)
 	return err
-}
-
-// openRepoViaGit opens dir's repository with git answering what go-git's
-// store lacks (OpenOptions.ViaGit). The caller closes the returned
-// gitObjects.
-func (e *Engine) openRepoViaGit(ctx context.Context, dir string) (*git.Repository, *gitObjects, error) {
-	r, err := OpenRepository(ctx, dir, OpenOptions{MaxBlobSize: e.opts.MaxFileSize, ViaGit: true})
-	if err != nil {
-		return nil, nil, err
-	}
-	return r.Repository, r.git, nil
 }

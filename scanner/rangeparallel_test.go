@@ -2,12 +2,16 @@ package scanner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // A range scanned by several workers gives exactly the result of a scan
@@ -90,20 +94,116 @@ func TestRangeParallelMatchesSequential(t *testing.T) {
 				len(want.Findings), keyIDs(want.Findings), len(want.Skipped), want.Files)
 		}
 	}
+	// The gates' source scans a push the same way, in parallel too, and
+	// through git's object reader as a pre-receive hook does.
+	for _, workers := range []int{1, 2, 8} {
+		for _, viaGit := range []bool{false, true} {
+			got, walked, err := New(Options{Workers: workers, MaxFileSize: 4000}).ScanCommits(context.Background(), r.dir, []string{"main"}, []string{first}, CommitsOptions{ViaGit: viaGit})
+			if err != nil {
+				t.Fatalf("ScanCommits, %d workers, via git %v: %v", workers, viaGit, err)
+			}
+			if int64(walked) != want.Commits || !reflect.DeepEqual(got, want) {
+				t.Errorf("ScanCommits, %d workers, via git %v: %d commits, %d findings %v; the range: %d commits, %d findings %v",
+					workers, viaGit, walked, len(got.Findings), keyIDs(got.Findings), want.Commits, len(want.Findings), keyIDs(want.Findings))
+			}
+		}
+	}
 }
 
-// When a worker fails, the error reported is the earliest commit's own,
-// not the cancellation it caused in other commits.
-func TestFirstRangeError(t *testing.T) {
-	real := errors.New("read blob: corrupt")
-	errs := []error{nil, context.Canceled, fmt.Errorf("diff: %w", context.Canceled), real, errors.New("later")}
-	if got := firstRangeError(errs); got != real {
-		t.Fatalf("got %v, want %v", got, real)
+// skewedRange builds a history in which the walk of base..tip takes a
+// commit as included and only later finds it excluded: topic's first
+// commit is dated after main's merge of it, so the walk meets it before
+// the merge that paints it. That commit adds a key and a blob that is then
+// deleted from the object store, so scanning it can only fail.
+func skewedRange(t *testing.T) (r *testRepo, merge, topic1, tip string) {
+	t.Helper()
+	r = newTestRepo(t)
+	tree := func(files map[string]string) string {
+		for name, content := range files {
+			r.write(name, content)
+		}
+		r.git("add", "-A")
+		return r.git("write-tree")
 	}
-	if got := firstRangeError([]error{nil, context.Canceled}); !errors.Is(got, context.Canceled) {
-		t.Fatalf("got %v, want the cancellation", got)
+	r.write("a.txt", "base\n")
+	base := r.commitAt(0, tree(nil), "base")
+	key := fakeCred(7).ini("topic")
+	topic1 = r.commitAt(100, tree(map[string]string{"secret.ini": key}), "topic 1", base)
+	blob := r.git("rev-parse", topic1+":secret.ini")
+	r.remove("secret.ini")
+	main1 := r.commitAt(10, tree(map[string]string{"a.txt": "main\n"}), "main 1", base)
+	merge = r.commitAt(20, tree(map[string]string{"secret.ini": key}), "merge topic", main1, topic1)
+	tip = r.commitAt(110, tree(map[string]string{"a.txt": "base\n", "later.txt": "later\n"}), "topic 2", topic1)
+	if err := os.Remove(filepath.Join(r.dir, ".git", "objects", blob[:2], blob[2:])); err != nil {
+		t.Fatal(err)
 	}
-	if got := firstRangeError([]error{nil, nil}); got != nil {
-		t.Fatalf("got %v, want nil", got)
+	if got := r.git("rev-list", merge+".."+tip); got != tip {
+		t.Fatalf("git lists %q in the range, want only %s", got, tip)
+	}
+	return r, merge, topic1, tip
+}
+
+// A commit the walk takes as included and then finds excluded (clock
+// skew) may already be scanning when that is known: its result and its
+// error are dropped, and the range is exactly what git lists, with any
+// number of workers.
+func TestRangeSpeculationSkew(t *testing.T) {
+	r, merge, _, tip := skewedRange(t)
+	for _, workers := range []int{1, 2, 3, 8} {
+		for range 5 {
+			res, err := New(Options{Workers: workers}).ScanRange(context.Background(), r.dir, merge+".."+tip)
+			if err != nil {
+				t.Fatalf("%d workers: %v", workers, err)
+			}
+			if res.Commits != 1 || res.Files != 1 || len(res.Findings) != 0 || len(res.Errors) != 0 {
+				t.Fatalf("%d workers: %d commits, %d files, findings %v, errors %v; want only %s's one file",
+					workers, res.Commits, res.Files, keyIDs(res.Findings), res.Errors, tip)
+			}
+		}
+	}
+}
+
+// The walk's list alone decides what a parallel range reports: a queued
+// commit it does not list is scanned (here it fails on its missing blob)
+// and dropped, and one it lists that was never queued is queued then.
+func TestRangeScanDropsUnlisted(t *testing.T) {
+	r, _, topic1, tip := skewedRange(t)
+	e := New(Options{Workers: 2})
+	repo, err := e.openRepo(r.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newRangeWalk(repo)
+	if err := w.loadShallow(); err != nil {
+		t.Fatal(err)
+	}
+	s := e.startRangeScan(context.Background(), func() (*git.Repository, error) { return e.openRepo(r.dir) })
+	if s == nil {
+		t.Fatal("no parallel scan with two workers")
+	}
+	commit := func(h string) *commitRec {
+		c, err := w.commit(plumbing.NewHash(h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	j, err := w.jobFor(commit(topic1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.submit(j)
+	res := &Result{}
+	var done []int
+	if err := s.finish(context.Background(), w, []*commitRec{commit(tip)}, res, func(n int) { done = append(done, n) }); err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+	dropped := s.tasks[plumbing.NewHash(topic1)]
+	<-dropped.done
+	if dropped.err == nil {
+		t.Fatal("the unlisted commit's scan did not fail on its missing blob: the test no longer shows its error is dropped")
+	}
+	if res.Files != 1 || len(res.Findings) != 0 || !reflect.DeepEqual(done, []int{1}) {
+		t.Fatalf("result %d files, %d findings, progress %v; want the listed commit's one file and progress [1]", res.Files, len(res.Findings), done)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -98,6 +99,12 @@ func (e *Engine) scanRange(ctx context.Context, dir, spec string, progress func(
 	if err := w.loadShallow(); err != nil {
 		return nil, err
 	}
+	var share *pointReader
+	if ss, ok := repo.Storer.(scanStorage); ok {
+		share = ss.point
+	}
+	run := e.startRange(ctx, w, func() (*git.Repository, error) { return e.openRepoSharing(dir, share) })
+	defer run.stop()
 	commits, err := w.resolve(ctx, spec)
 	if err != nil {
 		return nil, err
@@ -116,12 +123,7 @@ func (e *Engine) scanRange(ctx context.Context, dir, spec string, progress func(
 			progress(RangeProgress{Commits: int64(n), CommitsTotal: int64(len(commits)), Elapsed: time.Since(start)})
 		}
 	}
-	var share *pointReader
-	if ss, ok := repo.Storer.(scanStorage); ok {
-		share = ss.point
-	}
-	open := func() (*git.Repository, error) { return e.openRepoSharing(dir, share) }
-	if err := e.scanCommits(ctx, w, commits, open, res, done); err != nil {
+	if err := run.scan(ctx, commits, res, done); err != nil {
 		return nil, err
 	}
 	if n := len(w.cut); n > 0 {
@@ -243,20 +245,106 @@ func (w *rangeWalk) hasCommit(s string) bool {
 	return err == nil
 }
 
-// revision resolves one side of a range to a commit.
+// revision resolves one side of a range to a commit. Ancestry steps at
+// its end (HEAD~100, main^2, v2.0~3^) are taken through the walk's own
+// commit reader, so the commits they pass are read once, for the walk
+// too, rather than decoded by go-git first; go-git resolves the rest.
 func (w *rangeWalk) revision(rev string) (plumbing.Hash, error) {
-	h, err := w.repo.ResolveRevision(plumbing.Revision(rev))
-	if err == nil {
-		return *h, nil
+	base, steps := splitAncestry(rev)
+	h, err := w.repo.ResolveRevision(plumbing.Revision(base))
+	if err != nil {
+		if _, herr := w.repo.Head(); errors.Is(herr, plumbing.ErrReferenceNotFound) {
+			return plumbing.ZeroHash, errors.New("the repository has no commits yet")
+		}
+		if errors.Is(err, io.EOF) {
+			return plumbing.ZeroHash, fmt.Errorf("%s: goes past the first commit", rev)
+		}
+		return plumbing.ZeroHash, fmt.Errorf("%s: %w", rev, err)
 	}
-	if _, herr := w.repo.Head(); errors.Is(herr, plumbing.ErrReferenceNotFound) {
-		return plumbing.ZeroHash, errors.New("the repository has no commits yet")
+	at := *h
+	for _, st := range steps {
+		for range st.times {
+			c, err := w.commit(at)
+			if err != nil {
+				return plumbing.ZeroHash, fmt.Errorf("%s: %w", rev, err)
+			}
+			ps := w.parents(c)
+			switch {
+			case st.parent <= len(ps):
+				at = ps[st.parent-1]
+			case w.shallow[c.hash]:
+				return plumbing.ZeroHash, fmt.Errorf("%s: goes past the shallow clone's first commit %s (git fetch --deepen or --unshallow fetches more)", rev, c.hash)
+			case len(ps) == 0:
+				return plumbing.ZeroHash, fmt.Errorf("%s: goes past the first commit", rev)
+			default:
+				return plumbing.ZeroHash, fmt.Errorf("%s: commit %s has no parent %d", rev, c.hash, st.parent)
+			}
+		}
 	}
-	if errors.Is(err, io.EOF) {
-		return plumbing.ZeroHash, fmt.Errorf("%s: goes past the first commit", rev)
+	if len(steps) > 0 {
+		// A step count of zero (X~0, X^0) names X's commit itself.
+		if _, err := w.commit(at); err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("%s: %w", rev, err)
+		}
 	}
-	return plumbing.ZeroHash, fmt.Errorf("%s: %w", rev, err)
+	return at, nil
 }
+
+// ancestryStep is one step of a revision's suffix: take parent number
+// parent (1 is the first), times times. X~3 is {1, 3}; X^2 is {2, 1};
+// X^0 and X~0 are no step at all ({1, 0}).
+type ancestryStep struct{ parent, times int }
+
+// splitAncestry splits the ~N and ^N steps off the end of rev, as git
+// reads them (a bare ~ or ^ means 1). A revision that is nothing but
+// steps, or whose steps follow a :/ search, is left whole for go-git.
+func splitAncestry(rev string) (base string, steps []ancestryStep) {
+	i := len(rev)
+	for i > 0 {
+		j := i
+		for j > 0 && rev[j-1] >= '0' && rev[j-1] <= '9' {
+			j--
+		}
+		if j == 0 || (rev[j-1] != '~' && rev[j-1] != '^') {
+			break
+		}
+		i = j - 1
+	}
+	base = rev[:i]
+	if base == "" || strings.HasPrefix(base, ":") || strings.ContainsAny(base, "{}") || i == len(rev) {
+		return rev, nil
+	}
+	for k := i; k < len(rev); {
+		op := rev[k]
+		k++
+		j := k
+		for j < len(rev) && rev[j] >= '0' && rev[j] <= '9' {
+			j++
+		}
+		n := 1
+		if j > k {
+			v, err := strconv.Atoi(rev[k:j])
+			if err != nil || v > maxAncestrySteps {
+				return rev, nil // go-git says what is wrong with it
+			}
+			n = v
+		}
+		k = j
+		switch {
+		case op == '~':
+			steps = append(steps, ancestryStep{parent: 1, times: n})
+		case n == 0:
+			steps = append(steps, ancestryStep{parent: 1, times: 0})
+		default:
+			steps = append(steps, ancestryStep{parent: n, times: 1})
+		}
+	}
+	return base, steps
+}
+
+// maxAncestrySteps bounds a step's number, so a typo of HEAD~1000000000
+// is refused by go-git's parser rather than walked.
+const maxAncestrySteps = 1 << 20
 
 // remoteTips returns the commits remote-tracking refs point at: what the
 // remotes are known to have already.
@@ -298,6 +386,13 @@ func (w *rangeWalk) job(c *commitRec) (commitJob, error) {
 	if w.shallow[c.hash] {
 		w.cut[c.hash] = true
 	}
+	return w.jobFor(c)
+}
+
+// jobFor prepares commit c's scan. The walk calls it as it takes c, so
+// the workers can start before the range is settled; c's parents have
+// been read by then (the walk queues them first).
+func (w *rangeWalk) jobFor(c *commitRec) (commitJob, error) {
 	j := commitJob{c: c}
 	for _, p := range w.parents(c) {
 		pc, err := w.commit(p)
@@ -309,17 +404,17 @@ func (w *rangeWalk) job(c *commitRec) (commitJob, error) {
 	return j, nil
 }
 
-// rangeWorker is what one range worker carries from one commit to the
-// next: the trees it checked (trees.go), and the last version of each path
-// the scan's workers scanned (rangekw.go), which all of them share.
+// rangeWorker is what a range worker carries from one commit to the next:
+// the trees checked (trees.go), and the last version of each path scanned
+// (rangekw.go), both shared by the workers of one scan.
 type rangeWorker struct {
-	trees    treeIndexes
+	trees    *treeIndexes // shared by the workers of one scan
 	versions *versionMemo // shared by the workers of one scan
 }
 
-// newRangeWorker returns a worker's empty state, sharing versions.
+// newRangeWorker returns the empty state of a scan's only worker.
 func (e *Engine) newRangeWorker(versions *versionMemo) *rangeWorker {
-	return &rangeWorker{trees: treeIndexes{byName: e.diffByName}, versions: versions}
+	return &rangeWorker{trees: &treeIndexes{byName: e.diffByName}, versions: versions}
 }
 
 // scanCommit scans one commit's message and the lines it added; rw, if
@@ -339,7 +434,7 @@ func (e *Engine) scanJob(ctx context.Context, repo *git.Repository, rw *rangeWor
 	var idx *treeIndexes
 	var versions *versionMemo
 	if rw != nil {
-		idx, versions = &rw.trees, rw.versions
+		idx, versions = rw.trees, rw.versions
 	}
 	c, parentTrees := j.c, j.parentTrees
 	prov := Provenance{

@@ -1,6 +1,8 @@
 package scanner
 
 import (
+	"sync"
+
 	"bytes"
 	"sort"
 
@@ -290,9 +292,12 @@ func joinStep(out []treePair, oe, ne rawEntry, hasO, hasN bool) ([]treePair, boo
 	return out, false, false
 }
 
-// treeIndexes remembers where the entries of checked trees start, for one
-// range worker: the new tree of one commit is the old tree of the next.
+// treeIndexes remembers where the entries of checked trees start, for the
+// workers of a range scan: the new tree of one commit is the old tree of
+// the next. It is safe for concurrent use; the offsets it hands out are
+// never modified.
 type treeIndexes struct {
+	mu      sync.Mutex
 	m       map[plumbing.Hash][]uint32
 	entries int
 	// byName, set only by the tests that compare the two, diffs every
@@ -313,11 +318,15 @@ func (c *treeIndexes) get(h plumbing.Hash) ([]uint32, bool) {
 	if c.byName {
 		return nil, false
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	offs, ok := c.m[h]
 	return offs, ok
 }
 
 func (c *treeIndexes) put(h plumbing.Hash, offs []uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.m == nil || c.entries+len(offs) > maxTreeIndexEntries {
 		c.m, c.entries = map[plumbing.Hash][]uint32{}, 0
 	}

@@ -66,14 +66,18 @@ func (s *storedCommits) commit(h plumbing.Hash) (*commitRec, error) {
 		}
 		return nil, err
 	}
-	rd, err := obj.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	data, err := io.ReadAll(rd)
-	if err != nil {
-		return nil, err
+	var data []byte
+	if po, ok := obj.(*pointObject); ok && po.data != nil {
+		data = po.data // parsed, never modified: no copy needed
+	} else {
+		rd, err := obj.Reader()
+		if err != nil {
+			return nil, err
+		}
+		defer rd.Close()
+		if data, err = io.ReadAll(rd); err != nil {
+			return nil, err
+		}
 	}
 	c, ok := parseCommit(data)
 	if !ok {
@@ -120,6 +124,11 @@ type walker struct {
 	missing func(plumbing.Hash)
 	nodes   map[plumbing.Hash]*walkNode
 	queue   commitQueue
+	// onInclude, if set, is told of each commit a walk with excludes takes
+	// from the included side, once its parents are queued: the range scan
+	// starts on it at once. The walk may still find it excluded when
+	// commit dates are skewed, so the walk's result decides what it was.
+	onInclude func(*commitRec)
 	// included counts queued commits not (yet) known to be excluded.
 	included int
 }
@@ -210,6 +219,9 @@ func (w *walker) reach(ctx context.Context, include, exclude []plumbing.Hash) (m
 			case excluded:
 				w.exclude(p)
 			}
+		}
+		if !excluded && w.onInclude != nil {
+			w.onInclude(n.c)
 		}
 	}
 	set := make(map[plumbing.Hash]*commitRec, len(popped))

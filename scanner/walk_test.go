@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // commitAt writes a commit of tree with parents, dated tick minutes after
@@ -360,19 +361,20 @@ func TestParseCommitMatchesGoGit(t *testing.T) {
 	check("packed")
 }
 
-// countingCommits counts how often each commit is read from src.
-type countingCommits struct {
-	src   commitSource
+// countingObjects counts how often each object is read from storage.
+type countingObjects struct {
+	storer.EncodedObjectStorer
 	reads map[plumbing.Hash]int
 }
 
-func (c *countingCommits) commit(h plumbing.Hash) (*commitRec, error) {
+func (c *countingObjects) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
 	c.reads[h]++
-	return c.src.commit(h)
+	return c.EncodedObjectStorer.EncodedObject(t, h)
 }
 
-// A range walk parses each commit it meets once: the walk itself, the
-// parents' trees a job needs and hasCommit all share one read.
+// A range walk reads each commit it meets once: resolving HEAD~3, the
+// walk itself, the parents' trees a job needs and hasCommit all share one
+// read.
 func TestRangeWalkReadsEachCommitOnce(t *testing.T) {
 	r := newTestRepo(t)
 	for i := range 6 {
@@ -381,8 +383,9 @@ func TestRangeWalkReadsEachCommitOnce(t *testing.T) {
 	}
 	r.git("repack", "-adq")
 	w := openWalk(t, r.dir)
-	counter := &countingCommits{src: w.src, reads: map[plumbing.Hash]int{}}
-	w.src = counter
+	src := w.src.(*storedCommits)
+	counter := &countingObjects{EncodedObjectStorer: src.objects, reads: map[plumbing.Hash]int{}}
+	src.objects = counter
 	cs, err := w.resolve(context.Background(), "HEAD~3..HEAD")
 	if err != nil {
 		t.Fatal(err)
