@@ -117,7 +117,11 @@ func TestFIFOs(t *testing.T) {
 	// Named as an argument, a FIFO is read.
 	arg := filepath.Join(t.TempDir(), "pipe")
 	mkfifo(t, arg)
+	// The writer connects only after the scan has reached the FIFO: the
+	// scan waits for it, as cat would, rather than reading a pipe with no
+	// writer as empty and passing what it never saw.
 	go func() {
+		time.Sleep(200 * time.Millisecond)
 		f, err := os.OpenFile(arg, os.O_WRONLY, 0)
 		if err != nil {
 			return
@@ -125,16 +129,19 @@ func TestFIFOs(t *testing.T) {
 		defer f.Close()
 		f.WriteString(c.ini())
 	}()
-	// The writer may connect after the reader opened: scan until it has.
-	for range 50 {
-		res = scanWithin(t, New(Options{}), arg)
-		if len(res.Findings) > 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	res = scanWithin(t, New(Options{}), arg)
 	if f := one(t, res, c.keyID); f.Path != arg {
 		t.Errorf("path %q", f.Path)
+	}
+
+	// With no writer at all, the scan waits until it is told to stop,
+	// and then fails: it never reports the FIFO as read.
+	lonely := filepath.Join(t.TempDir(), "lonely")
+	mkfifo(t, lonely)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if res, err := New(Options{}).ScanPaths(ctx, []string{lonely}); err == nil && (len(res.Errors) == 0 || res.Files != 0) {
+		t.Errorf("a FIFO no one wrote to: %d files, errors %v, err %v; want it unread", res.Files, res.Errors, err)
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-// The point reader's delta-base cache. A range scan reads the trees of a
+// The object reader's delta-base cache. A range scan reads the trees of a
 // hundred consecutive commits and the old and new versions of the files
 // they touch: objects stored as deltas of one another, often fifty deep.
 // Without a cache each read rebuilt its whole chain from the root (54% of
@@ -37,7 +37,7 @@ type baseEntry struct {
 }
 
 // baseCache is a least-recently-used cache of inflated objects, by bytes.
-// It is not safe for concurrent use: the point reader locks around each
+// It is not safe for concurrent use: the object reader locks around each
 // get and add.
 type baseCache struct {
 	lru   list.List // of *baseEntry, most recent first

@@ -147,10 +147,8 @@ func scanFile(ctx context.Context, run *Run, path string) {
 		return
 	} else if m := info.Mode(); m&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0 {
 		// Only arguments get here (the walk skips special files): a pipe
-		// given by name, as `keyward scan <(cmd)` and /dev/stdin do. It
-		// is opened without blocking, so a FIFO nobody writes to reads as
-		// empty instead of hanging the scan.
-		f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		// given by name, as `keyward scan <(cmd)` and /dev/stdin do.
+		f, err := openPipe(ctx, path, m)
 		if err != nil {
 			run.Unreadable(path, unwrapPathError(err))
 			return
@@ -195,6 +193,40 @@ func scanFile(ctx context.Context, run *Run, path string) {
 		return
 	}
 	run.Content(data, prov)
+}
+
+// openPipe opens a pipe or device named as an argument. A named pipe is
+// opened as cat opens it, waiting for a writer: opened without waiting, a
+// FIFO whose writer has not connected yet reads as empty, and the scan
+// would pass content it never saw (mkfifo p; cmd >p & keyward scan p).
+// The wait ends with ctx (Ctrl-C), and the scan then fails rather than
+// passes. A device is opened without blocking, as before.
+func openPipe(ctx context.Context, path string, m fs.FileMode) (*os.File, error) {
+	if m&fs.ModeNamedPipe == 0 {
+		return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	}
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(path) // blocks until a writer connects
+		done <- opened{f, err}
+	}()
+	select {
+	case o := <-done:
+		return o.f, o.err
+	case <-ctx.Done():
+		// The open goes on waiting; if a writer comes after all, the
+		// file is closed unread.
+		go func() {
+			if o := <-done; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }
 
 // streamFile scans an open file over the in-memory limit as a stream.

@@ -23,10 +23,10 @@ import (
 // exceeds the engine's limit (the caller records a Skip). label names the
 // blob in errors: a path, or commit:path.
 func (e *Engine) readBlob(repo *git.Repository, h plumbing.Hash, label string) (data []byte, size int64, tooLarge bool, err error) {
-	// The point reader's result is the blob itself, shared with its
+	// The object reader's result is the blob itself, shared with its
 	// cache and never modified: no copy through a Reader.
-	if ss, ok := repo.Storer.(scanStorage); ok && ss.point != nil {
-		if typ, size, data, err := ss.point.read(h, e.opts.MaxFileSize); err == nil && typ == plumbing.BlobObject {
+	if ss, ok := repo.Storer.(scanStorage); ok && ss.reader != nil {
+		if typ, size, data, err := ss.reader.read(h, e.opts.MaxFileSize); err == nil && typ == plumbing.BlobObject {
 			if size > e.opts.MaxFileSize {
 				return nil, size, true, nil
 			}
@@ -279,8 +279,8 @@ func treeEntries(repo *git.Repository, h plumbing.Hash) ([]object.TreeEntry, err
 	if h.IsZero() {
 		return nil, nil
 	}
-	if ss, ok := repo.Storer.(scanStorage); ok && ss.point != nil {
-		if entries, ok := ss.point.tree(h); ok {
+	if ss, ok := repo.Storer.(scanStorage); ok && ss.reader != nil {
+		if entries, ok := ss.reader.tree(h); ok {
 			return entries, nil
 		}
 	}

@@ -105,8 +105,8 @@ func (g *gitObjects) object(t plumbing.ObjectType, h plumbing.Hash) (plumbing.En
 		return nil, plumbing.ErrObjectNotFound
 	}
 	if typ == plumbing.BlobObject && size > g.limit {
-		return &pointObject{hash: h, typ: typ, size: size, fallback: func() (plumbing.EncodedObject, error) {
-			return &streamObject{pointObject: pointObject{hash: h, typ: typ, size: size}, g: g}, nil
+		return &packedObject{hash: h, typ: typ, size: size, fallback: func() (plumbing.EncodedObject, error) {
+			return &streamObject{packedObject: packedObject{hash: h, typ: typ, size: size}, g: g}, nil
 		}}, nil
 	}
 	typ, size, err = g.header("contents", h)
@@ -117,12 +117,12 @@ func (g *gitObjects) object(t plumbing.ObjectType, h plumbing.Hash) (plumbing.En
 	if _, err := io.ReadFull(g.out, data); err != nil {
 		return nil, fmt.Errorf("git cat-file %s: %w", h, err)
 	}
-	return &pointObject{hash: h, typ: typ, size: size, data: data[:size]}, nil
+	return &packedObject{hash: h, typ: typ, size: size, data: data[:size]}, nil
 }
 
 // streamObject is a large blob read from its own `git cat-file blob`.
 type streamObject struct {
-	pointObject
+	packedObject
 	g *gitObjects
 }
 

@@ -22,10 +22,10 @@ const maxAlternateDepth = 5
 // and loose) is numbered once and swept once.
 type objectStore struct {
 	ids *objectIDs
-	// point is the repository's object reader, whose packs these are.
-	point *pointReader
-	packs []*packForest
-	loose []looseObject
+	// reader is the repository's object reader, whose packs these are.
+	reader *objectReader
+	packs  []*packForest
+	loose  []looseObject
 	// problems are packs and files that could not be opened; the sweep
 	// goes on without them and reports them.
 	problems []FileError
@@ -44,8 +44,8 @@ type looseObject struct {
 // openObjects lists every object of the repository r reads: the packs r
 // opened (their forests built for the sweep) and the loose objects of the
 // same object directories.
-func openObjects(r *pointReader) *objectStore {
-	st := &objectStore{point: r, problems: slices.Clone(r.problems)}
+func openObjects(r *objectReader) *objectStore {
+	st := &objectStore{reader: r, problems: slices.Clone(r.problems)}
 	var hashes int
 	for _, p := range r.packs {
 		f, err := newPackForest(p)

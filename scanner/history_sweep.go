@@ -388,7 +388,7 @@ func (s *sweep) boundMapped(n int64) {
 	}
 }
 
-// fallback reads entry i by hash through ext (the point reader, then
+// fallback reads entry i by hash through ext (the object reader, then
 // go-git) when the sweep's own reader could not (err): a pack feature or
 // an instruction this reader does not handle should cost speed, not
 // coverage. It returns err again if that cannot read the object either,
@@ -403,7 +403,7 @@ func (w *worker) fallback(p *packForest, i int32, kind plumbing.ObjectType, err 
 	}
 	w.s.fallbacks.Add(1)
 	// A copy: the worker recycles the buffers it resolves, and these
-	// bytes may be the point reader's cached object.
+	// bytes may be the object reader's cached object.
 	return bytes.Clone(data), nil
 }
 

@@ -80,7 +80,7 @@ type bufCache struct {
 	free  [32][][]byte
 	bytes int
 	// fresh makes every buffer a new allocation that is never reused:
-	// the point reader keeps what it reads in its delta-base cache and
+	// the object reader keeps what it reads in its delta-base cache and
 	// hands it out, so nothing it produced may be written again.
 	fresh bool
 }

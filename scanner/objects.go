@@ -18,7 +18,7 @@ import (
 // any packed object by first decoding the pack's whole index, verifying
 // its checksum and building a map from every offset to its hash (for its
 // object cache): about 50 ms for a pack of 300,000 objects, paid by every
-// pre-commit hook in a large repository. pointReader instead maps each
+// pre-commit hook in a large repository. objectReader instead maps each
 // index and binary-searches it, as git does, so a lookup costs
 // microseconds whatever the pack's size. Anything it cannot serve
 // (a loose object, a pack it cannot map, a corrupt entry) falls back to
@@ -28,16 +28,16 @@ import (
 // writes chains of at most 50 by default (pack.depth), 4095 at most.
 const maxPointDeltaDepth = 4096
 
-// errPointMiss means pointReader cannot serve the object; go-git will.
-var errPointMiss = errors.New("object not served by the point reader")
+// errNotServed means objectReader cannot serve the object; go-git will.
+var errNotServed = errors.New("object not served by the object reader")
 
-// pointReader is a repository's packed objects: every pack of its object
+// objectReader is a repository's packed objects: every pack of its object
 // directory and the alternates that names, each opened once (pack.go).
 // It reads single objects by hash, and hands the same packs to the
 // history sweep (openObjects), so that whoever reads a repository maps and
 // indexes each pack once and the sweep's fallbacks share the point reads'
 // delta-base cache.
-type pointReader struct {
+type objectReader struct {
 	objects string
 	// dirs are objects and its alternates; packs are theirs, in order.
 	dirs  []string
@@ -57,11 +57,11 @@ type pointReader struct {
 	treeEntries int
 }
 
-// openPointReader opens the packs under objectsDir and its alternates. It
+// openObjectReader opens the packs under objectsDir and its alternates. It
 // never fails: a pack it cannot open is recorded in problems and left to
 // go-git.
-func openPointReader(objectsDir string) *pointReader {
-	r := &pointReader{objects: objectsDir}
+func openObjectReader(objectsDir string) *objectReader {
+	r := &objectReader{objects: objectsDir}
 	r.zs.New = func() any {
 		z := &inflater{}
 		z.bufs.fresh = true // results are cached and shared, not recycled
@@ -84,10 +84,10 @@ func openPointReader(objectsDir string) *pointReader {
 }
 
 // read returns object h's type, size and, unless it is larger than limit,
-// its content. errPointMiss means the caller should ask go-git. The
+// its content. errNotServed means the caller should ask go-git. The
 // content may be shared with the delta-base cache: callers must not
 // modify it.
-func (r *pointReader) read(h plumbing.Hash, limit int64) (plumbing.ObjectType, int64, []byte, error) {
+func (r *objectReader) read(h plumbing.Hash, limit int64) (plumbing.ObjectType, int64, []byte, error) {
 	for _, p := range r.packs {
 		if off, ok := p.find(h); ok && p.data != nil {
 			z := r.zs.Get().(*inflater)
@@ -95,12 +95,12 @@ func (r *pointReader) read(h plumbing.Hash, limit int64) (plumbing.ObjectType, i
 			return r.readPacked(z, p, off, limit, 0)
 		}
 	}
-	return 0, 0, nil, errPointMiss
+	return 0, 0, nil, errNotServed
 }
 
 // readPacked reads the object at off, following its delta chain through
 // the delta-base cache.
-func (r *pointReader) readPacked(z *inflater, p *pack, off, limit int64, depth int) (plumbing.ObjectType, int64, []byte, error) {
+func (r *objectReader) readPacked(z *inflater, p *pack, off, limit int64, depth int) (plumbing.ObjectType, int64, []byte, error) {
 	r.mu.Lock()
 	c, ok := r.cache.get(p, off)
 	r.mu.Unlock()
@@ -111,11 +111,11 @@ func (r *pointReader) readPacked(z *inflater, p *pack, off, limit int64, depth i
 		return c.typ, int64(len(c.data)), c.data, nil
 	}
 	if depth > maxPointDeltaDepth || off < 12 || off >= int64(len(p.data))-20 {
-		return 0, 0, nil, errPointMiss
+		return 0, 0, nil, errNotServed
 	}
 	typ, size, n, ok := parseObjectHeader(p.data[off:])
 	if !ok {
-		return 0, 0, nil, errPointMiss
+		return 0, 0, nil, errNotServed
 	}
 	pos := off + int64(n)
 	switch typ {
@@ -125,44 +125,44 @@ func (r *pointReader) readPacked(z *inflater, p *pack, off, limit int64, depth i
 		}
 		data, err := z.inflateBytes(p.data[pos:], size)
 		if err != nil {
-			return 0, 0, nil, errPointMiss
+			return 0, 0, nil, errNotServed
 		}
 		r.addCache(p, off, typ, data, depth)
 		return typ, size, data, nil
 	case plumbing.OFSDeltaObject:
 		back, m, ok := parseOffset(p.data[pos:])
 		if !ok || back <= 0 || back > off {
-			return 0, 0, nil, errPointMiss
+			return 0, 0, nil, errNotServed
 		}
 		return r.applyPacked(z, p, off, off-back, pos+int64(m), size, limit, depth, nil)
 	case plumbing.REFDeltaObject:
 		if pos+20 > int64(len(p.data)) {
-			return 0, 0, nil, errPointMiss
+			return 0, 0, nil, errNotServed
 		}
 		var base plumbing.Hash
 		copy(base[:], p.data[pos:pos+20])
 		return r.applyPacked(z, p, off, -1, pos+20, size, limit, depth, &base)
 	}
-	return 0, 0, nil, errPointMiss
+	return 0, 0, nil, errNotServed
 }
 
 // applyPacked reads the base of the delta at off (at baseOff in p, or by
 // hash for a REF_DELTA) and applies the delta whose data starts at pos.
-func (r *pointReader) applyPacked(z *inflater, p *pack, off, baseOff, pos, deltaLen, limit int64, depth int, baseHash *plumbing.Hash) (plumbing.ObjectType, int64, []byte, error) {
+func (r *objectReader) applyPacked(z *inflater, p *pack, off, baseOff, pos, deltaLen, limit int64, depth int, baseHash *plumbing.Hash) (plumbing.ObjectType, int64, []byte, error) {
 	delta, err := z.inflateBytes(p.data[pos:], deltaLen)
 	if err != nil {
-		return 0, 0, nil, errPointMiss
+		return 0, 0, nil, errNotServed
 	}
 	defer z.bufs.put(delta)
 	// The result's size is the delta's second header; a too-large object
 	// is known without building it.
 	_, rest, ok := deltaSize(delta)
 	if !ok {
-		return 0, 0, nil, errPointMiss
+		return 0, 0, nil, errNotServed
 	}
 	dst, _, ok := deltaSize(rest)
 	if !ok {
-		return 0, 0, nil, errPointMiss
+		return 0, 0, nil, errNotServed
 	}
 	var typ plumbing.ObjectType
 	var base []byte
@@ -179,20 +179,20 @@ func (r *pointReader) applyPacked(z *inflater, p *pack, off, baseOff, pos, delta
 	}
 	out, err := z.applyDelta(base, delta)
 	if err != nil {
-		return 0, 0, nil, errPointMiss
+		return 0, 0, nil, errNotServed
 	}
 	r.addCache(p, off, typ, out, depth)
 	return typ, int64(len(out)), out, nil
 }
 
 // readAny finds a REF_DELTA's base in any pack.
-func (r *pointReader) readAny(z *inflater, h plumbing.Hash, depth int) (plumbing.ObjectType, int64, []byte, error) {
+func (r *objectReader) readAny(z *inflater, h plumbing.Hash, depth int) (plumbing.ObjectType, int64, []byte, error) {
 	for _, p := range r.packs {
 		if off, ok := p.find(h); ok && p.data != nil {
 			return r.readPacked(z, p, off, maxInt64, depth)
 		}
 	}
-	return 0, 0, nil, errPointMiss
+	return 0, 0, nil, errNotServed
 }
 
 const maxInt64 = 1<<63 - 1
@@ -204,7 +204,7 @@ const maxInt64 = 1<<63 - 1
 // ones, not the reverse, so caching them only evicts the chain roots and
 // trees that later reads need (on git/git's last hundred commits, 25 MB
 // inflated per scan became 22 MB, re-inflations 5 MB became 2 MB).
-func (r *pointReader) addCache(p *pack, off int64, typ plumbing.ObjectType, data []byte, depth int) {
+func (r *objectReader) addCache(p *pack, off int64, typ plumbing.ObjectType, data []byte, depth int) {
 	if depth == 0 && typ == plumbing.BlobObject {
 		return
 	}
@@ -213,11 +213,11 @@ func (r *pointReader) addCache(p *pack, off int64, typ plumbing.ObjectType, data
 	r.mu.Unlock()
 }
 
-// pointObject is an object the point reader served, in the form go-git's
+// packedObject is an object the object reader served, in the form go-git's
 // object decoders read: a plumbing.EncodedObject. A blob over the size
 // limit carries only its size, so deciding to skip it costs nothing; its
 // reader then asks go-git, which streams it.
-type pointObject struct {
+type packedObject struct {
 	hash     plumbing.Hash
 	typ      plumbing.ObjectType
 	size     int64
@@ -226,23 +226,23 @@ type pointObject struct {
 }
 
 // Hash returns the object's ID.
-func (o *pointObject) Hash() plumbing.Hash { return o.hash }
+func (o *packedObject) Hash() plumbing.Hash { return o.hash }
 
 // Type returns the object's type.
-func (o *pointObject) Type() plumbing.ObjectType { return o.typ }
+func (o *packedObject) Type() plumbing.ObjectType { return o.typ }
 
 // SetType is part of plumbing.EncodedObject; objects read from a store
 // are not changed.
-func (o *pointObject) SetType(t plumbing.ObjectType) { o.typ = t }
+func (o *packedObject) SetType(t plumbing.ObjectType) { o.typ = t }
 
 // Size returns the object's size, known even when its content was not read.
-func (o *pointObject) Size() int64 { return o.size }
+func (o *packedObject) Size() int64 { return o.size }
 
 // SetSize is part of plumbing.EncodedObject.
-func (o *pointObject) SetSize(s int64) { o.size = s }
+func (o *packedObject) SetSize(s int64) { o.size = s }
 
 // Reader returns the content, asking go-git for a large blob not read.
-func (o *pointObject) Reader() (io.ReadCloser, error) {
+func (o *packedObject) Reader() (io.ReadCloser, error) {
 	if o.data == nil && o.size > 0 {
 		obj, err := o.fallback()
 		if err != nil {
@@ -254,6 +254,6 @@ func (o *pointObject) Reader() (io.ReadCloser, error) {
 }
 
 // Writer is part of plumbing.EncodedObject; read objects are not written.
-func (o *pointObject) Writer() (io.WriteCloser, error) {
+func (o *packedObject) Writer() (io.WriteCloser, error) {
 	return nil, fmt.Errorf("write object %s: read-only", o.hash)
 }

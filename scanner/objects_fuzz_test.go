@@ -60,7 +60,7 @@ func writePack(t *testing.T, pack, idx []byte) string {
 }
 
 // FuzzPack sweeps an arbitrary pack and index, and reads every object the
-// index names through the point reader: no panic, no hang, and whatever
+// index names through the object reader: no panic, no hang, and whatever
 // both read of one object agrees.
 func FuzzPack(f *testing.F) {
 	pack, idx := seedPack(f)
@@ -77,7 +77,7 @@ func FuzzPack(f *testing.F) {
 			return
 		}
 		dir := writePack(t, pack, idx)
-		pr := openPointReader(dir)
+		pr := openObjectReader(dir)
 		st := openObjects(pr)
 		defer st.close()
 		s := newSweep(e, st)

@@ -122,7 +122,7 @@ func TestPackDeltaCopyOver64KiB(t *testing.T) {
 	if n := s.fallbacks.Load(); n != 0 {
 		t.Fatalf("%d object(s) read through the go-git fallback", n)
 	}
-	pr := openPointReader(filepath.Join(repo.dir, ".git", "objects"))
+	pr := openObjectReader(filepath.Join(repo.dir, ".git", "objects"))
 	if _, size, data, err := pr.read(plumbing.NewHash(id), maxInt64); err != nil || !bytes.Equal(data, result) {
 		t.Fatalf("point read: %d bytes, %v", size, err)
 	}

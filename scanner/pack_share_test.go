@@ -56,15 +56,15 @@ func TestSweepAndPointReadsShareOnePack(t *testing.T) {
 	if !ok {
 		t.Fatalf("repository storage is %T, not the scanner's", h.repo.Storer)
 	}
-	point := ss.point
-	if point != s.st.point {
+	reader := ss.reader
+	if reader != s.st.reader {
 		t.Fatal("the sweep and the repository have different object readers")
 	}
-	if len(point.packs) != len(files) || len(s.st.packs) != len(files) {
-		t.Fatalf("%d packs on disk, %d opened by the repository, %d swept", len(files), len(point.packs), len(s.st.packs))
+	if len(reader.packs) != len(files) || len(s.st.packs) != len(files) {
+		t.Fatalf("%d packs on disk, %d opened by the repository, %d swept", len(files), len(reader.packs), len(s.st.packs))
 	}
 	for i, f := range s.st.packs {
-		if f.pack != point.packs[i] {
+		if f.pack != reader.packs[i] {
 			t.Errorf("sweep's pack %d (%s) is not the repository's pack object", i, f.path)
 		}
 	}
@@ -94,14 +94,14 @@ func TestSweepAndPointReadsShareOnePack(t *testing.T) {
 	for _, f := range s.st.packs {
 		swept[f.pack] = true
 	}
-	point.mu.Lock()
-	cached := len(point.cache.byKey)
-	for k := range point.cache.byKey {
+	reader.mu.Lock()
+	cached := len(reader.cache.byKey)
+	for k := range reader.cache.byKey {
 		if !swept[k.p] {
 			t.Errorf("delta-base cache holds an object of a pack the sweep did not read (%s)", k.p.path)
 		}
 	}
-	point.mu.Unlock()
+	reader.mu.Unlock()
 	if cached == 0 {
 		t.Error("the point read cached nothing")
 	}

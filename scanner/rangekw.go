@@ -48,7 +48,7 @@ type versionMemo struct {
 
 // keptVersion is a version's bytes and its occurrences; it is never
 // modified once kept, so workers read it without the lock. The bytes are
-// readBlob's, which are never modified either (the point reader shares
+// readBlob's, which are never modified either (the object reader shares
 // them with its delta-base cache), so they are kept without a copy.
 type keptVersion struct {
 	data []byte

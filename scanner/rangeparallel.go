@@ -16,7 +16,7 @@ import (
 // merged in commit order, which keeps the output exactly what a
 // one-at-a-time scan gives. Each worker opens the repository again,
 // because go-git's storage is not safe for concurrent use, but shares the
-// first handle's point reader (objects.go), so packs are mapped once and
+// first handle's object reader (objects.go), so packs are mapped once and
 // delta bases are shared. The index of checked trees (trees.go) and the
 // last scanned version of each path with its keywords (rangekw.go) are
 // shared by the workers too: a commit's new tree is the old tree of the

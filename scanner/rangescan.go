@@ -99,9 +99,9 @@ func (e *Engine) scanRange(ctx context.Context, dir, spec string, progress func(
 	if err := w.loadShallow(); err != nil {
 		return nil, err
 	}
-	var share *pointReader
+	var share *objectReader
 	if ss, ok := repo.Storer.(scanStorage); ok {
-		share = ss.point
+		share = ss.reader
 	}
 	run := e.startRange(ctx, w, func() (*git.Repository, error) { return e.openRepoSharing(dir, share) })
 	defer run.stop()

@@ -46,7 +46,7 @@ type Repository struct {
 	GitDir, CommonDir string
 
 	// objects reads the packs; every handle sharing it maps each pack once.
-	objects *pointReader
+	objects *objectReader
 	// git answers what go-git cannot find, with OpenOptions.ViaGit.
 	git *gitObjects
 }
@@ -67,7 +67,7 @@ type OpenOptions struct {
 	// repository, which this one reads through (it is safe for concurrent
 	// use): parallel range workers map each pack once and share one
 	// delta-base cache. One of another object directory is ignored.
-	share *pointReader
+	share *objectReader
 }
 
 // OpenRepository opens the repository containing dir. It walks up to the
@@ -105,11 +105,11 @@ func OpenRepository(ctx context.Context, dir string, opts OpenOptions) (*Reposit
 	s := filesystem.NewStorageWithOptions(fsys, cache.NewObjectLRUDefault(),
 		filesystem.Options{LargeObjectThreshold: opts.MaxBlobSize})
 	objects := filepath.Join(common, "objects")
-	point := opts.share
-	if point == nil || point.objects != objects {
-		point = openPointReader(objects)
+	reader := opts.share
+	if reader == nil || reader.objects != objects {
+		reader = openObjectReader(objects)
 	}
-	ss := scanStorage{Storage: s, point: point, limit: opts.MaxBlobSize}
+	ss := scanStorage{Storage: s, reader: reader, limit: opts.MaxBlobSize}
 	repo, err := git.Open(ss, nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		return nil, fmt.Errorf("open repository: %s: %w", gitDir, ErrNotRepository)
@@ -117,7 +117,7 @@ func OpenRepository(ctx context.Context, dir string, opts OpenOptions) (*Reposit
 	if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)
 	}
-	r := &Repository{Repository: repo, GitDir: gitDir, CommonDir: common, objects: point}
+	r := &Repository{Repository: repo, GitDir: gitDir, CommonDir: common, objects: reader}
 	if opts.ViaGit {
 		g, err := startGitObjects(ctx, dir, opts.MaxBlobSize)
 		if err != nil {
@@ -151,7 +151,7 @@ func (e *Engine) openRepo(dir string) (*git.Repository, error) {
 
 // openRepoSharing is openRepo for another handle on a repository already
 // open with object reader share (see OpenOptions.share).
-func (e *Engine) openRepoSharing(dir string, share *pointReader) (*git.Repository, error) {
+func (e *Engine) openRepoSharing(dir string, share *objectReader) (*git.Repository, error) {
 	r, err := OpenRepository(context.Background(), dir, OpenOptions{MaxBlobSize: e.opts.MaxFileSize, share: share})
 	if err != nil {
 		return nil, err
@@ -295,23 +295,23 @@ var ignorableExtensions = map[string]bool{
 }
 
 // scanStorage hides ignorable extensions from go-git's check when the
-// repository is opened, and reads packed objects through the point
+// repository is opened, and reads packed objects through the object
 // reader. Every other method is the filesystem storage's.
 type scanStorage struct {
 	*filesystem.Storage
-	// point serves single packed objects without go-git's whole-index
+	// reader serves single packed objects without go-git's whole-index
 	// setup; see objects.go.
-	point *pointReader
-	limit int64
+	reader *objectReader
+	limit  int64
 }
 
-// EncodedObject reads an object through the point reader, falling back to
+// EncodedObject reads an object through the object reader, falling back to
 // go-git for loose objects and anything else it cannot serve.
 func (s scanStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
-	if s.point != nil {
-		typ, size, data, err := s.point.read(h, s.limit)
+	if s.reader != nil {
+		typ, size, data, err := s.reader.read(h, s.limit)
 		if err == nil && (t == plumbing.AnyObject || t == typ) {
-			return &pointObject{hash: h, typ: typ, size: size, data: data, fallback: func() (plumbing.EncodedObject, error) {
+			return &packedObject{hash: h, typ: typ, size: size, data: data, fallback: func() (plumbing.EncodedObject, error) {
 				return s.Storage.EncodedObject(t, h)
 			}}, nil
 		}

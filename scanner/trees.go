@@ -24,9 +24,9 @@ import (
 // emptied, which costs only the re-parsing.
 const maxTreeCacheEntries = 1 << 17
 
-// tree returns the entries of tree h, or false if the point reader cannot
+// tree returns the entries of tree h, or false if the object reader cannot
 // serve it (go-git then decodes it and reports any error).
-func (r *pointReader) tree(h plumbing.Hash) ([]object.TreeEntry, bool) {
+func (r *objectReader) tree(h plumbing.Hash) ([]object.TreeEntry, bool) {
 	r.mu.Lock()
 	if es, ok := r.trees[h]; ok {
 		r.mu.Unlock()
@@ -129,13 +129,13 @@ func nextTreeEntry(data []byte) (e rawEntry, rest []byte, ok bool) {
 
 // rawTree returns tree h's bytes (nil for the zero hash, the empty tree),
 // or ok false when h is not a tree this reader can serve as bytes. The
-// point reader's bytes are shared with its cache and never modified.
+// object reader's bytes are shared with its cache and never modified.
 func rawTree(repo *git.Repository, h plumbing.Hash) (data []byte, ok bool) {
 	if h.IsZero() {
 		return nil, true
 	}
-	if ss, isScan := repo.Storer.(scanStorage); isScan && ss.point != nil {
-		typ, _, data, err := ss.point.read(h, maxInt64)
+	if ss, isScan := repo.Storer.(scanStorage); isScan && ss.reader != nil {
+		typ, _, data, err := ss.reader.read(h, maxInt64)
 		if err == nil && typ == plumbing.TreeObject {
 			return data, true
 		}

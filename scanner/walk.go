@@ -67,7 +67,7 @@ func (s *storedCommits) commit(h plumbing.Hash) (*commitRec, error) {
 		return nil, err
 	}
 	var data []byte
-	if po, ok := obj.(*pointObject); ok && po.data != nil {
+	if po, ok := obj.(*packedObject); ok && po.data != nil {
 		data = po.data // parsed, never modified: no copy needed
 	} else {
 		rd, err := obj.Reader()
