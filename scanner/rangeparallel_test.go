@@ -2,13 +2,16 @@ package scanner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -205,5 +208,46 @@ func TestRangeScanDropsUnlisted(t *testing.T) {
 	}
 	if res.Files != 1 || len(res.Findings) != 0 || !reflect.DeepEqual(done, []int{1}) {
 		t.Fatalf("result %d files, %d findings, progress %v; want the listed commit's one file and progress [1]", res.Files, len(res.Findings), done)
+	}
+}
+
+// A range scan whose context ends, before the walk or while the workers
+// are busy, returns the cancellation and leaves no worker behind.
+func TestRangeCancelStopsWorkers(t *testing.T) {
+	r := newGitRepo(t)
+	var script strings.Builder
+	for i := range 300 {
+		content := strings.Repeat(fmt.Sprintf("line %d of commit %d\n", i, i), 200)
+		fmt.Fprintf(&script, "commit refs/heads/main\ncommitter C <c@example.com> %d +0000\ndata 2\nc\n", 1700000000+i*60)
+		fmt.Fprintf(&script, "M 100644 inline f%d.txt\ndata %d\n%s\n", i%5, len(content), content)
+	}
+	r.feed(script.String(), "fast-import", "--quiet")
+	before := runtime.NumGoroutine()
+	for _, after := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond} {
+		ctx, cancel := context.WithCancel(context.Background())
+		if after == 0 {
+			cancel()
+		} else {
+			time.AfterFunc(after, cancel)
+		}
+		res, err := New(Options{Workers: 4}).ScanRange(ctx, r.dir, "main~299..main")
+		cancel()
+		if err == nil {
+			// The scan beat the cancellation: then it must be whole.
+			if res.Commits != 299 || res.Files != 299 {
+				t.Fatalf("cancelled after %v: no error, yet %d commits and %d files of 299", after, res.Commits, res.Files)
+			}
+			continue
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled after %v: %v, want the cancellation", after, err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after the cancelled scans, %d before: workers were left running", n, before)
 	}
 }
