@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
@@ -31,32 +30,10 @@ import (
 // (see gitobjects.go): what a pre-receive hook needs to see a push's
 // objects in git's quarantine.
 func (e *Engine) ScanCommits(ctx context.Context, dir string, include, exclude []string, opts CommitsOptions) (res *Result, walked int, err error) {
-	var handles []*Repository
 	defer guardGit("scan commits", &err)
-	// Every handle shares the first one's object reader; with ViaGit each
-	// also runs its own git cat-file, ended when the scan is.
-	var first *Repository
-	open := func() (*git.Repository, error) {
-		oo := OpenOptions{MaxBlobSize: e.opts.MaxFileSize, ViaGit: opts.ViaGit}
-		if first != nil {
-			oo.share = first.objects
-		}
-		r, err := OpenRepository(ctx, dir, oo)
-		if err != nil {
-			return nil, err
-		}
-		if first == nil {
-			first = r
-		}
-		handles = append(handles, r)
-		return r.Repository, nil
-	}
-	defer func() {
-		for _, h := range handles {
-			h.Close()
-		}
-	}()
-	repo, err := open()
+	handles := e.repoHandles(ctx, dir, opts.ViaGit)
+	defer handles.close()
+	repo, err := handles.open()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -113,7 +90,7 @@ func (e *Engine) ScanCommits(ctx context.Context, dir string, include, exclude [
 			}
 		}
 	}
-	run := e.startRange(ctx, w, open)
+	run := e.startRange(ctx, w, handles.open)
 	defer run.stop()
 	commits, err := w.walk(ctx, inc, exc)
 	if err != nil {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -261,12 +263,7 @@ func (d *treeDiff) byName(from, to plumbing.Hash) error {
 			return err
 		}
 	}
-	names := make([]string, 0, len(old))
-	for n := range old {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(old)) {
 		if err := d.deleted(raw(old[n])); err != nil {
 			return err
 		}

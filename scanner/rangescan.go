@@ -91,7 +91,9 @@ type RangeProgress struct {
 // commit from the scanning goroutine; the caller throttles what it shows.
 func (e *Engine) scanRange(ctx context.Context, dir, spec string, progress func(RangeProgress)) (res *Result, err error) {
 	defer guardGit("scan range", &err)
-	repo, err := e.openRepo(dir)
+	handles := e.repoHandles(ctx, dir, false)
+	defer handles.close()
+	repo, err := handles.open()
 	if err != nil {
 		return nil, err
 	}
@@ -99,11 +101,7 @@ func (e *Engine) scanRange(ctx context.Context, dir, spec string, progress func(
 	if err := w.loadShallow(); err != nil {
 		return nil, err
 	}
-	var share *objectReader
-	if ss, ok := repo.Storer.(scanStorage); ok {
-		share = ss.reader
-	}
-	run := e.startRange(ctx, w, func() (*git.Repository, error) { return e.openRepoSharing(dir, share) })
+	run := e.startRange(ctx, w, handles.open)
 	defer run.stop()
 	commits, err := w.resolve(ctx, spec)
 	if err != nil {
@@ -383,10 +381,16 @@ type commitJob struct {
 
 // job prepares commit c's scan, noting a shallow boundary it meets.
 func (w *rangeWalk) job(c *commitRec) (commitJob, error) {
+	w.noteCut(c)
+	return w.jobFor(c)
+}
+
+// noteCut records c if it is a shallow boundary: a commit of the range
+// scanned as a root because its parents were not fetched.
+func (w *rangeWalk) noteCut(c *commitRec) {
 	if w.shallow[c.hash] {
 		w.cut[c.hash] = true
 	}
-	return w.jobFor(c)
 }
 
 // jobFor prepares commit c's scan. The walk calls it as it takes c, so

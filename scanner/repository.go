@@ -146,17 +146,50 @@ func (r *Repository) Close() error {
 // openRepo opens dir's repository with the engine's size limit, for the
 // scans that read a few objects through go-git's API.
 func (e *Engine) openRepo(dir string) (*git.Repository, error) {
-	return e.openRepoSharing(dir, nil)
-}
-
-// openRepoSharing is openRepo for another handle on a repository already
-// open with object reader share (see OpenOptions.share).
-func (e *Engine) openRepoSharing(dir string, share *objectReader) (*git.Repository, error) {
-	r, err := OpenRepository(context.Background(), dir, OpenOptions{MaxBlobSize: e.opts.MaxFileSize, share: share})
+	r, err := OpenRepository(context.Background(), dir, OpenOptions{MaxBlobSize: e.opts.MaxFileSize})
 	if err != nil {
 		return nil, err
 	}
 	return r.Repository, nil
+}
+
+// repoHandles opens handles on the repository containing dir for one scan
+// and its workers (go-git's storage is not safe for concurrent use): the
+// first opens the repository, every other one reads through the first's
+// object reader, so the packs are mapped once and the delta bases shared.
+// With viaGit each handle also runs its own git cat-file (OpenOptions).
+func (e *Engine) repoHandles(ctx context.Context, dir string, viaGit bool) *handleSet {
+	return &handleSet{ctx: ctx, dir: dir, opts: OpenOptions{MaxBlobSize: e.opts.MaxFileSize, ViaGit: viaGit}}
+}
+
+// handleSet is repoHandles' handles; its methods are not safe for
+// concurrent use.
+type handleSet struct {
+	ctx     context.Context
+	dir     string
+	opts    OpenOptions
+	handles []*Repository
+}
+
+// open opens one more handle.
+func (h *handleSet) open() (*git.Repository, error) {
+	opts := h.opts
+	if len(h.handles) > 0 {
+		opts.share = h.handles[0].objects
+	}
+	r, err := OpenRepository(h.ctx, h.dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	h.handles = append(h.handles, r)
+	return r.Repository, nil
+}
+
+// close closes every handle opened (ends their git processes).
+func (h *handleSet) close() {
+	for _, r := range h.handles {
+		r.Close()
+	}
 }
 
 // Location is where a repository is: its git directory and, unless it is

@@ -1,10 +1,9 @@
 package scanner
 
 import (
-	"sync"
-
 	"bytes"
 	"sort"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
