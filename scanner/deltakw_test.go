@@ -333,14 +333,7 @@ func TestAdaptedPlanMatchesStatic(t *testing.T) {
 	static := New(Options{})
 	static.planner.done.Store(true) // never adapts
 	g := patternstest.New(14)
-	var frags []string
-	for _, rule := range patterns.All() {
-		for _, s := range rule.Samples.True {
-			text, _ := g.Expand(s)
-			frags = append(frags, text)
-		}
-		frags = append(frags, rule.Keywords...)
-	}
+	frags := ruleFragments(g)
 	for i := 0; i < 200; i++ {
 		data := sweepInput(r, g, frags)
 		got := adapted.Scan(data, Provenance{Path: "x"})
@@ -440,14 +433,7 @@ func TestDeltaKeywordsAcrossEveryBoundary(t *testing.T) {
 // all rules and one with the AWS rules alone.
 func TestScanTrackedRolesMatchScan(t *testing.T) {
 	g := patternstest.New(16)
-	var frags []string
-	for _, rule := range patterns.All() {
-		for _, s := range rule.Samples.True {
-			text, _ := g.Expand(s)
-			frags = append(frags, text)
-		}
-		frags = append(frags, rule.Keywords...)
-	}
+	frags := ruleFragments(g)
 	for _, c := range []struct {
 		name  string
 		rules []patterns.Rule
@@ -498,4 +484,18 @@ func TestScanTrackedRolesMatchScan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ruleFragments is every rule's true samples, expanded with g's fake
+// credentials, and its keywords: the pieces sweepInput builds content of.
+func ruleFragments(g *patternstest.Gen) []string {
+	var frags []string
+	for _, rule := range patterns.All() {
+		for _, s := range rule.Samples.True {
+			text, _ := g.Expand(s)
+			frags = append(frags, text)
+		}
+		frags = append(frags, rule.Keywords...)
+	}
+	return frags
 }
