@@ -499,3 +499,30 @@ func ruleFragments(g *patternstest.Gen) []string {
 	}
 	return frags
 }
+
+// TestScanAllDenseAnchors checks scanAll, which goes a word at a time
+// through a byte met every few bytes, against a byte-by-byte search, on
+// text dense in every anchor byte and at every length around a word.
+func TestScanAllDenseAnchors(t *testing.T) {
+	idx := New(Options{}).kwTracker()
+	r := rand.New(rand.NewPCG(5, 8))
+	for i := range 300 {
+		data := keywordText(r, denseProbe*denseGap+i)
+		got, ok := idx.scanAll(data)
+		if !ok {
+			t.Fatalf("length %d: too many occurrences", len(data))
+		}
+		var want []kwOcc
+		for gi := range idx.plan.groups {
+			g := &idx.plan.groups[gi]
+			for at := range data {
+				if data[at] == g.anchors[0].b {
+					want = g.occurrencesAt(data, at, want)
+				}
+			}
+		}
+		if want = sortOccs(want); !reflect.DeepEqual(got, want) {
+			t.Fatalf("length %d: scanAll found %d occurrences, a byte-by-byte search %d", len(data), len(got), len(want))
+		}
+	}
+}

@@ -36,6 +36,7 @@ func main() {
 		os.Stderr.WriteString("keyward: error: interrupted\n")
 		os.Exit(exitInterrupted)
 	}()
+	floorGC(gcFloor)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
