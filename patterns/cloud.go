@@ -2,7 +2,6 @@ package patterns
 
 import (
 	"bytes"
-	"regexp"
 )
 
 // Cloud and AI-platform keys. Amazon Bedrock API keys and MWS tokens are
@@ -17,16 +16,16 @@ import (
 // Bedrock:   https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys.html
 
 var (
-	reGoogleAPIKey = regexp.MustCompile(`(?P<secret>AIza[0-9A-Za-z_-]{35})(?:[^0-9A-Za-z_-]|$)`)
+	reGoogleAPIKey = Lazy(`(?P<secret>AIza[0-9A-Za-z_-]{35})(?:[^0-9A-Za-z_-]|$)`)
 	// The account key is 64 random bytes, 88 characters of base64.
-	reAzureStorage = regexp.MustCompile(`DefaultEndpointsProtocol=https?;(?:[A-Za-z]+=[^;"'\s]*;)*?AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)`)
+	reAzureStorage = Lazy(`DefaultEndpointsProtocol=https?;(?:[A-Za-z]+=[^;"'\s]*;)*?AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)`)
 	// Every OpenAI key format (legacy sk-, sk-proj-, sk-svcacct-,
 	// sk-admin-) embeds "T3BlbkFJ", the base64 of "OpenAI".
-	reOpenAIKey    = regexp.MustCompile(`sk-[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}`)
-	reAnthropicKey = regexp.MustCompile(`sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_-]{80,}`)
+	reOpenAIKey    = Lazy(`sk-[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}`)
+	reAnthropicKey = Lazy(`sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_-]{80,}`)
 	// Long-term Bedrock API keys are "ABSK" and base64.
-	reBedrockKey = regexp.MustCompile(`ABSK[A-Za-z0-9+/]{100,}={0,2}`)
-	reMWSToken   = regexp.MustCompile(`amzn\.mws\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
+	reBedrockKey = Lazy(`ABSK[A-Za-z0-9+/]{100,}={0,2}`)
+	reMWSToken   = Lazy(`amzn\.mws\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
 )
 
 // maxBedrockKey bounds a Bedrock key match. Real keys are 130 to 300

@@ -1,7 +1,5 @@
 package patterns
 
-import "regexp"
-
 // Forge and package-registry tokens: whoever holds one can push code or
 // publish a package under the owner's name, which is how one leaked token
 // becomes a supply-chain attack. All of these formats carry a fixed,
@@ -14,25 +12,25 @@ import "regexp"
 // Docker: https://docs.docker.com/security/for-developers/access-tokens/
 
 var (
-	reGitHubPAT     = regexp.MustCompile(`ghp_[A-Za-z0-9]{36}\b`)
-	reGitHubFine    = regexp.MustCompile(`github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}\b`)
-	reGitHubOAuth   = regexp.MustCompile(`gho_[A-Za-z0-9]{36}\b`)
-	reGitHubApp     = regexp.MustCompile(`gh[su]_[A-Za-z0-9]{36}\b`)
-	reGitHubRefresh = regexp.MustCompile(`ghr_[A-Za-z0-9]{36,76}\b`)
+	reGitHubPAT     = Lazy(`ghp_[A-Za-z0-9]{36}\b`)
+	reGitHubFine    = Lazy(`github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}\b`)
+	reGitHubOAuth   = Lazy(`gho_[A-Za-z0-9]{36}\b`)
+	reGitHubApp     = Lazy(`gh[su]_[A-Za-z0-9]{36}\b`)
+	reGitHubRefresh = Lazy(`ghr_[A-Za-z0-9]{36,76}\b`)
 	// Classic personal access tokens are 20 characters; GitLab 17's
 	// routable tokens are longer and end ".01.<base36>".
-	reGitLabPAT   = regexp.MustCompile(`glpat-[A-Za-z0-9_-]{20,}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,9})?`)
-	reGitLabToken = regexp.MustCompile(`gl(?:dt|rt|ptt|oas|cbt|ft)-[A-Za-z0-9_-]{20,}`)
-	reNPMToken    = regexp.MustCompile(`npm_[A-Za-z0-9]{36}\b`)
-	reDockerPAT   = regexp.MustCompile(`dckr_pat_[A-Za-z0-9_-]{27,}`)
+	reGitLabPAT   = Lazy(`glpat-[A-Za-z0-9_-]{20,}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,9})?`)
+	reGitLabToken = Lazy(`gl(?:dt|rt|ptt|oas|cbt|ft)-[A-Za-z0-9_-]{20,}`)
+	reNPMToken    = Lazy(`npm_[A-Za-z0-9]{36}\b`)
+	reDockerPAT   = Lazy(`dckr_pat_[A-Za-z0-9_-]{27,}`)
 	// "AgEIcHlwaS5vcmc" is the base64 of the macaroon's opening: version 2,
 	// then the location "pypi.org".
-	rePyPIToken = regexp.MustCompile(`pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}`)
+	rePyPIToken = Lazy(`pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}`)
 )
 
 func forgeRules() []Rule {
 	// gh builds a rule for one of GitHub's four-character prefixes.
-	gh := func(id, desc string, re *regexp.Regexp, tmpl string, prefixes ...string) Rule {
+	gh := func(id, desc string, re *Pattern, tmpl string, prefixes ...string) Rule {
 		prefix := prefixes[0]
 		return Rule{
 			ID: id, Description: desc, Keywords: prefixes,

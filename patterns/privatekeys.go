@@ -2,7 +2,6 @@ package patterns
 
 import (
 	"bytes"
-	"regexp"
 )
 
 // Private keys unlock more than any token: SSH access to hosts, TLS server
@@ -51,19 +50,19 @@ const pemKinds = `(?:RSA |EC |DSA |ENCRYPTED )?`
 const elided = `(?:\.\.\.|…)?`
 
 var (
-	rePrivateKey = regexp.MustCompile(`-----BEGIN ` + pemKinds + `PRIVATE KEY-----(?:` +
+	rePrivateKey = Lazy(`-----BEGIN ` + pemKinds + `PRIVATE KEY-----(?:` +
 		pemBody + `*?-----END ` + pemKinds + `PRIVATE KEY-----|` +
 		pemSep + `(?:Proc-Type:[^\r\n\\]*` + pemSep + `DEK-Info:[^\r\n\\]*` + pemSep + `)?[A-Za-z0-9+/]{40,}={0,2}` + elided + `)`)
 
 	// OpenSSH bodies always begin with the base64 of "openssh-key-v1\0".
-	reOpenSSHKey = regexp.MustCompile(`-----BEGIN OPENSSH PRIVATE KEY-----` + pemSep +
+	reOpenSSHKey = Lazy(`-----BEGIN OPENSSH PRIVATE KEY-----` + pemSep +
 		`b3BlbnNzaC1rZXktdjE(?:` + pemBody + `*?-----END OPENSSH PRIVATE KEY-----|[A-Za-z0-9+/]{40,}={0,2}` + elided + `)`)
 
 	// PuTTY .ppk files (versions 2 and 3): header lines, the public key
 	// lines (at most 30 lines in all: an RSA-4096 file has 17), then
 	// "Private-Lines: N" and the private key, reported up to its first
 	// line. The bound keeps a file of repeated headers linear.
-	rePuTTYKey = regexp.MustCompile(`PuTTY-User-Key-File-[23]: [A-Za-z0-9-]+\r?\n` +
+	rePuTTYKey = Lazy(`PuTTY-User-Key-File-[23]: [A-Za-z0-9-]+\r?\n` +
 		`(?:[A-Za-z0-9-]+: [^\r\n]*\r?\n|[A-Za-z0-9+/=]+\r?\n){0,30}?` +
 		`Private-Lines: [0-9]+\r?\n[A-Za-z0-9+/=]{16,}`)
 
@@ -74,7 +73,7 @@ var (
 	// The body reuses pemBody, whose only '-' are in header lines, so a
 	// file of unterminated blocks stays linear (gitleaks finds git/git's
 	// test keyring with a rule like this; issue 10).
-	rePGPPrivateKey = regexp.MustCompile(`-----BEGIN PGP PRIVATE KEY BLOCK-----(?:` +
+	rePGPPrivateKey = Lazy(`-----BEGIN PGP PRIVATE KEY BLOCK-----(?:` +
 		pgpBody + `*?-----END PGP PRIVATE KEY BLOCK-----|` +
 		pemSep + `(?:` + pgpHeader + pemSep + `)*[A-Za-z0-9+/]{40,}={0,2}` + elided + `)`)
 
@@ -83,7 +82,7 @@ var (
 	// with other key orders are still caught by the private-key rule. The
 	// secret is the key exactly as the private-key rule reports it, so the
 	// scanner reports the file once, under this, the more specific rule.
-	reGCPServiceAccount = regexp.MustCompile(`"type"\s*:\s*"service_account"[^{}]*?"private_key"\s*:\s*"(?P<secret>-----BEGIN ` +
+	reGCPServiceAccount = Lazy(`"type"\s*:\s*"service_account"[^{}]*?"private_key"\s*:\s*"(?P<secret>-----BEGIN ` +
 		pemKinds + `PRIVATE KEY-----[^"]*?-----END ` + pemKinds + `PRIVATE KEY-----)(?:\\n)?"`)
 )
 

@@ -2,7 +2,6 @@ package patterns
 
 import (
 	"bytes"
-	"regexp"
 )
 
 // SaaS credentials that live in the same .env files as AWS keys: chat,
@@ -18,15 +17,15 @@ import (
 var (
 	// Bot, user, workspace-app and refresh tokens: a type letter, then
 	// dash-separated numeric IDs and a random tail.
-	reSlackToken    = regexp.MustCompile(`xox[abpr]-[0-9]{1,13}-[0-9A-Za-z-]{20,250}`)
-	reSlackAppToken = regexp.MustCompile(`xapp-[0-9]-[A-Z0-9]{9,12}-[0-9]{10,13}-[a-f0-9]{32,64}\b`)
-	reSlackWebhook  = regexp.MustCompile(`hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]{8,12}/[AB][A-Z0-9]{8,12}/[A-Za-z0-9]{20,32}\b`)
-	reStripeSecret  = regexp.MustCompile(`sk_live_[A-Za-z0-9]{24,247}\b`)
-	reStripeRestrct = regexp.MustCompile(`rk_live_[A-Za-z0-9]{24,247}\b`)
+	reSlackToken    = Lazy(`xox[abpr]-[0-9]{1,13}-[0-9A-Za-z-]{20,250}`)
+	reSlackAppToken = Lazy(`xapp-[0-9]-[A-Z0-9]{9,12}-[0-9]{10,13}-[a-f0-9]{32,64}\b`)
+	reSlackWebhook  = Lazy(`hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]{8,12}/[AB][A-Z0-9]{8,12}/[A-Za-z0-9]{20,32}\b`)
+	reStripeSecret  = Lazy(`sk_live_[A-Za-z0-9]{24,247}\b`)
+	reStripeRestrct = Lazy(`rk_live_[A-Za-z0-9]{24,247}\b`)
 	// Twilio API key SIDs are "SK" and 32 lowercase hex digits; alone they
 	// are identifiers, so the rule asks for "twilio" in the same content.
-	reTwilioAPIKey = regexp.MustCompile(`SK[0-9a-f]{32}\b`)
-	reSendGridKey  = regexp.MustCompile(`(?P<secret>SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})(?:[^A-Za-z0-9_-]|$)`)
+	reTwilioAPIKey = Lazy(`SK[0-9a-f]{32}\b`)
+	reSendGridKey  = Lazy(`(?P<secret>SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})(?:[^A-Za-z0-9_-]|$)`)
 )
 
 func serviceRules() []Rule {

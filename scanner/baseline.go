@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -81,7 +82,7 @@ var ErrBaselineVersion = errors.New("unsupported baseline version")
 // errBadBaseline is wrapped by ParseBaseline for malformed files.
 var errBadBaseline = errors.New("malformed baseline")
 
-var hexDigest = regexp.MustCompile(`^[0-9a-f]{64}$`)
+var hexDigest = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
 
 // ParseBaseline decodes and checks a baseline file's contents.
 func ParseBaseline(data []byte) (*Baseline, error) {
@@ -105,7 +106,7 @@ func ParseBaseline(data []byte) (*Baseline, error) {
 			return nil, fmt.Errorf("parse baseline: %w: entries[%d]: no rule_id", errBadBaseline, i)
 		case e.Path == "":
 			return nil, fmt.Errorf("parse baseline: %w: entries[%d]: no path", errBadBaseline, i)
-		case !hexDigest.MatchString(e.SecretSHA256):
+		case !hexDigest().MatchString(e.SecretSHA256):
 			return nil, fmt.Errorf("parse baseline: %w: entries[%d]: secret_sha256 is not a lower-case hex SHA-256", errBadBaseline, i)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"encoding/binary"
 	"math/bits"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -150,7 +149,8 @@ var roleKeywords = func() []struct {
 	for _, a := range base64Anchors {
 		anchors = append(anchors, string(a))
 	}
-	exact := func(ks []string) *regexp.Regexp { return regexp.MustCompile("(?:" + strings.Join(ks, "|") + ")") }
+	// Only their source is read (exactKeywords): never compiled.
+	exact := func(ks []string) *patterns.Pattern { return patterns.Lazy("(?:" + strings.Join(ks, "|") + ")") }
 	return []struct {
 		r    role
 		rule patterns.Rule

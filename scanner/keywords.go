@@ -394,11 +394,11 @@ func equalFoldASCII(b []byte, s string) bool {
 // before giving up and matching keywords case-insensitively.
 const maxPrefixes = 32
 
-// exactCache remembers exactKeywords per compiled regexp: the analysis
-// parses the pattern, far too slow to repeat per file. Regexps are
-// compiled once per process (the built-in table, a project's config), so
-// the cache stays small.
-var exactCache sync.Map // *regexp.Regexp -> exactEntry
+// exactCache remembers exactKeywords per pattern: the analysis parses the
+// pattern, far too slow to repeat per file. Patterns are made once per
+// process (the built-in table, a project's config), so the cache stays
+// small.
+var exactCache sync.Map // *patterns.Pattern -> exactEntry
 
 type exactEntry struct {
 	keywords []string

@@ -3,7 +3,6 @@ package scanner
 import (
 	"bytes"
 	"math/rand/v2"
-	"regexp"
 	"testing"
 
 	"github.com/keyward/keyward/patterns"
@@ -101,7 +100,7 @@ func TestExactKeywords(t *testing.T) {
 		{`(?:foo|ba[rz])_x`, []string{"foo_", "bar_"}, false},
 		{`x[0-9]+acme`, []string{"acme"}, false},
 	} {
-		r := patterns.Rule{Regexp: regexp.MustCompile(c.re), Keywords: c.kw}
+		r := patterns.Rule{Regexp: patterns.Lazy(c.re), Keywords: c.kw}
 		if got := exactKeywords(&r); got != c.exact {
 			t.Errorf("%s with %q: exact %v, want %v", c.re, c.kw, got, c.exact)
 		}

@@ -32,7 +32,7 @@ func TestOthersTable(t *testing.T) {
 		if patterns.IsAWS(r.ID) {
 			t.Errorf("%s: a regexp rule is marked AWS", r.ID)
 		}
-		if prefix, _ := r.Regexp.LiteralPrefix(); len(prefix) < 2 {
+		if prefix, _ := r.Regexp.Regexp().LiteralPrefix(); len(prefix) < 2 {
 			t.Errorf("%s: regexp %q opens without a literal prefix", r.ID, r.Regexp)
 		}
 		for i, tmpl := range r.Samples.True {

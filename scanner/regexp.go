@@ -42,8 +42,9 @@ func dropSameSpan(fs []Finding) []Finding {
 // neither allowlisted nor under the rule's entropy floor.
 func matchRegexp(r *patterns.Rule, data []byte, prov Provenance) []Finding {
 	var fs []Finding
-	secretIdx := r.Regexp.SubexpIndex("secret")
-	for _, m := range r.Regexp.FindAllSubmatchIndex(data, -1) {
+	re := r.Regexp.Regexp()
+	secretIdx := re.SubexpIndex("secret")
+	for _, m := range re.FindAllSubmatchIndex(data, -1) {
 		start, end := m[0], m[1]
 		if secretIdx > 0 && m[2*secretIdx] >= 0 {
 			start, end = m[2*secretIdx], m[2*secretIdx+1]

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -102,7 +103,7 @@ func (o *emulatorOptions) addFlags(fs *pflag.FlagSet) {
 }
 
 // accountIDRE is an AWS account ID.
-var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
+var accountIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{12}$`) })
 
 // memberRoleTrust lets the management account assume a member's role, as
 // AWS Organizations sets up OrganizationAccountAccessRole.
@@ -125,7 +126,7 @@ func parseCounts(flag string, vals []string) (map[string]int, error) {
 	return out, nil
 }
 
-var userNameRE = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
+var userNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`) })
 
 func runEmulator(ctx context.Context, e *env, args []string) error {
 	var o emulatorOptions
@@ -139,7 +140,7 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	}
 	seen := map[string]bool{"admin": true}
 	for _, u := range append(append([]string(nil), o.seedUsers...), o.seedAdmins...) {
-		if !userNameRE.MatchString(u) || seen[u] {
+		if !userNameRE().MatchString(u) || seen[u] {
 			return usagef("IAM user names are 1-64 of A-Z a-z 0-9 +=,.@_-, each once (and admin is the operator)", "bad seeded user %q", u)
 		}
 		seen[u] = true
@@ -149,11 +150,11 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	default:
 		return usagef("the partitions are aws, aws-us-gov and aws-cn", "bad --partition %q", o.partition)
 	}
-	if !accountIDRE.MatchString(o.account) {
+	if !accountIDRE().MatchString(o.account) {
 		return usagef("an account ID is 12 digits", "bad --account %q", o.account)
 	}
 	for _, a := range o.accounts {
-		if !accountIDRE.MatchString(a) || a == o.account {
+		if !accountIDRE().MatchString(a) || a == o.account {
 			return usagef("member account IDs are 12 digits, other than --account", "bad --accounts entry %q", a)
 		}
 	}

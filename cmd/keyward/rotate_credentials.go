@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward/scanner/regfile"
@@ -34,7 +35,9 @@ type rotationMarker struct {
 
 const markerPrefix = "# keyward rotate:"
 
-var markerRE = regexp.MustCompile(`^# keyward rotate: replaced (\S+) of IAM user (\S+) at (\S+);`)
+var markerRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^# keyward rotate: replaced (\S+) of IAM user (\S+) at (\S+);`)
+})
 
 func (m rotationMarker) line(profile string, grace time.Duration) string {
 	return fmt.Sprintf("%s replaced %s of IAM user %s at %s; it is inactive: delete it with 'keyward rotate --profile %s --finish' after %s",
@@ -99,7 +102,7 @@ func readProfileKey(data []byte, profile string) (profileKey, error) {
 	}
 	var pk profileKey
 	for _, l := range lines[start+1 : end] {
-		if m := markerRE.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
+		if m := markerRE().FindStringSubmatch(strings.TrimSpace(l)); m != nil {
 			at, err := time.Parse(time.RFC3339, m[3])
 			if err == nil {
 				pk.pending = &rotationMarker{oldKeyID: m[1], user: m[2], replacedAt: at}

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 
@@ -161,10 +162,10 @@ const (
 
 // ruleIDPattern keeps rule IDs usable in file names, SARIF and shell
 // arguments without quoting.
-var ruleIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+var ruleIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`) })
 
 // sha256Pattern is a lower- or upper-case hex SHA-256 digest.
-var sha256Pattern = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+var sha256Pattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F]{64}$`) })
 
 // rawConfig is the union of both files' keys; which subset is legal is
 // checked after decoding, so both files share one parser and one set of
@@ -322,7 +323,7 @@ func (p *parser) tomlError(err error) error {
 			Err: fmt.Errorf("%w: %s", ErrBadTOML, pe.Message)}
 	}
 	// Type mismatches come as "toml: line N (last key "k"): msg".
-	if m := typeErrPattern.FindStringSubmatch(err.Error()); m != nil {
+	if m := typeErrPattern().FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return &ConfigError{File: p.file, Line: line, Key: p.indexKey(m[2], line), Err: fmt.Errorf("%w: %s", ErrBadTOML, m[3])}
 	}
@@ -339,7 +340,7 @@ func (p *parser) indexKey(key string, line int) string {
 	}
 	n := -1
 	for i := 0; i < line && i < len(p.lines); i++ {
-		if m := headerPattern.FindStringSubmatch(p.lines[i]); m != nil && strings.HasPrefix(strings.TrimSpace(p.lines[i]), "[[") &&
+		if m := headerPattern().FindStringSubmatch(p.lines[i]); m != nil && strings.HasPrefix(strings.TrimSpace(p.lines[i]), "[[") &&
 			strings.ReplaceAll(m[1], " ", "") == table {
 			n++
 		}
@@ -350,7 +351,7 @@ func (p *parser) indexKey(key string, line int) string {
 	return fmt.Sprintf("%s[%d].%s", table, n, rest)
 }
 
-var typeErrPattern = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+var typeErrPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`) })
 
 func (p *parser) project(raw *rawConfig) (*Config, error) {
 	c := &Config{Baseline: raw.Baseline, AllowConfigChanges: raw.AllowConfigChanges}
@@ -380,7 +381,7 @@ func (p *parser) project(raw *rawConfig) (*Config, error) {
 		switch {
 		case rr.ID == "":
 			return nil, p.errf(at("id", -1), ErrBadValue, "missing: every rule needs an id")
-		case !ruleIDPattern.MatchString(rr.ID):
+		case !ruleIDPattern().MatchString(rr.ID):
 			return nil, p.errf(at("id", -1), ErrBadValue, "%q: use lower-case letters, digits, '.', '_' and '-'", rr.ID)
 		case builtin[rr.ID]:
 			return nil, p.errf(at("id", -1), ErrDuplicateRule, "%q is a built-in rule", rr.ID)
@@ -408,7 +409,7 @@ func (p *parser) project(raw *rawConfig) (*Config, error) {
 		}
 		cr := CustomRule{Rule: patterns.Rule{
 			ID: rr.ID, Description: rr.Description, Matcher: patterns.MatchRegexp,
-			Regexp: re, MinEntropy: rr.Entropy,
+			Regexp: patterns.Compiled(re), MinEntropy: rr.Entropy,
 		}}
 		if cr.Description == "" {
 			cr.Description = "custom rule " + rr.ID
@@ -473,7 +474,7 @@ func (p *parser) allow(ra rawAllow, base keyPath, known map[string]bool, top boo
 		return a, err
 	}
 	for j, h := range ra.SecretSHA256 {
-		if !sha256Pattern.MatchString(h) {
+		if !sha256Pattern().MatchString(h) {
 			// The value is not echoed: someone may have pasted the secret
 			// itself here.
 			return a, p.errf(at("secret_sha256", j), ErrBadValue,
@@ -582,8 +583,10 @@ func (p *parser) errf(kp keyPath, err error, format string, args ...any) error {
 // line, [[rules]] headers); a key in an inline table is placed at its
 // table's line, and failing that the error carries no line.
 var (
-	headerPattern = regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$`)
-	keyPattern    = regexp.MustCompile(`^\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*[=.]`)
+	headerPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$`) })
+	keyPattern    = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*[=.]`)
+	})
 )
 
 // locate returns the 1-based line of kp in the file, or 0.
@@ -595,7 +598,7 @@ func (p *parser) locate(kp keyPath) int {
 	}
 	var headers []header
 	for i, l := range p.lines {
-		if m := headerPattern.FindStringSubmatch(l); m != nil && !keyPattern.MatchString(l) {
+		if m := headerPattern().FindStringSubmatch(l); m != nil && !keyPattern().MatchString(l) {
 			name := strings.Join(strings.Fields(strings.ReplaceAll(m[1], " ", "")), "")
 			headers = append(headers, header{line: i, name: name, array: strings.HasPrefix(strings.TrimSpace(l), "[[")})
 		}
@@ -654,7 +657,7 @@ func (p *parser) locate(kp keyPath) int {
 // keyLine returns the 1-based line in [start, end) that sets key, or 0.
 func (p *parser) keyLine(key string, start, end int) int {
 	for l := start; l < end && l < len(p.lines); l++ {
-		if m := keyPattern.FindStringSubmatch(p.lines[l]); m != nil && m[1]+m[2]+m[3] == key {
+		if m := keyPattern().FindStringSubmatch(p.lines[l]); m != nil && m[1]+m[2]+m[3] == key {
 			return l + 1
 		}
 	}

@@ -24,7 +24,7 @@ func TestParseConfig(t *testing.T) {
 		t.Fatalf("got %+v", c)
 	}
 	r := c.Rules[0]
-	if r.ID != "acme-api-key" || r.Matcher != patterns.MatchRegexp || r.MinEntropy != 3.5 || r.Regexp.SubexpIndex("secret") != 1 || len(r.Paths) != 2 {
+	if r.ID != "acme-api-key" || r.Matcher != patterns.MatchRegexp || r.MinEntropy != 3.5 || r.Regexp.Regexp().SubexpIndex("secret") != 1 || len(r.Paths) != 2 {
 		t.Errorf("rule: %+v", r)
 	}
 	// The rule's own allowlist comes first, limited to the rule.
@@ -126,7 +126,7 @@ func FuzzParseConfig(f *testing.F) {
 			check(err)
 		} else {
 			for _, r := range c.ScanRules() {
-				if r.Matcher == patterns.MatchRegexp && (r.Regexp == nil || r.Regexp.MatchString("")) {
+				if r.Matcher == patterns.MatchRegexp && (r.Regexp == nil || r.Regexp.Regexp().MatchString("")) {
 					t.Fatalf("rule %s: unusable regexp", r.ID)
 				}
 			}

@@ -3,6 +3,7 @@ package config
 import (
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // Error messages about configuration and flags quote the value they
@@ -17,11 +18,11 @@ import (
 const maxShownValue = 8
 
 // identifierLike is what rule IDs, format names and keywords look like.
-var identifierLike = regexp.MustCompile(`^-{0,2}[a-z][a-z0-9._-]*$`)
+var identifierLike = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-{0,2}[a-z][a-z0-9._-]*$`) })
 
 // RedactValue returns v as it may appear in an error message.
 func RedactValue(v string) string {
-	if len(v) <= maxShownValue || identifierLike.MatchString(v) && len(v) <= 64 {
+	if len(v) <= maxShownValue || identifierLike().MatchString(v) && len(v) <= 64 {
 		return v
 	}
 	n := 4
@@ -32,11 +33,11 @@ func RedactValue(v string) string {
 }
 
 // quoted finds double-quoted strings in a message, escapes included.
-var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+var quoted = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`"(?:[^"\\]|\\.)*"`) })
 
 // RedactQuoted redacts every double-quoted value in msg with RedactValue.
 func RedactQuoted(msg string) string {
-	return quoted.ReplaceAllStringFunc(msg, func(q string) string {
+	return quoted().ReplaceAllStringFunc(msg, func(q string) string {
 		v, err := strconv.Unquote(q)
 		if err != nil {
 			v = q[1 : len(q)-1]

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Forge API defaults; GITHUB_API_URL and CI_API_V4_URL, which GitHub
@@ -152,12 +153,12 @@ func (c *ForgeClient) get(ctx context.Context, rawURL, forge string, v any) (htt
 	return resp.Header, nil
 }
 
-var linkNext = regexp.MustCompile(`<([^>]+)>\s*;\s*rel="?next"?`)
+var linkNext = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`<([^>]+)>\s*;\s*rel="?next"?`) })
 
 // nextLink is the rel="next" URL of an RFC 8288 Link header, "" if none.
 func nextLink(h string) string {
 	for _, part := range strings.Split(h, ",") {
-		if m := linkNext.FindStringSubmatch(part); m != nil {
+		if m := linkNext().FindStringSubmatch(part); m != nil {
 			return m[1]
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // maxListLine bounds one line of a repository list; a clone URL is a few
@@ -34,14 +35,14 @@ func (r Repo) ID() string {
 	if i := strings.LastIndexAny(tail, "/:"); i >= 0 {
 		tail = tail[i+1:]
 	}
-	tail = unsafeName.ReplaceAllString(tail, "_")
+	tail = unsafeName().ReplaceAllString(tail, "_")
 	if len(tail) > 40 {
 		tail = tail[:40]
 	}
 	return tail + "-" + hex.EncodeToString(h[:6])
 }
 
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+var unsafeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
 
 // NewRepo makes a Repo from a clone URL or a path; relative paths are made
 // absolute against the working directory, since the sweep clones from
@@ -67,10 +68,10 @@ func NewRepo(s string) (Repo, error) {
 }
 
 // scpLike is git's user@host:path form.
-var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:`)
+var scpLike = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:`) })
 
 func isURL(s string) bool {
-	return strings.Contains(s, "://") || scpLike.MatchString(s)
+	return strings.Contains(s, "://") || scpLike().MatchString(s)
 }
 
 // Normalize is the identity of a repository, so that the same repository
@@ -83,7 +84,7 @@ func Normalize(s string) string {
 	if !isURL(s) {
 		return filepath.Clean(s)
 	}
-	if scpLike.MatchString(s) {
+	if scpLike().MatchString(s) {
 		at := strings.Index(s, "@")
 		colon := strings.Index(s[at:], ":") + at
 		s = "ssh://" + s[:colon] + "/" + strings.TrimPrefix(s[colon+1:], "/")
