@@ -3,7 +3,6 @@ package scanner
 import (
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"math/bits"
 	"slices"
 	"sort"
@@ -205,7 +204,6 @@ func (idx *kwIndex) scanAll(data []byte) ([]kwOcc, bool) {
 	for gi := range idx.plan.groups {
 		g := &idx.plan.groups[gi]
 		b := g.anchors[0].b
-		hits := 0
 		for j := 0; j < len(data); {
 			k := bytes.IndexByte(data[j:], b)
 			if k < 0 {
@@ -216,27 +214,10 @@ func (idx *kwIndex) scanAll(data []byte) ([]kwOcc, bool) {
 			if out = g.occurrencesAt(data, at, out); len(out) > maxKeywordOccurrences {
 				return nil, false
 			}
-			// A byte met every few dozen bytes (the 'c' of "secret" in
-			// C) costs a call per occurrence: go on a word at a time.
-			if hits++; hits >= denseProbe && j < hits*denseGap {
-				var ok bool
-				if out, ok = g.scanDense(data, j, out); !ok {
-					return nil, false
-				}
-				break
-			}
 		}
 	}
 	return sortOccs(out), true
 }
-
-// Dense anchor bytes: once a pass has met denseProbe occurrences of its
-// byte less than denseGap bytes apart on average, bytes.IndexByte's setup
-// per call costs more than reading the rest a word at a time.
-const (
-	denseProbe = 64
-	denseGap   = 64
-)
 
 // occurrencesAt appends the keyword occurrences anchored at data[at], an
 // occurrence of g's byte.
@@ -249,32 +230,6 @@ func (g *anchorGroup) occurrencesAt(data []byte, at int, out []kwOcc) []kwOcc {
 		}
 	}
 	return out
-}
-
-// scanDense appends the occurrences of g's keywords anchored in data[from:],
-// finding g's byte eight bytes at a time. It reports false when there are
-// more than maxKeywordOccurrences.
-func (g *anchorGroup) scanDense(data []byte, from int, out []kwOcc) ([]kwOcc, bool) {
-	const low7 = 0x7f7f7f7f7f7f7f7f
-	pat := 0x0101010101010101 * uint64(g.anchors[0].b)
-	j := from
-	for ; j+8 <= len(data); j += 8 {
-		x := binary.LittleEndian.Uint64(data[j:]) ^ pat
-		// The high bit of each byte of x that is zero, exactly: no
-		// carry crosses a byte, as (x&low7)+low7 ≤ 0xfe in each.
-		for m := ^((x&low7 + low7) | x | low7); m != 0; m &= m - 1 {
-			out = g.occurrencesAt(data, j+bits.TrailingZeros64(m)>>3, out)
-		}
-		if len(out) > maxKeywordOccurrences {
-			return nil, false
-		}
-	}
-	for ; j < len(data); j++ {
-		if data[j] == g.anchors[0].b {
-			out = g.occurrencesAt(data, j, out)
-		}
-	}
-	return out, len(out) <= maxKeywordOccurrences
 }
 
 // mask is the anchors to compare at an occurrence. Only masked groups
