@@ -35,7 +35,7 @@ var (
 // main table; a longer code continues in a subtable of at most 2^(15 -
 // those bits) entries, one per code at most, which bounds the tables.
 const (
-	litlenBits   = 10
+	litlenBits   = 9
 	distBits     = 8
 	codelenBits  = 7
 	litlenEnough = 1<<litlenBits + 286<<(15-litlenBits)
