@@ -176,8 +176,12 @@ func (p *pack) find(h plumbing.Hash) (int64, bool) {
 		return 0, false
 	}
 	names := p.idx[idxHeader+idxFanout:]
-	for lo < hi {
+	key := binary.BigEndian.Uint64(h[1:9])
+	for step := 0; lo < hi; step++ {
 		mid := lo + (hi-lo)/2
+		if step < maxInterpolations && hi-lo > 8 {
+			mid = interpolate(names, lo, hi, key)
+		}
 		switch c := bytes.Compare(names[mid*20:mid*20+20], h[:]); {
 		case c == 0:
 			return p.offset(mid)
@@ -188,6 +192,31 @@ func (p *pack) find(h plumbing.Hash) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// maxInterpolations bounds the interpolation steps of a lookup before it
+// halves the range instead: object names are uniformly distributed, so
+// guessing a name's place from its value finds it in two or three probes
+// where halving a bucket of git/git's 850,000 objects takes twelve (the
+// comparisons were 2% of a range scan's CPU, and each probe may touch a
+// page of the index not yet read); a damaged index's order is not, and
+// halving bounds the search whatever it holds.
+const maxInterpolations = 3
+
+// interpolate guesses where, among names[lo:hi) (hi-lo > 1), an entry
+// whose bytes 1 to 8 are key would be, from those of the first and last
+// entries: within [lo, hi).
+func interpolate(names []byte, lo, hi uint32, key uint64) uint32 {
+	first := binary.BigEndian.Uint64(names[lo*20+1:])
+	last := binary.BigEndian.Uint64(names[(hi-1)*20+1:])
+	switch {
+	case key <= first:
+		return lo
+	case key >= last:
+		return hi - 1
+	}
+	at := lo + uint32(float64(key-first)/float64(last-first)*float64(hi-1-lo))
+	return min(at, hi-1)
 }
 
 // hashAt is the name of the index's entry i.

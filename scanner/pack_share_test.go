@@ -3,7 +3,9 @@ package scanner
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -190,5 +192,73 @@ func TestAlternatesReadOnce(t *testing.T) {
 	}
 	if len(byKey(rng, creds.keyID)) != 1 {
 		t.Errorf("range: %d findings for the key, warnings %q", len(byKey(rng, creds.keyID)), rng.Warnings)
+	}
+}
+
+// TestPackFindMatchesIndex checks the lookup of every object of a pack
+// against git's own listing of its index (git show-index), and that names
+// next to each one's, absent from the pack, are not found: interpolating
+// from a name's value must land where halving the range would.
+func TestPackFindMatchesIndex(t *testing.T) {
+	r := newTestRepo(t)
+	var script strings.Builder
+	script.WriteString("commit refs/heads/main\ncommitter C <c@example.com> 1700000000 +0000\ndata 1\nx\n")
+	for i := range 3000 {
+		content := fmt.Sprintf("file %d\n", i)
+		fmt.Fprintf(&script, "M 100644 inline f%04d\ndata %d\n%s\n", i, len(content), content)
+	}
+	cmd := exec.Command("git", "fast-import", "--quiet")
+	cmd.Dir, cmd.Env, cmd.Stdin = r.dir, r.env(), strings.NewReader(script.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("fast-import: %v\n%s", err, out)
+	}
+	r.git("repack", "-adq")
+	idxs, _ := filepath.Glob(filepath.Join(r.dir, ".git", "objects", "pack", "*.idx"))
+	if len(idxs) != 1 {
+		t.Fatalf("%d pack indexes, want 1", len(idxs))
+	}
+	p, err := openPack(strings.TrimSuffix(idxs[0], ".idx") + ".pack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := os.Open(idxs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	show := exec.Command("git", "show-index")
+	show.Stdin = idx
+	out, err := show.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[plumbing.Hash]int64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var off int64
+		var name string
+		if _, err := fmt.Sscanf(line, "%d %s", &off, &name); err != nil {
+			t.Fatalf("show-index line %q: %v", line, err)
+		}
+		want[plumbing.NewHash(name)] = off
+	}
+	if len(want) < 3000 {
+		t.Fatalf("pack holds %d objects, want over 3000", len(want))
+	}
+	for h, off := range want {
+		if got, ok := p.find(h); !ok || got != off {
+			t.Fatalf("find(%s) = %d, %v; want %d", h, got, ok, off)
+		}
+		for _, i := range []int{1, 8, 19} {
+			for _, d := range []byte{1, 0xff} {
+				near := h
+				near[i] += d
+				if _, in := want[near]; in {
+					continue
+				}
+				if got, ok := p.find(near); ok {
+					t.Fatalf("find(%s), not in the pack, = %d", near, got)
+				}
+			}
+		}
 	}
 }
