@@ -31,13 +31,13 @@ type inflater struct {
 
 // inflateBytes inflates a zlib stream that must yield exactly size bytes.
 func (z *inflater) inflateBytes(comp []byte, size int64) ([]byte, error) {
-	if size > int64(len(comp))*maxInflateRatio+64 {
-		return nil, fmt.Errorf("inflate object: %w: claims %d bytes from %d", errCorruptObject, size, len(comp))
+	if err := checkInflatedSize(comp, size); err != nil {
+		return nil, err
 	}
 	out := z.bufs.get(int(size))
-	if err := z.dec.Zlib(out, comp); err != nil {
+	if err := z.inflateInto(out, comp); err != nil {
 		z.bufs.put(out)
-		return nil, fmt.Errorf("inflate object: %w: %w", errCorruptObject, err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -49,21 +49,36 @@ const maxScratch = 8 << 20
 // the next call overwrites: for data read once and dropped, a delta's
 // instructions.
 func (z *inflater) inflateScratch(comp []byte, size int64) ([]byte, error) {
-	if size > int64(len(comp))*maxInflateRatio+64 {
-		return nil, fmt.Errorf("inflate object: %w: claims %d bytes from %d", errCorruptObject, size, len(comp))
+	if err := checkInflatedSize(comp, size); err != nil {
+		return nil, err
 	}
-	out := z.scratch
-	if int64(cap(out)) < size {
-		out = make([]byte, size)
-		if size <= maxScratch {
-			z.scratch = out
+	if int64(cap(z.scratch)) < size {
+		buf := make([]byte, size)
+		if size > maxScratch {
+			return buf, z.inflateInto(buf, comp)
 		}
+		z.scratch = buf
 	}
-	out = out[:size]
+	out := z.scratch[:size]
+	return out, z.inflateInto(out, comp)
+}
+
+// checkInflatedSize refuses a size no stream of comp's length can inflate
+// to, before a buffer of that size is allocated.
+func checkInflatedSize(comp []byte, size int64) error {
+	if size > int64(len(comp))*maxInflateRatio+64 {
+		return fmt.Errorf("inflate object: %w: claims %d bytes from %d", errCorruptObject, size, len(comp))
+	}
+	return nil
+}
+
+// inflateInto inflates the zlib stream at the start of comp into out,
+// which it must fill exactly.
+func (z *inflater) inflateInto(out, comp []byte) error {
 	if err := z.dec.Zlib(out, comp); err != nil {
-		return nil, fmt.Errorf("inflate object: %w: %w", errCorruptObject, err)
+		return fmt.Errorf("inflate object: %w: %w", errCorruptObject, err)
 	}
-	return out, nil
+	return nil
 }
 
 // reset points the zlib reader at z.br. Only a loose object's header is
