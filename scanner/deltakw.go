@@ -211,25 +211,12 @@ func (idx *kwIndex) scanAll(data []byte) ([]kwOcc, bool) {
 			}
 			at := j + k
 			j = at + 1
-			if out = g.occurrencesAt(data, at, out); len(out) > maxKeywordOccurrences {
+			if out = idx.check(g, data, at, 0, len(data), out); len(out) > maxKeywordOccurrences {
 				return nil, false
 			}
 		}
 	}
 	return sortOccs(out), true
-}
-
-// occurrencesAt appends the keyword occurrences anchored at data[at], an
-// occurrence of g's byte.
-func (g *anchorGroup) occurrencesAt(data []byte, at int, out []kwOcc) []kwOcc {
-	for m := g.candidates(data, at); m != 0; m &= m - 1 {
-		a := &g.anchors[bits.TrailingZeros64(m)]
-		s := at - a.off
-		if s >= 0 && s+len(a.keyword) <= len(data) && a.matches(data[s:s+len(a.keyword)]) {
-			out = append(out, kwOcc{pos: int32(s), n: int32(len(a.keyword)), rule: int32(a.rule)})
-		}
-	}
-	return out
 }
 
 // mask is the anchors to compare at an occurrence. Only masked groups

@@ -151,7 +151,7 @@ func (r *objectReader) readPacked(z *inflater, p *pack, off, limit int64, depth 
 func (r *objectReader) applyPacked(z *inflater, p *pack, off, baseOff, pos, deltaLen, limit int64, depth int, baseHash *plumbing.Hash) (plumbing.ObjectType, int64, []byte, error) {
 	// The base first: the delta is then inflated into the inflater's
 	// scratch buffer and applied before any other read can reuse it.
-	// Nothing keeps a delta, and a fresh buffer for each (10 MB of them
+	// Nothing keeps a delta, and a fresh buffer for each (8.6 MB of them
 	// in a range scan of git/git) only grew the heap.
 	var typ plumbing.ObjectType
 	var base []byte

@@ -13,7 +13,7 @@ import (
 // (the delta-base cache and the versions it compares) and grows to twice
 // that under GOGC=100 whatever the collector does, since what it holds
 // grows as it goes; collecting on the way up, at 4, 8, 15, 24, 43 and
-// 71 MiB, only cost CPU: 7% of the scan's in alternating runs against a
+// 71 MiB, only cost CPU: 8% of the scan's in alternating runs against a
 // collector held back to 100 MiB, with as many page faults. Above the
 // floor, or once the live heap is half of it, collection is GOGC=100's.
 const gcFloor = 96 << 20
